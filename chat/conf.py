@@ -1,0 +1,92 @@
+"""Every ``CHAT_*`` setting in one place: defaults, parsing and validation.
+
+Only this module reads ``settings.CHAT_*``; everything else calls ``chat_settings()``.
+The parsed value is cached and reset when a test overrides a setting.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+_RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smh])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """``count`` messages per ``period`` seconds."""
+
+    count: int
+    period: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChatSettings:
+    max_message_length: int = 4000
+    max_frame_bytes: int = 65536
+    rate_limit: RateLimit | None = RateLimit(10, 10)
+    ready_history: int = 50
+    history_page_max: int = 100
+    recovery_limit: int = 1000
+    cache_messages: int = 200
+    max_connections_per_user: int = 20
+    redis_url: str = ""
+
+
+def parse_rate(value: str | None) -> RateLimit | None:
+    """Parse ``"10/10s"`` (or ``"30/m"``, ``"100/1h"``); empty disables the limit."""
+    if value is None or not str(value).strip():
+        return None
+    match = _RATE_RE.match(str(value))
+    if not match:
+        raise ImproperlyConfigured(
+            f"CHAT_RATE_LIMIT must look like '10/10s', '30/m' or '' (got {value!r})."
+        )
+    count, amount, unit = match.groups()
+    period = int(amount or 1) * _UNIT_SECONDS[unit]
+    if int(count) < 1 or period < 1:
+        raise ImproperlyConfigured(f"CHAT_RATE_LIMIT must be positive (got {value!r}).")
+    return RateLimit(int(count), period)
+
+
+def _positive(name: str, default: int) -> int:
+    value = getattr(settings, name, default)
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ImproperlyConfigured(f"{name} must be a whole number (got {value!r}).") from None
+    if number < 1:
+        raise ImproperlyConfigured(f"{name} must be at least 1 (got {number}).")
+    return number
+
+
+@cache
+def chat_settings() -> ChatSettings:
+    """Return the parsed ``CHAT_*`` settings."""
+    defaults = ChatSettings()
+    return ChatSettings(
+        max_message_length=_positive("CHAT_MAX_MESSAGE_LENGTH", defaults.max_message_length),
+        max_frame_bytes=_positive("CHAT_MAX_FRAME_BYTES", defaults.max_frame_bytes),
+        rate_limit=parse_rate(getattr(settings, "CHAT_RATE_LIMIT", "10/10s")),
+        ready_history=_positive("CHAT_READY_HISTORY", defaults.ready_history),
+        history_page_max=_positive("CHAT_HISTORY_PAGE_MAX", defaults.history_page_max),
+        recovery_limit=_positive("CHAT_RECOVERY_LIMIT", defaults.recovery_limit),
+        cache_messages=_positive("CHAT_CACHE_MESSAGES", defaults.cache_messages),
+        max_connections_per_user=_positive(
+            "CHAT_MAX_CONNECTIONS_PER_USER", defaults.max_connections_per_user
+        ),
+        redis_url=getattr(settings, "REDIS_URL", "") or "",
+    )
+
+
+@receiver(setting_changed)
+def _reset(*, setting: str, **kwargs) -> None:
+    if setting.startswith("CHAT_") or setting == "REDIS_URL":
+        chat_settings.cache_clear()

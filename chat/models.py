@@ -1,0 +1,214 @@
+"""The chat's data: rooms, messages, sanctions, API tokens, reports and the audit trail.
+
+Invariants live in constraints, not in ``save()``: a room's ``seq`` is unique, and a
+client's ``client_id`` is unique per author and room. Behaviour lives in
+``chat.services``.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Room(models.Model):
+    slug = models.SlugField(max_length=50, unique=True)
+    title = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    is_private = models.BooleanField(default=False, help_text="Only members may join.")
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="chat_memberships"
+    )
+    moderators = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="chat_moderated_rooms",
+        help_text="May delete messages, ban and mute in this room without being staff.",
+    )
+    is_locked = models.BooleanField(default=False, help_text="Read-only for non-moderators.")
+    slow_mode_seconds = models.PositiveIntegerField(
+        default=0, help_text="Per-user cooldown between messages; 0 disables."
+    )
+    is_archived = models.BooleanField(default=False, help_text="Closed, hidden, history kept.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # The seq of the last committed message. Incremented under the row lock by
+    # services.post_messages, which makes seq gapless and in commit order.
+    last_seq = models.BigIntegerField(default=0, editable=False)
+    last_message_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class Message(models.Model):
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="messages")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_messages"
+    )
+    body = models.TextField()
+    seq = models.BigIntegerField()
+    client_id = models.CharField(max_length=64, null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["room", "seq"]
+        constraints = [
+            # Also the index that makes "room R, seq in a range" a range scan.
+            models.UniqueConstraint(fields=["room", "seq"], name="chat_message_room_seq"),
+            models.UniqueConstraint(
+                fields=["room", "author", "client_id"],
+                condition=Q(client_id__isnull=False),
+                name="chat_message_client_id",
+            ),
+        ]
+        indexes = [
+            # Slow mode: the author's latest message in a room.
+            models.Index(fields=["author", "room", "-seq"], name="chat_msg_author_room"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.room_id}#{self.seq}"
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+class Sanction(models.Model):
+    """A ban or mute of one user in one room, optionally until a moment."""
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    until = models.DateTimeField(null=True, blank=True, help_text="Empty: until lifted.")
+    reason = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.room}"
+
+    def is_active(self, now=None) -> bool:
+        return self.until is None or self.until > (now or timezone.now())
+
+
+class Ban(Sanction):
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["room", "user"], name="chat_ban_once")]
+
+
+class Mute(Sanction):
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["room", "user"], name="chat_mute_once")]
+
+
+class ApiToken(models.Model):
+    """A bearer token for non-browser clients. Only the SHA-256 of the key is stored."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_tokens"
+    )
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    prefix = models.CharField(max_length=8, editable=False, help_text="First characters, to tell tokens apart.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"
+
+
+class Report(models.Model):
+    """A user's report of a message, waiting in the moderators' queue."""
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        DELETED = "deleted", "message deleted"
+        BANNED = "banned", "author banned"
+        MUTED = "muted", "author muted"
+        DISMISSED = "dismissed"
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reports")
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_reports"
+    )
+    reason = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    note = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["message", "reporter"], name="chat_report_once")
+        ]
+        indexes = [models.Index(fields=["status", "-created_at"], name="chat_report_queue")]
+
+    def __str__(self) -> str:
+        return f"report of {self.message} by {self.reporter}"
+
+
+class ModerationAction(models.Model):
+    """The audit trail: who did what to whom, when and why."""
+
+    class Kind(models.TextChoices):
+        DELETE = "delete", "delete message"
+        RESTORE = "restore", "restore message"
+        BAN = "ban"
+        UNBAN = "unban"
+        MUTE = "mute"
+        UNMUTE = "unmute"
+        ROOM = "room", "change room"
+        REPORT = "report", "resolve report"
+        TOKEN = "token", "revoke token"
+
+    room = models.ForeignKey(Room, null=True, blank=True, on_delete=models.CASCADE)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    target_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    target_message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.CharField(max_length=500, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} by {self.actor} at {self.created_at:%Y-%m-%d %H:%M}"

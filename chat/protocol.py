@@ -1,0 +1,295 @@
+"""The wire format: client frames in, server frames out.
+
+Pure: no database, no channel layer, no asyncio, no Django, so the terminal client
+and the benchmarks share it. ``parse`` turns a text frame into a command or raises
+``ChatError``; the ``*_frame`` builders turn plain values into JSON text, encoded
+once and then forwarded unchanged to every receiver.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from .errors import ChatError, ErrorCode
+
+MAX_CLIENT_ID_LENGTH = 64
+MAX_REPORT_REASON_LENGTH = 500
+
+
+class ClientType:
+    """The ``type`` of a frame a client sends."""
+
+    MESSAGE = "message"
+    HISTORY = "history"
+    TYPING = "typing"
+    REPORT = "report"
+    PING = "ping"
+
+
+class ServerType:
+    """The ``type`` of a frame the server sends."""
+
+    READY = "ready"
+    MESSAGE = "message"
+    ACK = "ack"
+    HISTORY = "history"
+    JOIN = "join"
+    LEAVE = "leave"
+    TYPING = "typing"
+    REPORTED = "reported"
+    DELETED = "deleted"
+    ROOM = "room"
+    PONG = "pong"
+    ERROR = "error"
+
+
+# --- client -> server --------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SendMessage:
+    body: str
+    client_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchHistory:
+    before_seq: int
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class SetTyping:
+    active: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ReportMessage:
+    message_id: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    pass
+
+
+Command = SendMessage | FetchHistory | SetTyping | ReportMessage | Ping
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _bad(detail: str, client_id: str | None = None) -> ChatError:
+    return ChatError(ErrorCode.BAD_REQUEST, detail, client_id=client_id)
+
+
+def decode(text: str) -> dict[str, Any]:
+    """Decode one text frame into a JSON object, or raise ``bad_request``."""
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        # Deep nesting raises RecursionError, not ValueError.
+        raise _bad("the frame is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise _bad("the frame must be a JSON object")
+    return data
+
+
+def check_text(value: str, field: str, client_id: str | None = None) -> str:
+    """Refuse text the database cannot store: NUL characters and lone surrogates."""
+    if "\x00" in value:
+        raise _bad(f"{field} contains a NUL character", client_id)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _bad(f"{field} contains an unpaired surrogate", client_id) from None
+    return value
+
+
+def validate_body(body: Any, *, max_length: int, client_id: str | None = None) -> str:
+    """Return a valid message body or raise the matching ``ChatError``."""
+    if not isinstance(body, str):
+        raise _bad("body must be a string", client_id)
+    check_text(body, "body", client_id)
+    if not body.strip():
+        raise ChatError(ErrorCode.EMPTY, "the message is empty", client_id=client_id)
+    if len(body) > max_length:
+        raise ChatError(
+            ErrorCode.TOO_LONG,
+            f"the message is {len(body)} characters; the limit is {max_length}",
+            client_id=client_id,
+        )
+    return body
+
+
+def _int_field(data: dict[str, Any], name: str) -> int:
+    value = data.get(name)
+    # bool is an int subclass; true is not a sequence number.
+    if type(value) is not int:
+        raise _bad(f"{name} must be an integer")
+    return value
+
+
+def _client_id(data: dict[str, Any]) -> str | None:
+    client_id = data.get("client_id")
+    if client_id is None:
+        return None
+    if not isinstance(client_id, str) or not 0 < len(client_id) <= MAX_CLIENT_ID_LENGTH:
+        raise _bad(f"client_id must be a string of 1 to {MAX_CLIENT_ID_LENGTH} characters")
+    return check_text(client_id, "client_id")
+
+
+def parse(text: str | None, *, max_length: int, page_max: int) -> Command:
+    """Parse a client text frame into a command.
+
+    Raises ``ChatError`` with the contract's code for anything malformed; the
+    caller turns it into an ``error`` frame and keeps the connection open.
+    """
+    if text is None:
+        raise _bad("binary frames are not supported; send JSON text")
+    data = decode(text)
+    kind = data.get("type")
+    if not isinstance(kind, str):
+        raise _bad("the frame needs a string 'type'")
+    if kind == ClientType.MESSAGE:
+        client_id = _client_id(data)
+        body = validate_body(data.get("body"), max_length=max_length, client_id=client_id)
+        return SendMessage(body=body, client_id=client_id)
+    if kind == ClientType.HISTORY:
+        before_seq = _int_field(data, "before_seq")
+        limit = data.get("limit", page_max)
+        if type(limit) is not int or not 1 <= limit <= page_max:
+            raise _bad(f"limit must be an integer from 1 to {page_max}")
+        if before_seq < 1:
+            raise _bad("before_seq must be at least 1")
+        return FetchHistory(before_seq=before_seq, limit=limit)
+    if kind == ClientType.TYPING:
+        active = data.get("active", True)
+        if not isinstance(active, bool):
+            raise _bad("active must be true or false")
+        return SetTyping(active=active)
+    if kind == ClientType.REPORT:
+        message_id = _int_field(data, "id")
+        reason = data.get("reason", "")
+        if not isinstance(reason, str) or len(reason) > MAX_REPORT_REASON_LENGTH:
+            raise _bad(f"reason must be a string of at most {MAX_REPORT_REASON_LENGTH} characters")
+        return ReportMessage(message_id=message_id, reason=check_text(reason, "reason"))
+    if kind == ClientType.PING:
+        return Ping()
+    raise ChatError(ErrorCode.UNKNOWN_TYPE, f"unknown frame type {kind[:40]!r}")
+
+
+# --- server -> client ----------------------------------------------------------
+
+
+def encode(frame: dict[str, Any]) -> str:
+    """Encode a frame as compact JSON text (UTF-8 on the wire, not ASCII-escaped)."""
+    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+
+
+def timestamp(moment: datetime) -> str:
+    """Format an aware datetime as ISO 8601 UTC with a ``Z``."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def message_payload(
+    *,
+    id: int,
+    seq: int,
+    room: str,
+    user: str | None,
+    body: str | None,
+    ts: str,
+    client_id: str | None,
+    deleted: bool = False,
+) -> dict[str, Any]:
+    """The JSON object for one message, or its tombstone when deleted."""
+    if deleted:
+        return {"id": id, "seq": seq, "deleted": True}
+    return {
+        "id": id,
+        "seq": seq,
+        "room": room,
+        "user": user,
+        "body": body,
+        "ts": ts,
+        "client_id": client_id,
+    }
+
+
+def message_frame(payload: dict[str, Any]) -> str:
+    """A live ``message`` frame (a tombstone keeps its ``deleted`` flag)."""
+    return encode({"type": ServerType.MESSAGE, **payload})
+
+
+def ack_frame(*, client_id: str | None, id: int, seq: int, ts: str) -> str:
+    return encode({"type": ServerType.ACK, "client_id": client_id, "id": id, "seq": seq, "ts": ts})
+
+
+def room_info(*, slug: str, title: str, locked: bool, slow_mode: int) -> dict[str, Any]:
+    return {"slug": slug, "title": title, "locked": locked, "slow_mode": slow_mode}
+
+
+def history_frame(messages: list[dict[str, Any]], has_more: bool) -> str:
+    return encode({"type": ServerType.HISTORY, "messages": messages, "has_more": has_more})
+
+
+def user_frame(kind: str, user: str) -> str:
+    """A ``join`` or ``leave`` frame."""
+    return encode({"type": kind, "user": user})
+
+
+def typing_frame(user: str, active: bool) -> str:
+    return encode({"type": ServerType.TYPING, "user": user, "active": active})
+
+
+def reported_frame(message_id: int) -> str:
+    return encode({"type": ServerType.REPORTED, "id": message_id})
+
+
+def deleted_frame(message_id: int, seq: int) -> str:
+    return encode({"type": ServerType.DELETED, "id": message_id, "seq": seq})
+
+
+def room_frame(room: dict[str, Any]) -> str:
+    return encode({"type": ServerType.ROOM, "room": room})
+
+
+def pong_frame() -> str:
+    return encode({"type": ServerType.PONG})
+
+
+def error_frame(error: ChatError) -> str:
+    frame: dict[str, Any] = {"type": ServerType.ERROR, "code": str(error.code), "detail": error.detail}
+    if error.client_id is not None:
+        frame["client_id"] = error.client_id
+    if error.retry_after is not None:
+        frame["retry_after"] = round(error.retry_after, 3)
+    return encode(frame)
+
+
+def fit_messages(
+    messages: list[dict[str, Any]], budget: int, *, keep_newest: bool
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Split ascending ``messages`` so the kept part encodes within ``budget`` bytes.
+
+    Keeps the newest messages (a page read backwards) or the oldest (a recovery
+    read forwards). Returns ``(kept, rest)``, both ascending.
+    """
+    order = reversed(messages) if keep_newest else iter(messages)
+    count = used = 0
+    for payload in order:
+        size = len(encode(payload).encode("utf-8")) + 1
+        if used + size > budget:
+            break
+        used += size
+        count += 1
+    if keep_newest:
+        split = len(messages) - count
+        return messages[split:], messages[:split]
+    return messages[:count], messages[count:]

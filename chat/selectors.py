@@ -1,0 +1,140 @@
+"""Every read of chat data: rooms a user may enter, pages of history, the lobby.
+
+Synchronous, database only; the cache in front of history lives in ``chat.history``.
+Raises ``Refusal`` where the caller must refuse a connection or request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from . import protocol
+from .errors import CloseCode, Refusal
+from .models import Ban, Message, Mute, Room
+
+User = AbstractBaseUser | AnonymousUser
+
+
+def message_payload(message: Message, *, room_slug: str, username: str | None) -> dict[str, Any]:
+    """The wire object for a stored message (a tombstone when deleted)."""
+    return protocol.message_payload(
+        id=message.pk,
+        seq=message.seq,
+        room=room_slug,
+        user=username,
+        body=message.body,
+        ts=protocol.timestamp(message.created_at),
+        client_id=message.client_id,
+        deleted=message.deleted_at is not None,
+    )
+
+
+def _payloads(queryset: QuerySet[Message], room: Room) -> list[dict[str, Any]]:
+    rows = queryset.values_list("pk", "seq", "body", "client_id", "created_at", "deleted_at", "author__username")
+    return [
+        protocol.message_payload(
+            id=pk,
+            seq=seq,
+            room=room.slug,
+            user=username,
+            body=body,
+            ts=protocol.timestamp(created_at),
+            client_id=client_id,
+            deleted=deleted_at is not None,
+        )
+        for pk, seq, body, client_id, created_at, deleted_at, username in rows
+    ]
+
+
+def messages_between(*, room: Room, after_seq: int, up_to_seq: int | None = None, limit: int) -> list[dict[str, Any]]:
+    """Messages with ``after_seq < seq [<= up_to_seq]``, ascending, at most ``limit``."""
+    queryset = Message.objects.filter(room=room, seq__gt=after_seq)
+    if up_to_seq is not None:
+        queryset = queryset.filter(seq__lte=up_to_seq)
+    return _payloads(queryset.order_by("seq")[:limit], room)
+
+
+def messages_before(*, room: Room, before_seq: int | None, limit: int) -> list[dict[str, Any]]:
+    """The latest ``limit`` messages with ``seq < before_seq`` (all when None), ascending."""
+    queryset = Message.objects.filter(room=room)
+    if before_seq is not None:
+        queryset = queryset.filter(seq__lt=before_seq)
+    payloads = _payloads(queryset.order_by("-seq")[:limit], room)
+    payloads.reverse()
+    return payloads
+
+
+def is_moderator(*, room: Room, user: User) -> bool:
+    """Staff who may change messages, or a moderator of this room."""
+    if not user.is_authenticated:
+        return False
+    if user.is_superuser or (user.is_staff and user.has_perm("chat.change_message")):
+        return True
+    return room.moderators.filter(pk=user.pk).exists()
+
+
+def active_ban(*, room: Room, user: User, now: datetime | None = None) -> Ban | None:
+    now = now or timezone.now()
+    return Ban.objects.filter(room=room, user_id=user.pk).filter(Q(until__isnull=True) | Q(until__gt=now)).first()
+
+
+def active_mute(*, room: Room, user: User, now: datetime | None = None) -> Mute | None:
+    now = now or timezone.now()
+    return Mute.objects.filter(room=room, user_id=user.pk).filter(Q(until__isnull=True) | Q(until__gt=now)).first()
+
+
+def room_for_user(*, slug: str, user: User) -> Room:
+    """The room ``user`` may enter, or ``Refusal`` with the close code saying why."""
+    if not user.is_authenticated:
+        raise Refusal(CloseCode.NOT_AUTHENTICATED)
+    room = Room.objects.filter(slug=slug).first()
+    if room is None:
+        raise Refusal(CloseCode.NO_SUCH_ROOM)
+    if room.is_archived:
+        raise Refusal(CloseCode.ROOM_ARCHIVED)
+    if room.is_private and not (
+        user.is_staff or room.members.filter(pk=user.pk).exists() or room.moderators.filter(pk=user.pk).exists()
+    ):
+        raise Refusal(CloseCode.FORBIDDEN, "this room is private")
+    ban = active_ban(room=room, user=user)
+    if ban is not None:
+        raise Refusal(CloseCode.FORBIDDEN, "you are banned from this room" + (f" until {ban.until:%Y-%m-%d %H:%M} UTC" if ban.until else ""))
+    return room
+
+
+def room_info(room: Room) -> dict[str, Any]:
+    """The ``room`` object of ``ready`` and ``room`` frames."""
+    return protocol.room_info(slug=room.slug, title=room.title, locked=room.is_locked, slow_mode=room.slow_mode_seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """What a connection needs to know about its room and user, read once on connect."""
+
+    room: Room
+    info: dict[str, Any]
+    is_moderator: bool
+    last_seq: int
+
+
+def session_for(*, slug: str, user: User) -> Session:
+    """Everything ``connect`` needs in one database round trip (one thread hop)."""
+    room = room_for_user(slug=slug, user=user)
+    return Session(room=room, info=room_info(room), is_moderator=is_moderator(room=room, user=user), last_seq=room.last_seq)
+
+
+def lobby_rooms(*, user: User) -> QuerySet[Room]:
+    """Rooms to list in the lobby: public ones, and private ones the user belongs to."""
+    rooms = Room.objects.filter(is_archived=False)
+    if user.is_authenticated:
+        if not user.is_staff:
+            rooms = rooms.filter(Q(is_private=False) | Q(members=user) | Q(moderators=user)).distinct()
+    else:
+        rooms = rooms.filter(is_private=False)
+    return rooms.order_by("-last_message_at", "slug")

@@ -1,0 +1,403 @@
+"""Every write: posting, moderation, room state, tokens.
+
+Synchronous and keyword-only, usable from the consumer (through one thread hop),
+views, the admin, management commands and the shell. Each function commits, then
+broadcasts through ``broadcast.publish_on_commit`` (guarantee 1: durable before
+visible), and records moderation in the audit trail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import Max, Q
+from django.utils import timezone
+
+from . import broadcast, protocol, selectors
+from .conf import chat_settings
+from .errors import ChatError, CloseCode, ErrorCode
+from .models import ApiToken, Ban, Message, ModerationAction, Mute, Report, Room
+
+logger = logging.getLogger(__name__)
+
+User = AbstractBaseUser
+
+
+# --- posting -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PostRequest:
+    """One message to store; ``body`` is already validated by ``protocol``."""
+
+    room_id: int
+    author: User
+    body: str
+    client_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PostResult:
+    """A stored message; ``created`` is False for a repeated ``client_id``."""
+
+    message: Message
+    payload: dict
+    created: bool
+
+    @property
+    def ack(self) -> str:
+        return protocol.ack_frame(
+            client_id=self.message.client_id,
+            id=self.message.pk,
+            seq=self.message.seq,
+            ts=self.payload["ts"],
+        )
+
+
+def post_message(*, room: Room, author: User, body: str, client_id: str | None = None) -> PostResult:
+    """Store one message and broadcast it after commit.
+
+    Validates ``body`` as the WebSocket path does. A repeated ``client_id`` from the
+    same author in the same room returns the original message with ``created=False``
+    and broadcasts nothing. Raises ``ChatError`` (empty, too_long, room_locked, muted,
+    forbidden, rate_limited for slow mode) and stores nothing then.
+    """
+    body = protocol.validate_body(body, max_length=chat_settings().max_message_length, client_id=client_id)
+    result = post_messages([PostRequest(room_id=room.pk, author=author, body=body, client_id=client_id)])[0]
+    if isinstance(result, ChatError):
+        raise result
+    return result
+
+
+def post_messages(requests: list[PostRequest]) -> list[PostResult | ChatError]:
+    """Store a batch of messages in one transaction (group commit).
+
+    Returns one result per request, in order: a ``PostResult`` or the ``ChatError``
+    that refused it. Each room's row is locked while its seqs are assigned, so seqs
+    are gapless and in commit order across processes. If a concurrent writer wins a
+    ``client_id`` race (IntegrityError), the batch is retried one request at a time,
+    so one bad request never fails its neighbours.
+    """
+    try:
+        with transaction.atomic():
+            return _post_batch(requests)
+    except IntegrityError:
+        if len(requests) == 1:
+            # The row that beat us is committed now: the retry returns it as a repeat.
+            with transaction.atomic():
+                return _post_batch(requests)
+        return [post_messages([request])[0] for request in requests]
+
+
+def _post_batch(requests: list[PostRequest]) -> list[PostResult | ChatError]:
+    results: list[PostResult | ChatError | None] = [None] * len(requests)
+    by_room: dict[int, list[int]] = defaultdict(list)
+    for index, request in enumerate(requests):
+        by_room[request.room_id].append(index)
+    for room_id, indexes in by_room.items():
+        _post_in_room(room_id, [requests[i] for i in indexes], results, indexes)
+    return results  # type: ignore[return-value]
+
+
+def _post_in_room(room_id: int, requests: list[PostRequest], results: list, indexes: list[int]) -> None:
+    now = timezone.now()
+    # Locks the row until commit (PostgreSQL); SQLite's IMMEDIATE transaction
+    # already holds the database write lock.
+    room = Room.objects.select_for_update().filter(pk=room_id).first()
+    if room is None or room.is_archived:
+        error = ChatError(ErrorCode.FORBIDDEN, "the room is archived" if room else "no such room")
+        for index, request in zip(indexes, requests, strict=True):
+            results[index] = _with_client_id(error, request.client_id)
+        return
+
+    author_ids = {request.author.pk for request in requests}
+    banned = set(Ban.objects.filter(room=room, user_id__in=author_ids).filter(_active(now)).values_list("user_id", flat=True))
+    muted = dict(Mute.objects.filter(room=room, user_id__in=author_ids).filter(_active(now)).values_list("user_id", "until"))
+    moderators = _moderator_ids(room, requests)
+    client_ids = {request.client_id for request in requests if request.client_id}
+    existing = {
+        (message.author_id, message.client_id): message
+        for message in Message.objects.filter(room=room, author_id__in=author_ids, client_id__in=client_ids)
+    } if client_ids else {}
+    last_sent = _last_sent(room, author_ids - moderators) if room.slow_mode_seconds else {}
+
+    new: list[tuple[int, Message]] = []
+    seq = room.last_seq
+    for index, request in zip(indexes, requests, strict=True):
+        author_id = request.author.pk
+        key = (author_id, request.client_id)
+        if request.client_id and key in existing:
+            results[index] = existing[key]  # resolved to a PostResult below
+            continue
+        error = _refusal(room, author_id, banned, muted, moderators, last_sent, now)
+        if error is not None:
+            results[index] = _with_client_id(error, request.client_id)
+            continue
+        seq += 1
+        message = Message(room=room, author=request.author, body=request.body, seq=seq, client_id=request.client_id, created_at=now)
+        new.append((index, message))
+        if request.client_id:
+            existing[key] = message
+        if room.slow_mode_seconds and author_id not in moderators:
+            last_sent[author_id] = now
+
+    if new:
+        Message.objects.bulk_create([message for _, message in new])
+        Room.objects.filter(pk=room.pk).update(last_seq=seq, last_message_at=now)
+
+    created_ids = {id(message) for _, message in new}
+    for index in indexes:
+        result = results[index]
+        if isinstance(result, Message):
+            payload = selectors.message_payload(result, room_slug=room.slug, username=result.author.get_username())
+            results[index] = PostResult(message=result, payload=payload, created=id(result) in created_ids)
+    for index, message in new:
+        broadcast.publish_on_commit(broadcast.message_event(room.pk, results[index].payload))
+
+
+def _active(now: datetime) -> Q:
+    return Q(until__isnull=True) | Q(until__gt=now)
+
+
+def _moderator_ids(room: Room, requests: list[PostRequest]) -> set[int]:
+    staff = {r.author.pk for r in requests if r.author.is_superuser or (r.author.is_staff and r.author.has_perm("chat.change_message"))}
+    others = {r.author.pk for r in requests} - staff
+    if not others:
+        return staff
+    return staff | set(room.moderators.filter(pk__in=others).values_list("pk", flat=True))
+
+
+def _last_sent(room: Room, author_ids: set[int]) -> dict[int, datetime]:
+    if not author_ids:
+        return {}
+    rows = Message.objects.filter(room=room, author_id__in=author_ids).values("author_id").annotate(last=Max("created_at"))
+    return {row["author_id"]: row["last"] for row in rows}
+
+
+def _refusal(room, author_id, banned, muted, moderators, last_sent, now) -> ChatError | None:
+    if author_id in banned:
+        return ChatError(ErrorCode.FORBIDDEN, "you are banned from this room")
+    if author_id in muted:
+        until = muted[author_id]
+        retry = (until - now).total_seconds() if until else None
+        return ChatError(ErrorCode.MUTED, "you are muted in this room", retry_after=retry)
+    if author_id in moderators:
+        return None
+    if room.is_locked:
+        return ChatError(ErrorCode.ROOM_LOCKED, "the room is locked; only moderators can write")
+    if room.slow_mode_seconds and author_id in last_sent:
+        wait = room.slow_mode_seconds - (now - last_sent[author_id]).total_seconds()
+        if wait > 0:
+            return ChatError(ErrorCode.RATE_LIMITED, f"slow mode: one message every {room.slow_mode_seconds} s", retry_after=wait)
+    return None
+
+
+def _with_client_id(error: ChatError, client_id: str | None) -> ChatError:
+    return ChatError(error.code, error.detail, retry_after=error.retry_after, client_id=client_id)
+
+
+# --- moderation ----------------------------------------------------------------
+
+
+def _audit(*, kind: str, by: User | None, room: Room | None, reason: str = "", target_user=None, target_message=None, **details) -> ModerationAction:
+    action = ModerationAction.objects.create(
+        kind=kind, actor=by, room=room, reason=reason or "", target_user=target_user, target_message=target_message, details=details
+    )
+    logger.info(
+        "moderation kind=%s room=%s actor=%s target_user=%s target_message=%s reason=%r",
+        kind, room.pk if room else None, by.pk if by else None,
+        target_user.pk if target_user else None, target_message.pk if target_message else None, reason,
+    )
+    return action
+
+
+@transaction.atomic
+def delete_message(*, message: Message, by: User, reason: str = "") -> Message:
+    """Soft-delete ``message``: it becomes a tombstone in history, cache and open clients.
+
+    Deleting a deleted message changes nothing and records nothing.
+    """
+    message = Message.objects.select_for_update().select_related("room").get(pk=message.pk)
+    if message.deleted_at is not None:
+        return message
+    message.deleted_at = timezone.now()
+    message.deleted_by = by
+    message.save(update_fields=["deleted_at", "deleted_by"])
+    _audit(kind=ModerationAction.Kind.DELETE, by=by, room=message.room, reason=reason, target_user=message.author, target_message=message)
+    tombstone = protocol.message_payload(id=message.pk, seq=message.seq, room=message.room.slug, user=None, body=None, ts="", client_id=None, deleted=True)
+    broadcast.publish_on_commit(broadcast.replace_event(message.room_id, tombstone, protocol.deleted_frame(message.pk, message.seq)))
+    return message
+
+
+@transaction.atomic
+def restore_message(*, message: Message, by: User) -> Message:
+    """Undo a soft delete; open clients receive the message again as a ``message`` frame."""
+    message = Message.objects.select_for_update().select_related("room", "author").get(pk=message.pk)
+    if message.deleted_at is None:
+        return message
+    message.deleted_at = None
+    message.deleted_by = None
+    message.save(update_fields=["deleted_at", "deleted_by"])
+    _audit(kind=ModerationAction.Kind.RESTORE, by=by, room=message.room, target_user=message.author, target_message=message)
+    payload = selectors.message_payload(message, room_slug=message.room.slug, username=message.author.get_username())
+    broadcast.publish_on_commit(broadcast.replace_event(message.room_id, payload, protocol.message_frame(payload)))
+    return message
+
+
+@transaction.atomic
+def ban_user(*, room: Room, user: User, by: User, until: datetime | None = None, reason: str = "") -> Ban:
+    """Ban ``user`` from ``room`` (until ``until``, or until lifted).
+
+    Closes the user's open connections in the room with 4403 on every process and
+    refuses new ones. Banning again replaces the expiry and reason.
+    """
+    ban, _ = Ban.objects.update_or_create(room=room, user=user, defaults={"until": until, "reason": reason, "created_by": by, "created_at": timezone.now()})
+    _audit(kind=ModerationAction.Kind.BAN, by=by, room=room, reason=reason, target_user=user, until=until.isoformat() if until else None)
+    broadcast.publish_on_commit(broadcast.close_event(room.pk, CloseCode.FORBIDDEN, "you were banned from this room", user_id=user.pk))
+    return ban
+
+
+@transaction.atomic
+def unban_user(*, room: Room, user: User, by: User) -> bool:
+    """Lift ``user``'s ban in ``room``; returns whether there was one."""
+    deleted, _ = Ban.objects.filter(room=room, user=user).delete()
+    if deleted:
+        _audit(kind=ModerationAction.Kind.UNBAN, by=by, room=room, target_user=user)
+    return bool(deleted)
+
+
+@transaction.atomic
+def mute_user(*, room: Room, user: User, by: User, until: datetime | None = None, reason: str = "") -> Mute:
+    """Mute ``user`` in ``room``: they keep reading; sending gets ``muted``."""
+    mute, _ = Mute.objects.update_or_create(room=room, user=user, defaults={"until": until, "reason": reason, "created_by": by, "created_at": timezone.now()})
+    _audit(kind=ModerationAction.Kind.MUTE, by=by, room=room, reason=reason, target_user=user, until=until.isoformat() if until else None)
+    return mute
+
+
+@transaction.atomic
+def unmute_user(*, room: Room, user: User, by: User) -> bool:
+    """Lift ``user``'s mute in ``room``; returns whether there was one."""
+    deleted, _ = Mute.objects.filter(room=room, user=user).delete()
+    if deleted:
+        _audit(kind=ModerationAction.Kind.UNMUTE, by=by, room=room, target_user=user)
+    return bool(deleted)
+
+
+@transaction.atomic
+def set_room_state(
+    *,
+    room: Room,
+    by: User,
+    is_locked: bool | None = None,
+    slow_mode_seconds: int | None = None,
+    is_archived: bool | None = None,
+    reason: str = "",
+) -> Room:
+    """Lock, slow down or archive ``room``; open clients get a ``room`` frame (or 4410)."""
+    room = Room.objects.select_for_update().get(pk=room.pk)
+    changes = {}
+    for field, value in (("is_locked", is_locked), ("slow_mode_seconds", slow_mode_seconds), ("is_archived", is_archived)):
+        if value is not None and getattr(room, field) != value:
+            changes[field] = [getattr(room, field), value]
+            setattr(room, field, value)
+    if not changes:
+        return room
+    room.save(update_fields=list(changes))
+    _audit(kind=ModerationAction.Kind.ROOM, by=by, room=room, reason=reason, **changes)
+    if room.is_archived:
+        broadcast.publish_on_commit(broadcast.close_event(room.pk, CloseCode.ROOM_ARCHIVED, "the room was archived"))
+    else:
+        info = selectors.room_info(room)
+        broadcast.publish_on_commit(broadcast.room_event(room.pk, info))
+    return room
+
+
+# --- reports -------------------------------------------------------------------
+
+
+def report_message(*, message_id: int, room: Room, by: User, reason: str = "") -> Report:
+    """Put a message of ``room`` in the moderators' queue (once per reporter)."""
+    message = Message.objects.filter(pk=message_id, room=room).first()
+    if message is None:
+        raise ChatError(ErrorCode.BAD_REQUEST, "no such message in this room")
+    report, _ = Report.objects.get_or_create(message=message, reporter=by, defaults={"reason": reason})
+    logger.info("report room=%s message=%s reporter=%s", room.pk, message.pk, by.pk)
+    return report
+
+
+@transaction.atomic
+def resolve_report(*, report: Report, by: User, status: str, note: str = "", until: datetime | None = None) -> Report:
+    """Resolve a report by deleting the message, banning or muting its author, or dismissing it."""
+    report = Report.objects.select_for_update().select_related("message__room", "message__author").get(pk=report.pk)
+    message = report.message
+    reason = note or report.reason
+    if status == Report.Status.DELETED:
+        delete_message(message=message, by=by, reason=reason)
+    elif status == Report.Status.BANNED:
+        ban_user(room=message.room, user=message.author, by=by, until=until, reason=reason)
+    elif status == Report.Status.MUTED:
+        mute_user(room=message.room, user=message.author, by=by, until=until, reason=reason)
+    elif status != Report.Status.DISMISSED:
+        raise ValueError(f"unknown report status {status!r}")
+    report.status = status
+    report.resolved_by = by
+    report.resolved_at = timezone.now()
+    report.note = note
+    report.save(update_fields=["status", "resolved_by", "resolved_at", "note"])
+    _audit(kind=ModerationAction.Kind.REPORT, by=by, room=message.room, reason=reason, target_user=message.author, target_message=message, status=status)
+    return report
+
+
+# --- rooms and tokens ----------------------------------------------------------
+
+
+def create_room(*, slug: str, title: str, by: User, description: str = "", is_private: bool = False) -> Room:
+    """Create a room; the creator moderates it (and is a member of a private one)."""
+    with transaction.atomic():
+        room = Room.objects.create(slug=slug, title=title or slug, description=description, is_private=is_private, created_by=by)
+        room.moderators.add(by)
+        if is_private:
+            room.members.add(by)
+    return room
+
+
+def hash_token(key: str) -> str:
+    """The stored form of an API token key."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def issue_token(*, user: User) -> str:
+    """Create an API token for ``user`` and return its key; only the hash is stored."""
+    key = secrets.token_urlsafe(32)
+    ApiToken.objects.create(user=user, key_hash=hash_token(key), prefix=key[:8])
+    return key
+
+
+@transaction.atomic
+def revoke_tokens(*, tokens, by: User | None = None) -> int:
+    """Revoke ``tokens`` (a queryset); their open connections close with 4401 within a second."""
+    now = timezone.now()
+    revoked = list(tokens.filter(revoked_at__isnull=True).select_related("user"))
+    for token in revoked:
+        token.revoked_at = now
+        _audit(kind=ModerationAction.Kind.TOKEN, by=by, room=None, target_user=token.user, token=token.prefix)
+        broadcast.publish_on_commit(broadcast.revoke_event(token.pk))
+    ApiToken.objects.filter(pk__in=[t.pk for t in revoked]).update(revoked_at=now)
+    return len(revoked)
+
+
+def user_for_token(key: str) -> User | None:
+    """The active user holding token ``key``, or None."""
+    token = ApiToken.objects.select_related("user").filter(key_hash=hash_token(key), revoked_at__isnull=True).first()
+    if token is None or not token.user.is_active:
+        return None
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    token.user.chat_token_id = token.pk  # lets the consumer close it on revoke
+    return token.user
