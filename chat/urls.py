@@ -1,0 +1,18 @@
+"""HTTP routes of the chat app; include with ``path("", include("chat.urls"))``."""
+
+from django.urls import path
+
+from .views import api, ops, pages
+
+app_name = "chat"
+
+urlpatterns = [
+    path("", pages.lobby, name="lobby"),
+    path("rooms/", pages.create_room, name="create_room"),
+    path("rooms/<slug:slug>/", pages.room, name="room"),
+    path("accounts/signup/", pages.signup, name="signup"),
+    path("api/token", api.token, name="api_token"),
+    path("api/rooms/<slug:slug>/messages", api.messages, name="api_messages"),
+    path("healthz", ops.healthz, name="healthz"),
+    path("metrics", ops.metrics, name="metrics"),
+]
