@@ -36,7 +36,9 @@ def message_payload(message: Message, *, room_slug: str, username: str | None) -
 
 
 def _payloads(queryset: QuerySet[Message], room: Room) -> list[dict[str, Any]]:
-    rows = queryset.values_list("pk", "seq", "body", "client_id", "created_at", "deleted_at", "author__username")
+    rows = queryset.values_list(
+        "pk", "seq", "body", "client_id", "created_at", "deleted_at", "author__username"
+    )
     return [
         protocol.message_payload(
             id=pk,
@@ -52,7 +54,9 @@ def _payloads(queryset: QuerySet[Message], room: Room) -> list[dict[str, Any]]:
     ]
 
 
-def messages_between(*, room: Room, after_seq: int, up_to_seq: int | None = None, limit: int) -> list[dict[str, Any]]:
+def messages_between(
+    *, room: Room, after_seq: int, up_to_seq: int | None = None, limit: int
+) -> list[dict[str, Any]]:
     """Messages with ``after_seq < seq [<= up_to_seq]``, ascending, at most ``limit``."""
     queryset = Message.objects.filter(room=room, seq__gt=after_seq)
     if up_to_seq is not None:
@@ -81,12 +85,20 @@ def is_moderator(*, room: Room, user: User) -> bool:
 
 def active_ban(*, room: Room, user: User, now: datetime | None = None) -> Ban | None:
     now = now or timezone.now()
-    return Ban.objects.filter(room=room, user_id=user.pk).filter(Q(until__isnull=True) | Q(until__gt=now)).first()
+    return (
+        Ban.objects.filter(room=room, user_id=user.pk)
+        .filter(Q(until__isnull=True) | Q(until__gt=now))
+        .first()
+    )
 
 
 def active_mute(*, room: Room, user: User, now: datetime | None = None) -> Mute | None:
     now = now or timezone.now()
-    return Mute.objects.filter(room=room, user_id=user.pk).filter(Q(until__isnull=True) | Q(until__gt=now)).first()
+    return (
+        Mute.objects.filter(room=room, user_id=user.pk)
+        .filter(Q(until__isnull=True) | Q(until__gt=now))
+        .first()
+    )
 
 
 def room_for_user(*, slug: str, user: User) -> Room:
@@ -99,18 +111,26 @@ def room_for_user(*, slug: str, user: User) -> Room:
     if room.is_archived:
         raise Refusal(CloseCode.ROOM_ARCHIVED)
     if room.is_private and not (
-        user.is_staff or room.members.filter(pk=user.pk).exists() or room.moderators.filter(pk=user.pk).exists()
+        user.is_staff
+        or room.members.filter(pk=user.pk).exists()
+        or room.moderators.filter(pk=user.pk).exists()
     ):
         raise Refusal(CloseCode.FORBIDDEN, "this room is private")
     ban = active_ban(room=room, user=user)
     if ban is not None:
-        raise Refusal(CloseCode.FORBIDDEN, "you are banned from this room" + (f" until {ban.until:%Y-%m-%d %H:%M} UTC" if ban.until else ""))
+        raise Refusal(
+            CloseCode.FORBIDDEN,
+            "you are banned from this room"
+            + (f" until {ban.until:%Y-%m-%d %H:%M} UTC" if ban.until else ""),
+        )
     return room
 
 
 def room_info(room: Room) -> dict[str, Any]:
     """The ``room`` object of ``ready`` and ``room`` frames."""
-    return protocol.room_info(slug=room.slug, title=room.title, locked=room.is_locked, slow_mode=room.slow_mode_seconds)
+    return protocol.room_info(
+        slug=room.slug, title=room.title, locked=room.is_locked, slow_mode=room.slow_mode_seconds
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +146,12 @@ class Session:
 def session_for(*, slug: str, user: User) -> Session:
     """Everything ``connect`` needs in one database round trip (one thread hop)."""
     room = room_for_user(slug=slug, user=user)
-    return Session(room=room, info=room_info(room), is_moderator=is_moderator(room=room, user=user), last_seq=room.last_seq)
+    return Session(
+        room=room,
+        info=room_info(room),
+        is_moderator=is_moderator(room=room, user=user),
+        last_seq=room.last_seq,
+    )
 
 
 def lobby_rooms(*, user: User) -> QuerySet[Room]:
@@ -134,7 +159,9 @@ def lobby_rooms(*, user: User) -> QuerySet[Room]:
     rooms = Room.objects.filter(is_archived=False)
     if user.is_authenticated:
         if not user.is_staff:
-            rooms = rooms.filter(Q(is_private=False) | Q(members=user) | Q(moderators=user)).distinct()
+            rooms = rooms.filter(
+                Q(is_private=False) | Q(members=user) | Q(moderators=user)
+            ).distinct()
     else:
         rooms = rooms.filter(is_private=False)
     return rooms.order_by("-last_message_at", "slug")

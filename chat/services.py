@@ -61,7 +61,9 @@ class PostResult:
         )
 
 
-def post_message(*, room: Room, author: User, body: str, client_id: str | None = None) -> PostResult:
+def post_message(
+    *, room: Room, author: User, body: str, client_id: str | None = None
+) -> PostResult:
     """Store one message and broadcast it after commit.
 
     Validates ``body`` as the WebSocket path does. A repeated ``client_id`` from the
@@ -69,8 +71,12 @@ def post_message(*, room: Room, author: User, body: str, client_id: str | None =
     and broadcasts nothing. Raises ``ChatError`` (empty, too_long, room_locked, muted,
     forbidden, rate_limited for slow mode) and stores nothing then.
     """
-    body = protocol.validate_body(body, max_length=chat_settings().max_message_length, client_id=client_id)
-    result = post_messages([PostRequest(room_id=room.pk, author=author, body=body, client_id=client_id)])[0]
+    body = protocol.validate_body(
+        body, max_length=chat_settings().max_message_length, client_id=client_id
+    )
+    result = post_messages(
+        [PostRequest(room_id=room.pk, author=author, body=body, client_id=client_id)]
+    )[0]
     if isinstance(result, ChatError):
         raise result
     return result
@@ -106,7 +112,9 @@ def _post_batch(requests: list[PostRequest]) -> list[PostResult | ChatError]:
     return results  # type: ignore[return-value]
 
 
-def _post_in_room(room_id: int, requests: list[PostRequest], results: list, indexes: list[int]) -> None:
+def _post_in_room(
+    room_id: int, requests: list[PostRequest], results: list, indexes: list[int]
+) -> None:
     now = timezone.now()
     # Locks the row until commit (PostgreSQL); SQLite's IMMEDIATE transaction
     # already holds the database write lock.
@@ -118,14 +126,28 @@ def _post_in_room(room_id: int, requests: list[PostRequest], results: list, inde
         return
 
     author_ids = {request.author.pk for request in requests}
-    banned = set(Ban.objects.filter(room=room, user_id__in=author_ids).filter(_active(now)).values_list("user_id", flat=True))
-    muted = dict(Mute.objects.filter(room=room, user_id__in=author_ids).filter(_active(now)).values_list("user_id", "until"))
+    banned = set(
+        Ban.objects.filter(room=room, user_id__in=author_ids)
+        .filter(_active(now))
+        .values_list("user_id", flat=True)
+    )
+    muted = dict(
+        Mute.objects.filter(room=room, user_id__in=author_ids)
+        .filter(_active(now))
+        .values_list("user_id", "until")
+    )
     moderators = _moderator_ids(room, requests)
     client_ids = {request.client_id for request in requests if request.client_id}
-    existing = {
-        (message.author_id, message.client_id): message
-        for message in Message.objects.filter(room=room, author_id__in=author_ids, client_id__in=client_ids)
-    } if client_ids else {}
+    existing = (
+        {
+            (message.author_id, message.client_id): message
+            for message in Message.objects.filter(
+                room=room, author_id__in=author_ids, client_id__in=client_ids
+            )
+        }
+        if client_ids
+        else {}
+    )
     last_sent = _last_sent(room, author_ids - moderators) if room.slow_mode_seconds else {}
 
     new: list[tuple[int, Message]] = []
@@ -141,7 +163,14 @@ def _post_in_room(room_id: int, requests: list[PostRequest], results: list, inde
             results[index] = _with_client_id(error, request.client_id)
             continue
         seq += 1
-        message = Message(room=room, author=request.author, body=request.body, seq=seq, client_id=request.client_id, created_at=now)
+        message = Message(
+            room=room,
+            author=request.author,
+            body=request.body,
+            seq=seq,
+            client_id=request.client_id,
+            created_at=now,
+        )
         new.append((index, message))
         if request.client_id:
             existing[key] = message
@@ -156,8 +185,12 @@ def _post_in_room(room_id: int, requests: list[PostRequest], results: list, inde
     for index in indexes:
         result = results[index]
         if isinstance(result, Message):
-            payload = selectors.message_payload(result, room_slug=room.slug, username=result.author.get_username())
-            results[index] = PostResult(message=result, payload=payload, created=id(result) in created_ids)
+            payload = selectors.message_payload(
+                result, room_slug=room.slug, username=result.author.get_username()
+            )
+            results[index] = PostResult(
+                message=result, payload=payload, created=id(result) in created_ids
+            )
     for index, message in new:
         broadcast.publish_on_commit(broadcast.message_event(room.pk, results[index].payload))
 
@@ -167,7 +200,11 @@ def _active(now: datetime) -> Q:
 
 
 def _moderator_ids(room: Room, requests: list[PostRequest]) -> set[int]:
-    staff = {r.author.pk for r in requests if r.author.is_superuser or (r.author.is_staff and r.author.has_perm("chat.change_message"))}
+    staff = {
+        r.author.pk
+        for r in requests
+        if r.author.is_superuser or (r.author.is_staff and r.author.has_perm("chat.change_message"))
+    }
     others = {r.author.pk for r in requests} - staff
     if not others:
         return staff
@@ -177,7 +214,11 @@ def _moderator_ids(room: Room, requests: list[PostRequest]) -> set[int]:
 def _last_sent(room: Room, author_ids: set[int]) -> dict[int, datetime]:
     if not author_ids:
         return {}
-    rows = Message.objects.filter(room=room, author_id__in=author_ids).values("author_id").annotate(last=Max("created_at"))
+    rows = (
+        Message.objects.filter(room=room, author_id__in=author_ids)
+        .values("author_id")
+        .annotate(last=Max("created_at"))
+    )
     return {row["author_id"]: row["last"] for row in rows}
 
 
@@ -195,7 +236,11 @@ def _refusal(room, author_id, banned, muted, moderators, last_sent, now) -> Chat
     if room.slow_mode_seconds and author_id in last_sent:
         wait = room.slow_mode_seconds - (now - last_sent[author_id]).total_seconds()
         if wait > 0:
-            return ChatError(ErrorCode.RATE_LIMITED, f"slow mode: one message every {room.slow_mode_seconds} s", retry_after=wait)
+            return ChatError(
+                ErrorCode.RATE_LIMITED,
+                f"slow mode: one message every {room.slow_mode_seconds} s",
+                retry_after=wait,
+            )
     return None
 
 
@@ -206,14 +251,33 @@ def _with_client_id(error: ChatError, client_id: str | None) -> ChatError:
 # --- moderation ----------------------------------------------------------------
 
 
-def _audit(*, kind: str, by: User | None, room: Room | None, reason: str = "", target_user=None, target_message=None, **details) -> ModerationAction:
+def _audit(
+    *,
+    kind: str,
+    by: User | None,
+    room: Room | None,
+    reason: str = "",
+    target_user=None,
+    target_message=None,
+    **details,
+) -> ModerationAction:
     action = ModerationAction.objects.create(
-        kind=kind, actor=by, room=room, reason=reason or "", target_user=target_user, target_message=target_message, details=details
+        kind=kind,
+        actor=by,
+        room=room,
+        reason=reason or "",
+        target_user=target_user,
+        target_message=target_message,
+        details=details,
     )
     logger.info(
         "moderation kind=%s room=%s actor=%s target_user=%s target_message=%s reason=%r",
-        kind, room.pk if room else None, by.pk if by else None,
-        target_user.pk if target_user else None, target_message.pk if target_message else None, reason,
+        kind,
+        room.pk if room else None,
+        by.pk if by else None,
+        target_user.pk if target_user else None,
+        target_message.pk if target_message else None,
+        reason,
     )
     return action
 
@@ -230,37 +294,86 @@ def delete_message(*, message: Message, by: User, reason: str = "") -> Message:
     message.deleted_at = timezone.now()
     message.deleted_by = by
     message.save(update_fields=["deleted_at", "deleted_by"])
-    _audit(kind=ModerationAction.Kind.DELETE, by=by, room=message.room, reason=reason, target_user=message.author, target_message=message)
-    tombstone = protocol.message_payload(id=message.pk, seq=message.seq, room=message.room.slug, user=None, body=None, ts="", client_id=None, deleted=True)
-    broadcast.publish_on_commit(broadcast.replace_event(message.room_id, tombstone, protocol.deleted_frame(message.pk, message.seq)))
+    _audit(
+        kind=ModerationAction.Kind.DELETE,
+        by=by,
+        room=message.room,
+        reason=reason,
+        target_user=message.author,
+        target_message=message,
+    )
+    tombstone = protocol.message_payload(
+        id=message.pk,
+        seq=message.seq,
+        room=message.room.slug,
+        user=None,
+        body=None,
+        ts="",
+        client_id=None,
+        deleted=True,
+    )
+    broadcast.publish_on_commit(
+        broadcast.replace_event(
+            message.room_id, tombstone, protocol.deleted_frame(message.pk, message.seq)
+        )
+    )
     return message
 
 
 @transaction.atomic
 def restore_message(*, message: Message, by: User) -> Message:
     """Undo a soft delete; open clients receive the message again as a ``message`` frame."""
-    message = Message.objects.select_for_update().select_related("room", "author").get(pk=message.pk)
+    message = (
+        Message.objects.select_for_update().select_related("room", "author").get(pk=message.pk)
+    )
     if message.deleted_at is None:
         return message
     message.deleted_at = None
     message.deleted_by = None
     message.save(update_fields=["deleted_at", "deleted_by"])
-    _audit(kind=ModerationAction.Kind.RESTORE, by=by, room=message.room, target_user=message.author, target_message=message)
-    payload = selectors.message_payload(message, room_slug=message.room.slug, username=message.author.get_username())
-    broadcast.publish_on_commit(broadcast.replace_event(message.room_id, payload, protocol.message_frame(payload)))
+    _audit(
+        kind=ModerationAction.Kind.RESTORE,
+        by=by,
+        room=message.room,
+        target_user=message.author,
+        target_message=message,
+    )
+    payload = selectors.message_payload(
+        message, room_slug=message.room.slug, username=message.author.get_username()
+    )
+    broadcast.publish_on_commit(
+        broadcast.replace_event(message.room_id, payload, protocol.message_frame(payload))
+    )
     return message
 
 
 @transaction.atomic
-def ban_user(*, room: Room, user: User, by: User, until: datetime | None = None, reason: str = "") -> Ban:
+def ban_user(
+    *, room: Room, user: User, by: User, until: datetime | None = None, reason: str = ""
+) -> Ban:
     """Ban ``user`` from ``room`` (until ``until``, or until lifted).
 
     Closes the user's open connections in the room with 4403 on every process and
     refuses new ones. Banning again replaces the expiry and reason.
     """
-    ban, _ = Ban.objects.update_or_create(room=room, user=user, defaults={"until": until, "reason": reason, "created_by": by, "created_at": timezone.now()})
-    _audit(kind=ModerationAction.Kind.BAN, by=by, room=room, reason=reason, target_user=user, until=until.isoformat() if until else None)
-    broadcast.publish_on_commit(broadcast.close_event(room.pk, CloseCode.FORBIDDEN, "you were banned from this room", user_id=user.pk))
+    ban, _ = Ban.objects.update_or_create(
+        room=room,
+        user=user,
+        defaults={"until": until, "reason": reason, "created_by": by, "created_at": timezone.now()},
+    )
+    _audit(
+        kind=ModerationAction.Kind.BAN,
+        by=by,
+        room=room,
+        reason=reason,
+        target_user=user,
+        until=until.isoformat() if until else None,
+    )
+    broadcast.publish_on_commit(
+        broadcast.close_event(
+            room.pk, CloseCode.FORBIDDEN, "you were banned from this room", user_id=user.pk
+        )
+    )
     return ban
 
 
@@ -274,10 +387,23 @@ def unban_user(*, room: Room, user: User, by: User) -> bool:
 
 
 @transaction.atomic
-def mute_user(*, room: Room, user: User, by: User, until: datetime | None = None, reason: str = "") -> Mute:
+def mute_user(
+    *, room: Room, user: User, by: User, until: datetime | None = None, reason: str = ""
+) -> Mute:
     """Mute ``user`` in ``room``: they keep reading; sending gets ``muted``."""
-    mute, _ = Mute.objects.update_or_create(room=room, user=user, defaults={"until": until, "reason": reason, "created_by": by, "created_at": timezone.now()})
-    _audit(kind=ModerationAction.Kind.MUTE, by=by, room=room, reason=reason, target_user=user, until=until.isoformat() if until else None)
+    mute, _ = Mute.objects.update_or_create(
+        room=room,
+        user=user,
+        defaults={"until": until, "reason": reason, "created_by": by, "created_at": timezone.now()},
+    )
+    _audit(
+        kind=ModerationAction.Kind.MUTE,
+        by=by,
+        room=room,
+        reason=reason,
+        target_user=user,
+        until=until.isoformat() if until else None,
+    )
     return mute
 
 
@@ -303,7 +429,11 @@ def set_room_state(
     """Lock, slow down or archive ``room``; open clients get a ``room`` frame (or 4410)."""
     room = Room.objects.select_for_update().get(pk=room.pk)
     changes = {}
-    for field, value in (("is_locked", is_locked), ("slow_mode_seconds", slow_mode_seconds), ("is_archived", is_archived)):
+    for field, value in (
+        ("is_locked", is_locked),
+        ("slow_mode_seconds", slow_mode_seconds),
+        ("is_archived", is_archived),
+    ):
         if value is not None and getattr(room, field) != value:
             changes[field] = [getattr(room, field), value]
             setattr(room, field, value)
@@ -312,7 +442,9 @@ def set_room_state(
     room.save(update_fields=list(changes))
     _audit(kind=ModerationAction.Kind.ROOM, by=by, room=room, reason=reason, **changes)
     if room.is_archived:
-        broadcast.publish_on_commit(broadcast.close_event(room.pk, CloseCode.ROOM_ARCHIVED, "the room was archived"))
+        broadcast.publish_on_commit(
+            broadcast.close_event(room.pk, CloseCode.ROOM_ARCHIVED, "the room was archived")
+        )
     else:
         info = selectors.room_info(room)
         broadcast.publish_on_commit(broadcast.room_event(room.pk, info))
@@ -327,15 +459,23 @@ def report_message(*, message_id: int, room: Room, by: User, reason: str = "") -
     message = Message.objects.filter(pk=message_id, room=room).first()
     if message is None:
         raise ChatError(ErrorCode.BAD_REQUEST, "no such message in this room")
-    report, _ = Report.objects.get_or_create(message=message, reporter=by, defaults={"reason": reason})
+    report, _ = Report.objects.get_or_create(
+        message=message, reporter=by, defaults={"reason": reason}
+    )
     logger.info("report room=%s message=%s reporter=%s", room.pk, message.pk, by.pk)
     return report
 
 
 @transaction.atomic
-def resolve_report(*, report: Report, by: User, status: str, note: str = "", until: datetime | None = None) -> Report:
+def resolve_report(
+    *, report: Report, by: User, status: str, note: str = "", until: datetime | None = None
+) -> Report:
     """Resolve a report by deleting the message, banning or muting its author, or dismissing it."""
-    report = Report.objects.select_for_update().select_related("message__room", "message__author").get(pk=report.pk)
+    report = (
+        Report.objects.select_for_update()
+        .select_related("message__room", "message__author")
+        .get(pk=report.pk)
+    )
     message = report.message
     reason = note or report.reason
     if status == Report.Status.DELETED:
@@ -351,17 +491,33 @@ def resolve_report(*, report: Report, by: User, status: str, note: str = "", unt
     report.resolved_at = timezone.now()
     report.note = note
     report.save(update_fields=["status", "resolved_by", "resolved_at", "note"])
-    _audit(kind=ModerationAction.Kind.REPORT, by=by, room=message.room, reason=reason, target_user=message.author, target_message=message, status=status)
+    _audit(
+        kind=ModerationAction.Kind.REPORT,
+        by=by,
+        room=message.room,
+        reason=reason,
+        target_user=message.author,
+        target_message=message,
+        status=status,
+    )
     return report
 
 
 # --- rooms and tokens ----------------------------------------------------------
 
 
-def create_room(*, slug: str, title: str, by: User, description: str = "", is_private: bool = False) -> Room:
+def create_room(
+    *, slug: str, title: str, by: User, description: str = "", is_private: bool = False
+) -> Room:
     """Create a room; the creator moderates it (and is a member of a private one)."""
     with transaction.atomic():
-        room = Room.objects.create(slug=slug, title=title or slug, description=description, is_private=is_private, created_by=by)
+        room = Room.objects.create(
+            slug=slug,
+            title=title or slug,
+            description=description,
+            is_private=is_private,
+            created_by=by,
+        )
         room.moderators.add(by)
         if is_private:
             room.members.add(by)
@@ -387,7 +543,13 @@ def revoke_tokens(*, tokens, by: User | None = None) -> int:
     revoked = list(tokens.filter(revoked_at__isnull=True).select_related("user"))
     for token in revoked:
         token.revoked_at = now
-        _audit(kind=ModerationAction.Kind.TOKEN, by=by, room=None, target_user=token.user, token=token.prefix)
+        _audit(
+            kind=ModerationAction.Kind.TOKEN,
+            by=by,
+            room=None,
+            target_user=token.user,
+            token=token.prefix,
+        )
         broadcast.publish_on_commit(broadcast.revoke_event(token.pk))
     ApiToken.objects.filter(pk__in=[t.pk for t in revoked]).update(revoked_at=now)
     return len(revoked)
@@ -395,7 +557,11 @@ def revoke_tokens(*, tokens, by: User | None = None) -> int:
 
 def user_for_token(key: str) -> User | None:
     """The active user holding token ``key``, or None."""
-    token = ApiToken.objects.select_related("user").filter(key_hash=hash_token(key), revoked_at__isnull=True).first()
+    token = (
+        ApiToken.objects.select_related("user")
+        .filter(key_hash=hash_token(key), revoked_at__isnull=True)
+        .first()
+    )
     if token is None or not token.user.is_active:
         return None
     ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())

@@ -122,7 +122,9 @@ REDIS_URL = os.environ.get("REDIS_URL", "").strip()
 
 if REDIS_URL:
     if not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
-        refuse_to_start(f"REDIS_URL must start with redis://, rediss:// or unix:// (got {REDIS_URL!r}).")
+        refuse_to_start(
+            f"REDIS_URL must start with redis://, rediss:// or unix:// (got {REDIS_URL!r})."
+        )
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
