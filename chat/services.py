@@ -191,7 +191,7 @@ def _post_in_room(
             results[index] = PostResult(
                 message=result, payload=payload, created=id(result) in created_ids
             )
-    for index, message in new:
+    for index, _message in new:
         broadcast.publish_on_commit(broadcast.message_event(room.pk, results[index].payload))
 
 

@@ -14,7 +14,7 @@ import dj_database_url
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 # Public on purpose: production refuses to start with it (see below).
-DEV_SECRET_KEY = "django-insecure-development-key-do-not-use-in-production"
+DEV_SECRET_KEY = "django-insecure-development-key-do-not-use-in-production"  # noqa: S105
 
 
 def env_bool(name: str, default: bool) -> bool:
