@@ -227,16 +227,40 @@ def message_frame(payload: dict[str, Any]) -> str:
     return encode({"type": ServerType.MESSAGE, **payload})
 
 
+def message_frame_from_json(payload_json: str) -> str:
+    """A ``message`` frame from an already encoded payload object, without decoding it."""
+    return '{"type":"message",' + payload_json[1:]
+
+
+def ready_frame(
+    *,
+    room: dict[str, Any],
+    user: str,
+    online: list[str],
+    messages_json: list[str],
+    has_more: bool,
+    recovered: bool | None,
+) -> str:
+    """The first frame of a connection; ``messages_json`` are encoded payloads, spliced in."""
+    head = encode({"type": ServerType.READY, "room": room, "user": user, "online": online})
+    tail = f',"has_more":{"true" if has_more else "false"}'
+    if recovered is not None:
+        tail += f',"recovered":{"true" if recovered else "false"}'
+    return head[:-1] + ',"messages":[' + ",".join(messages_json) + "]" + tail + "}"
+
+
+def history_frame_from_json(messages_json: list[str], has_more: bool) -> str:
+    """A ``history`` frame from encoded payloads."""
+    more = "true" if has_more else "false"
+    return '{"type":"history","messages":[' + ",".join(messages_json) + f'],"has_more":{more}}}'
+
+
 def ack_frame(*, client_id: str | None, id: int, seq: int, ts: str) -> str:
     return encode({"type": ServerType.ACK, "client_id": client_id, "id": id, "seq": seq, "ts": ts})
 
 
 def room_info(*, slug: str, title: str, locked: bool, slow_mode: int) -> dict[str, Any]:
     return {"slug": slug, "title": title, "locked": locked, "slow_mode": slow_mode}
-
-
-def history_frame(messages: list[dict[str, Any]], has_more: bool) -> str:
-    return encode({"type": ServerType.HISTORY, "messages": messages, "has_more": has_more})
 
 
 def user_frame(kind: str, user: str) -> str:
@@ -273,23 +297,23 @@ def error_frame(error: ChatError) -> str:
     return encode(frame)
 
 
-def fit_messages(
-    messages: list[dict[str, Any]], budget: int, *, keep_newest: bool
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Split ascending ``messages`` so the kept part encodes within ``budget`` bytes.
+def fit_json(
+    items: list[str], budget: int, *, keep_newest: bool
+) -> tuple[list[str], list[str]]:
+    """Split ascending encoded ``items`` so the kept part fits in ``budget`` bytes.
 
-    Keeps the newest messages (a page read backwards) or the oldest (a recovery
-    read forwards). Returns ``(kept, rest)``, both ascending.
+    Keeps the newest items (a page read backwards) or the oldest (a recovery read
+    forwards). Returns ``(kept, rest)``, both ascending.
     """
-    order = reversed(messages) if keep_newest else iter(messages)
+    order = reversed(items) if keep_newest else iter(items)
     count = used = 0
-    for payload in order:
-        size = len(encode(payload).encode("utf-8")) + 1
+    for item in order:
+        size = len(item.encode("utf-8")) + 1
         if used + size > budget:
             break
         used += size
         count += 1
     if keep_newest:
-        split = len(messages) - count
-        return messages[split:], messages[:split]
-    return messages[:count], messages[count:]
+        split = len(items) - count
+        return items[split:], items[:split]
+    return items[:count], items[count:]

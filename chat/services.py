@@ -151,12 +151,13 @@ def _post_in_room(
     last_sent = _last_sent(room, author_ids - moderators) if room.slow_mode_seconds else {}
 
     new: list[tuple[int, Message]] = []
+    repeats: list[tuple[int, Message]] = []
     seq = room.last_seq
     for index, request in zip(indexes, requests, strict=True):
         author_id = request.author.pk
         key = (author_id, request.client_id)
         if request.client_id and key in existing:
-            results[index] = existing[key]  # resolved to a PostResult below
+            repeats.append((index, existing[key]))
             continue
         error = _refusal(room, author_id, banned, muted, moderators, last_sent, now)
         if error is not None:
@@ -173,7 +174,7 @@ def _post_in_room(
         )
         new.append((index, message))
         if request.client_id:
-            existing[key] = message
+            existing[key] = message  # a repeat inside this batch
         if room.slow_mode_seconds and author_id not in moderators:
             last_sent[author_id] = now
 
@@ -181,18 +182,14 @@ def _post_in_room(
         Message.objects.bulk_create([message for _, message in new])
         Room.objects.filter(pk=room.pk).update(last_seq=seq, last_message_at=now)
 
-    created_ids = {id(message) for _, message in new}
-    for index in indexes:
-        result = results[index]
-        if isinstance(result, Message):
+    for created, pairs in ((True, new), (False, repeats)):
+        for index, message in pairs:
             payload = selectors.message_payload(
-                result, room_slug=room.slug, username=result.author.get_username()
+                message, room_slug=room.slug, username=message.author.get_username()
             )
-            results[index] = PostResult(
-                message=result, payload=payload, created=id(result) in created_ids
-            )
-    for index, _message in new:
-        broadcast.publish_on_commit(broadcast.message_event(room.pk, results[index].payload))
+            results[index] = PostResult(message=message, payload=payload, created=created)
+            if created:
+                broadcast.publish_on_commit(broadcast.message_event(room.pk, payload))
 
 
 def _active(now: datetime) -> Q:

@@ -1,11 +1,53 @@
-"""Operations endpoints: health and metrics."""
+"""Operations endpoints: ``/healthz`` for load balancers and ``/metrics`` for Prometheus."""
 
-from django.http import JsonResponse
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+
+from .. import health
+from .. import metrics as _metrics  # noqa: F401  (defines the chat_* metrics)
+
+logger = logging.getLogger(__name__)
+
+# A load balancer polls this; a hanging Redis must not hang the probe.
+REDIS_PROBE_TIMEOUT = 1.0
 
 
-def healthz(request):
-    return JsonResponse({"status": "ok"})
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """200 when every configured backend answers, else 503 naming the one that did not.
+
+    The failure detail goes to the log, not to the (public) response.
+    """
+    database_problem = health.database_problem()
+    if database_problem:
+        logger.warning("healthz database=error detail=%s", database_problem)
+    redis_url = getattr(settings, "REDIS_URL", "")
+    if redis_url:
+        redis_problem = health.redis_problem(redis_url, timeout=REDIS_PROBE_TIMEOUT)
+        if redis_problem:
+            logger.warning("healthz redis=error detail=%s", redis_problem)
+        redis_state = "error" if redis_problem else "ok"
+    else:
+        redis_state = "not configured"
+    healthy = not database_problem and redis_state != "error"
+    body = {
+        "status": "ok" if healthy else "error",
+        "database": "error" if database_problem else "ok",
+        "redis": redis_state,
+    }
+    return JsonResponse(body, status=200 if healthy else 503)
 
 
-def metrics(request):
-    return JsonResponse({})
+@never_cache
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    """This process's metrics in the Prometheus text format."""
+    return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,70 @@
+"""ASGI middleware for the WebSocket route: who is connecting, and from where.
+
+Both follow channels' ``BaseMiddleware`` rule: state goes in the scope, never on
+the instance, which serves every connection. They never refuse by themselves; they
+put a ``Refusal`` in ``scope["chat_refusal"]`` and the consumer accepts, then
+closes with its code, so clients see why (a refusal before accept is a bare 403).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+from channels.auth import AuthMiddlewareStack
+from channels.db import database_sync_to_async
+from channels.middleware import BaseMiddleware
+from channels.security.websocket import OriginValidator
+from django.conf import settings
+
+from . import services
+from .errors import CloseCode, Refusal
+
+
+def header(scope, name: bytes) -> bytes | None:
+    """The first value of a request header, or None."""
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value
+    return None
+
+
+class OriginCheckMiddleware(BaseMiddleware):
+    """Refuse browsers on foreign origins; let clients without ``Origin`` through.
+
+    channels' ``AllowedHostsOriginValidator`` also refuses a missing ``Origin``,
+    which would lock out the terminal client, and refuses before accept.
+    """
+
+    async def __call__(self, scope, receive, send):
+        origin = header(scope, b"origin")
+        if origin is not None:
+            validator = OriginValidator(None, settings.ALLOWED_HOSTS)
+            try:
+                parsed = urlparse(origin.decode("latin1"))
+            except ValueError:
+                parsed = None
+            if parsed is None or not validator.valid_origin(parsed):
+                scope = dict(scope, chat_refusal=Refusal(CloseCode.FORBIDDEN, "origin not allowed"))
+        return await super().__call__(scope, receive, send)
+
+
+class TokenAuthMiddleware(BaseMiddleware):
+    """``Authorization: Bearer TOKEN`` sets the user, overriding the session."""
+
+    async def __call__(self, scope, receive, send):
+        value = header(scope, b"authorization")
+        if value is not None:
+            scheme, _, key = value.decode("latin1").partition(" ")
+            user = None
+            if scheme.lower() == "bearer" and key.strip():
+                user = await database_sync_to_async(services.user_for_token)(key.strip())
+            if user is None:
+                scope = dict(scope, chat_refusal=Refusal(CloseCode.NOT_AUTHENTICATED, "invalid or revoked token"))
+            else:
+                scope = dict(scope, user=user, chat_token_id=user.chat_token_id)
+        return await super().__call__(scope, receive, send)
+
+
+def ChatAuthStack(inner):  # noqa: N802 - named like channels' AuthMiddlewareStack
+    """Origin check, then session auth, then bearer tokens."""
+    return OriginCheckMiddleware(AuthMiddlewareStack(TokenAuthMiddleware(inner)))

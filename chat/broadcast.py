@@ -1,0 +1,232 @@
+"""Broadcast: the only module that talks to the channel layer.
+
+The layer is at-most-once: channels-redis drops messages for channels over
+capacity and across Redis reconnects. So completeness never rests on it: room
+messages carry their ``seq``, and ``chat.fanout`` fills any gap from history.
+
+Write side: services call ``publish_on_commit``; after commit, the event goes to
+this process's ``Publisher`` (one per event loop), which updates the history cache
+and sends the event to the room's group, in commit order. Frames are encoded once,
+at publish, and forwarded unchanged to every receiver.
+
+Read side: ``chat.fanout.Hub`` keeps one layer channel per process, a member of the
+groups of the rooms its connections are in, and fans events out locally.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from . import history, protocol
+
+logger = logging.getLogger(__name__)
+
+CONTROL_GROUP = "chat.control"
+
+
+def room_group(room_id: int) -> str:
+    """The layer group of a room (built from the pk: group names are restricted)."""
+    return f"chat.room.{room_id}"
+
+
+@dataclass(slots=True)
+class Outbound:
+    """An event to publish after commit, and the cache change that goes with it."""
+
+    group: str
+    event: dict[str, Any]
+    room_id: int | None = None
+    cache_add: list[history.Entry] = field(default_factory=list)
+    cache_replace: history.Entry | None = None
+
+
+# --- events ------------------------------------------------------------------
+# Layer events are small dicts: "kind" says what the hub does with them.
+
+
+def message_event(room_id: int, payload: dict[str, Any]) -> Outbound:
+    """A committed message: cached, then sent to the room in seq order."""
+    entry_text = protocol.encode(payload)
+    return Outbound(
+        group=room_group(room_id),
+        room_id=room_id,
+        event={
+            "type": "chat.event",
+            "kind": "message",
+            "room": room_id,
+            "seq": payload["seq"],
+            "text": protocol.message_frame(payload),
+            "at": time.time(),
+        },
+        cache_add=[(payload["seq"], entry_text)],
+    )
+
+
+def replace_event(room_id: int, payload: dict[str, Any], frame: str) -> Outbound:
+    """A message changed after the fact (deleted or restored)."""
+    return Outbound(
+        group=room_group(room_id),
+        room_id=room_id,
+        event={"type": "chat.event", "kind": "frame", "room": room_id, "text": frame},
+        cache_replace=(payload["seq"], protocol.encode(payload)),
+    )
+
+
+def room_event(room_id: int, info: dict[str, Any]) -> Outbound:
+    """A moderator changed the room (lock, slow mode)."""
+    return Outbound(
+        group=room_group(room_id),
+        room_id=room_id,
+        event={"type": "chat.event", "kind": "room", "room": room_id, "info": info, "text": protocol.room_frame(info)},
+    )
+
+
+def frame_event(room_id: int, frame: str, *, skip_user: int | None = None) -> Outbound:
+    """A frame for everyone in the room (join, leave, typing), optionally not to one user."""
+    event = {"type": "chat.event", "kind": "frame", "room": room_id, "text": frame}
+    if skip_user is not None:
+        event["skip_user"] = skip_user
+    return Outbound(group=room_group(room_id), room_id=room_id, event=event)
+
+
+def close_event(room_id: int, code: int, detail: str, *, user_id: int | None = None) -> Outbound:
+    """Close connections in a room: one user's (ban) or everyone's (archive)."""
+    from .errors import ChatError, ErrorCode
+
+    text = protocol.error_frame(ChatError(ErrorCode.FORBIDDEN, detail))
+    return Outbound(
+        group=room_group(room_id),
+        room_id=room_id,
+        event={"type": "chat.event", "kind": "close", "room": room_id, "user": user_id, "code": int(code), "text": text},
+    )
+
+
+def revoke_event(token_id: int) -> Outbound:
+    """A revoked API token: its connections close with 4401 on every process."""
+    return Outbound(group=CONTROL_GROUP, event={"type": "chat.event", "kind": "revoke", "token": token_id})
+
+
+# --- publishing --------------------------------------------------------------
+
+
+def publish_on_commit(outbound: Outbound) -> None:
+    """Publish ``outbound`` once the current transaction commits (guarantee 1).
+
+    Outside a transaction it publishes at once. A rolled-back transaction publishes
+    nothing.
+    """
+    transaction.on_commit(lambda: publish_now_unsafe(outbound), robust=True)
+
+
+_loop_lock = threading.Lock()
+_publishers: dict[asyncio.AbstractEventLoop, Publisher] = {}
+
+
+def publish_now_unsafe(outbound: Outbound) -> None:
+    """Publish immediately, whether or not the data is committed. Use ``publish_on_commit``.
+
+    From a thread beside a running event loop (the consumer's database thread, a
+    sync view under daphne) the event is queued to that loop's ``Publisher``
+    without blocking; from plain sync code (the shell, a management command) it is
+    delivered before returning.
+    """
+    publisher = Publisher.current()
+    if publisher is not None:
+        publisher.submit_threadsafe(outbound)
+    else:
+        async_to_sync(publish)(outbound)
+
+
+async def publish(outbound: Outbound) -> None:
+    """Update the cache and send one event to its group now (logs, never raises).
+
+    For events with nothing to commit (typing, presence); committed data goes
+    through ``publish_on_commit``.
+    """
+    if outbound.room_id is not None:
+        if outbound.cache_add:
+            await history.remember(outbound.room_id, outbound.cache_add)
+        if outbound.cache_replace is not None:
+            await history.forget(outbound.room_id, outbound.cache_replace)
+    try:
+        await get_channel_layer().group_send(outbound.group, outbound.event)
+    except Exception as exc:  # noqa: BLE001 - the layer raises many types when Redis is down
+        # The DB has the message; receivers fill the gap from history.
+        logger.warning("broadcast failed group=%s kind=%s: %r", outbound.group, outbound.event.get("kind"), exc)
+
+
+class Publisher:
+    """Per-loop queue that publishes events in the order they were committed."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.queue: asyncio.Queue[Outbound] = asyncio.Queue()
+        self.task = loop.create_task(self._run())
+
+    @classmethod
+    def start(cls) -> Publisher:
+        """The publisher of the running loop (created on first use)."""
+        loop = asyncio.get_running_loop()
+        with _loop_lock:
+            publisher = _publishers.get(loop)
+            if publisher is None:
+                for old in [old for old in _publishers if old.is_closed()]:
+                    del _publishers[old]
+                publisher = _publishers[loop] = cls(loop)
+        return publisher
+
+    @classmethod
+    def current(cls) -> Publisher | None:
+        """The publisher of a running loop in this process, if any."""
+        with _loop_lock:
+            for loop, publisher in _publishers.items():
+                if loop.is_running() and not loop.is_closed():
+                    return publisher
+        return None
+
+    def submit_threadsafe(self, outbound: Outbound) -> None:
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self.loop:
+            self.queue.put_nowait(outbound)
+        else:
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, outbound)
+
+    async def _run(self) -> None:
+        while True:
+            outbound = await self.queue.get()
+            # Batch cache writes of consecutive messages of one room: one round trip.
+            batch = [outbound]
+            while not self.queue.empty() and len(batch) < 256:
+                batch.append(self.queue.get_nowait())
+            for item in _merge_cache_adds(batch):
+                await publish(item)
+
+    async def drain(self, timeout: float = 5.0) -> None:
+        """Wait until everything queued so far is published (graceful shutdown, tests)."""
+        deadline = self.loop.time() + timeout
+        while not self.queue.empty() and self.loop.time() < deadline:
+            await asyncio.sleep(0.01)
+
+
+def _merge_cache_adds(batch: list[Outbound]) -> list[Outbound]:
+    """Move the cache entries of a room's messages onto the first of them (one script call)."""
+    first_of_room: dict[int, Outbound] = {}
+    for item in batch:
+        if item.cache_add and item.room_id is not None:
+            first = first_of_room.setdefault(item.room_id, item)
+            if first is not item:
+                first.cache_add.extend(item.cache_add)
+                item.cache_add = []
+    return batch

@@ -1,0 +1,331 @@
+"""The room WebSocket: join, then messages both ways, then leave.
+
+Data flows top to bottom: a client frame is parsed by ``protocol``, handled by one
+service call (one thread hop at most) and answered; room events come from
+``fanout`` already encoded. Nothing a client sends can escape ``receive`` as an
+exception: daphne would turn it into close 1011 for this connection.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
+from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.utils import await_many_dispatch
+
+from . import broadcast, history, metrics, presence, protocol, ratelimit, selectors, services
+from .conf import chat_settings
+from .errors import ChatError, CloseCode, ErrorCode, Refusal
+from .fanout import Hub
+from .writer import Writer
+
+logger = logging.getLogger(__name__)
+
+# A connection catching up (or not yet ready) queues at most this many frames;
+# past it the client is too slow to keep up and must reconnect with since.
+MAX_QUEUED_FRAMES = 2000
+# Bytes waiting in the socket's send buffer (daphne/Twisted) before the client
+# counts as not reading.
+MAX_SOCKET_BUFFER = 2 * 1024 * 1024
+# Room for the parts of ready/history around the messages list.
+FRAME_SLACK = 256
+
+
+class State(enum.Enum):
+    CONNECTING = "connecting"
+    LIVE = "live"
+    CLOSED = "closed"
+
+
+def socket_buffer_probe(send):
+    """Return a function giving the bytes queued in daphne's socket buffer, if we can see it.
+
+    Under daphne, ``send`` is ``partial(server.handle_reply, protocol)``, and the
+    protocol's Twisted transport holds what the client has not read yet. ASGI itself
+    has no back-pressure, so this is the only way to notice a client that stopped
+    reading. Elsewhere (tests, other servers) there is no probe.
+    """
+    args = getattr(send, "args", ())
+    transport = getattr(args[0], "transport", None) if args else None
+    if transport is None or not hasattr(transport, "dataBuffer"):
+        return None
+
+    def buffered() -> int:
+        return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+
+    return buffered
+
+
+def parse_since(scope) -> int | None:
+    """The ``since`` query parameter, or ``Refusal`` 4400 when malformed."""
+    values = parse_qs(scope.get("query_string", b"").decode("latin1")).get("since")
+    if not values:
+        return None
+    value = values[-1]
+    if not value.isascii() or not value.isdigit() or len(value) > 18:
+        raise Refusal(CloseCode.BAD_REQUEST, "since must be a non-negative integer")
+    return int(value)
+
+
+class RoomConsumer(AsyncWebsocketConsumer):
+    """One client connection to one room."""
+
+    async def __call__(self, scope, receive, send):
+        # No layer channel per connection: the process's Hub receives room events.
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
+        self.socket_buffered = socket_buffer_probe(send)
+        self.state = State.CONNECTING
+        self.queued: list[tuple[int | None, str]] | None = []
+        self.catching_up = False
+        self.last_seq = 0
+        self.room = None
+        self.fanout = None
+        self.registered = False
+        self.user_id = 0
+        self.token_id = scope.get("chat_token_id")
+        try:
+            await await_many_dispatch([receive], self.dispatch)
+        except StopConsumer:
+            pass
+
+    async def dispatch(self, message):
+        # channels 4.3 hops to the database thread before every handler to close
+        # old connections; database_sync_to_async already does that around our
+        # own database calls, so skip the extra hop per frame.
+        if message["type"] == "websocket.receive":
+            await self.websocket_receive(message)
+        elif message["type"] == "websocket.connect":
+            await self.websocket_connect(message)
+        elif message["type"] == "websocket.disconnect":
+            await self.websocket_disconnect(message)
+
+    # --- join ----------------------------------------------------------------
+
+    async def websocket_connect(self, message):
+        await self.accept()
+        try:
+            await self.join()
+        except Refusal as refusal:
+            await self.refuse(refusal)
+        except Exception:
+            logger.exception("connect failed path=%s", self.scope.get("path"))
+            await self.close_with(CloseCode.INTERNAL_ERROR, protocol.error_frame(ChatError(ErrorCode.SERVER_ERROR, "the server failed; reconnect")))
+
+    async def join(self) -> None:
+        refusal = self.scope.get("chat_refusal")
+        if refusal is not None:
+            raise refusal
+        since = parse_since(self.scope)
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            raise Refusal(CloseCode.NOT_AUTHENTICATED)
+        self.user, self.user_id, self.username = user, user.pk, user.get_username()
+        slug = self.scope["url_route"]["kwargs"]["slug"]
+        session = await database_sync_to_async(selectors.session_for)(slug=slug, user=user)
+        self.room, self.info, self.is_moderator = session.room, session.info, session.is_moderator
+
+        settings = chat_settings()
+        arrival = await presence.presence().arrive(room_id=self.room.pk, user_id=self.user_id, username=self.username, limit=settings.max_connections_per_user)
+        if not arrival.accepted:
+            raise Refusal(CloseCode.TOO_MANY_CONNECTIONS, f"at most {settings.max_connections_per_user} connections per user")
+        self.registered = True
+        metrics.CONNECTIONS.inc()
+        # Subscribe, then read history: events from now on queue until ready is sent.
+        self.fanout = await Hub.current().join(self.room, self)
+        if arrival.first_in_room:
+            await broadcast.publish(broadcast.frame_event(self.room.pk, protocol.user_frame(protocol.ServerType.JOIN, self.username), skip_user=self.user_id))
+        last_seq = max(session.last_seq, self.fanout.last_seq or 0)
+        await self.send_ready(since=since, last_seq=last_seq)
+
+    async def send_ready(self, *, since: int | None, last_seq: int) -> None:
+        settings = chat_settings()
+        online = await presence.presence().online(self.room.pk)
+        recovered = None
+        keep_newest = True
+        if since is not None and since <= last_seq and last_seq - since <= settings.recovery_limit:
+            entries = await history.after(room=self.room, seq=since, count=last_seq - since, last_seq=last_seq)
+            recovered, keep_newest = True, False
+        else:
+            entries = await history.latest(room=self.room, count=settings.ready_history, last_seq=last_seq)
+            recovered = None if since is None else False
+        texts = [text for _, text in entries]
+        envelope = protocol.ready_frame(room=self.info, user=self.username, online=online, messages_json=[], has_more=True, recovered=recovered)
+        kept, rest = protocol.fit_json(texts, settings.max_frame_bytes - len(envelope.encode()) - FRAME_SLACK, keep_newest=keep_newest)
+        first_seq = entries[len(entries) - len(kept)][0] if (keep_newest and kept) else (entries[0][0] if entries else last_seq + 1)
+        has_more = first_seq > 1 if keep_newest else bool(entries) and entries[0][0] > 1
+        await self.base_send({"type": "websocket.send", "text": protocol.ready_frame(room=self.info, user=self.username, online=online, messages_json=kept, has_more=has_more, recovered=recovered)})
+        # A recovery too big for ready continues at once as message frames, in order.
+        for text in rest:
+            await self.base_send({"type": "websocket.send", "text": protocol.message_frame_from_json(text)})
+        self.last_seq = entries[-1][0] if entries else last_seq
+        if recovered is not False and since is None or recovered:
+            self.last_seq = max(self.last_seq, last_seq)
+        self.state = State.LIVE
+        await self.catch_up()
+
+    async def refuse(self, refusal: Refusal) -> None:
+        logger.info("refused code=%s path=%s user=%s detail=%s", int(refusal.close_code), self.scope.get("path"), self.user_id or None, refusal.detail)
+        await self.close_with(refusal.close_code, protocol.error_frame(refusal))
+
+    # --- client frames -------------------------------------------------------
+
+    async def websocket_receive(self, message):
+        if self.state is not State.LIVE:
+            return
+        try:
+            settings = chat_settings()
+            command = protocol.parse(message.get("text"), max_length=settings.max_message_length, page_max=settings.history_page_max)
+            await self.handle(command)
+        except ChatError as error:
+            await self.send_error(error)
+        except Exception:
+            logger.exception("frame failed room=%s user=%s", self.room.pk, self.user_id)
+            await self.send_error(ChatError(ErrorCode.SERVER_ERROR, "the server failed to handle this frame"))
+
+    async def handle(self, command: protocol.Command) -> None:
+        if isinstance(command, protocol.SendMessage):
+            await self.post(command)
+        elif isinstance(command, protocol.FetchHistory):
+            await self.send_history(command)
+        elif isinstance(command, protocol.SetTyping):
+            await self.typing(command)
+        elif isinstance(command, protocol.ReportMessage):
+            await database_sync_to_async(services.report_message)(message_id=command.message_id, room=self.room, by=self.user, reason=command.reason)
+            await self.write(protocol.reported_frame(command.message_id))
+        elif isinstance(command, protocol.Ping):
+            await self.write(protocol.pong_frame())
+
+    async def post(self, command: protocol.SendMessage) -> None:
+        retry_after = await ratelimit.check_message(room_id=self.room.pk, user_id=self.user_id)
+        if retry_after is not None:
+            raise ChatError(ErrorCode.RATE_LIMITED, "too many messages; slow down", retry_after=retry_after, client_id=command.client_id)
+        request = services.PostRequest(room_id=self.room.pk, author=self.user, body=command.body, client_id=command.client_id)
+        result = await Writer.current().post(request)
+        await self.write(result.ack)
+
+    async def send_history(self, command: protocol.FetchHistory) -> None:
+        entries = await history.before(room=self.room, seq=command.before_seq, count=command.limit)
+        texts = [text for _, text in entries]
+        kept, cut = protocol.fit_json(texts, chat_settings().max_frame_bytes - FRAME_SLACK, keep_newest=True)
+        first_seq = entries[len(entries) - len(kept)][0] if kept else command.before_seq
+        await self.write(protocol.history_frame_from_json(kept, has_more=first_seq > 1))
+
+    async def typing(self, command: protocol.SetTyping) -> None:
+        if command.active and not await ratelimit.allow_typing(room_id=self.room.pk, user_id=self.user_id):
+            return
+        frame = protocol.typing_frame(self.username, command.active)
+        await broadcast.publish(broadcast.frame_event(self.room.pk, frame, skip_user=self.user_id))
+
+    async def send_error(self, error: ChatError) -> None:
+        metrics.ERRORS.labels(str(error.code)).inc()
+        await self.write(protocol.error_frame(error))
+
+    # --- room events (called by the hub) -------------------------------------
+
+    async def deliver_message(self, seq: int, text: str) -> None:
+        """Send room message ``seq`` once, in order, filling any gap from history."""
+        if self.state is State.CLOSED:
+            return
+        if self.state is State.CONNECTING or self.catching_up:
+            await self.enqueue(seq, text)
+        elif seq == self.last_seq + 1:
+            self.last_seq = seq
+            await self.write(text)
+        elif seq > self.last_seq + 1:
+            await self.enqueue(seq, text)
+            await self.catch_up()
+
+    async def deliver_frame(self, text: str) -> None:
+        if self.state is State.CONNECTING or self.catching_up:
+            await self.enqueue(None, text)
+        elif self.state is State.LIVE:
+            await self.write(text)
+
+    def room_changed(self, info: dict) -> None:
+        self.info = info
+        self.room.is_locked = info["locked"]
+        self.room.slow_mode_seconds = info["slow_mode"]
+
+    async def enqueue(self, seq: int | None, text: str) -> None:
+        if len(self.queued) >= MAX_QUEUED_FRAMES:
+            await self.close_with(CloseCode.TOO_SLOW)
+            return
+        self.queued.append((seq, text))
+
+    async def catch_up(self) -> None:
+        """Send queued frames in order, fetching any missing seqs from history."""
+        if self.catching_up:
+            return
+        self.catching_up = True
+        try:
+            while self.queued and self.state is State.LIVE:
+                seq, text = self.queued.pop(0)
+                if seq is None:
+                    await self.write(text)
+                    continue
+                if seq <= self.last_seq:
+                    continue
+                if seq > self.last_seq + 1:
+                    missing = await history.after(room=self.room, seq=self.last_seq, count=seq - self.last_seq - 1, last_seq=seq - 1)
+                    metrics.GAP_FILLS.inc(len(missing))
+                    for missing_seq, payload in missing:
+                        if missing_seq == self.last_seq + 1:
+                            self.last_seq = missing_seq
+                            await self.write(protocol.message_frame_from_json(payload))
+                self.last_seq = max(self.last_seq, seq)
+                await self.write(text)
+        finally:
+            self.catching_up = False
+
+    async def write(self, text: str) -> None:
+        """Send one frame, or close with 4408 if the client stopped reading."""
+        if self.state is State.CLOSED:
+            return
+        if self.socket_buffered is not None and self.socket_buffered() > MAX_SOCKET_BUFFER:
+            logger.warning("slow client closed room=%s user=%s", self.room.pk if self.room else None, self.user_id)
+            await self.close_with(CloseCode.TOO_SLOW)
+            return
+        await self.base_send({"type": "websocket.send", "text": text})
+
+    async def close_soon(self, code: int, text: str | None = None) -> None:
+        await self.close_with(code, text)
+
+    async def close_with(self, code: int, text: str | None = None) -> None:
+        """Send ``text`` (an error frame saying why), then close with ``code``. Idempotent."""
+        if self.state is State.CLOSED:
+            return
+        self.state = State.CLOSED
+        metrics.CLOSES.labels(str(int(code))).inc()
+        if text is not None:
+            await self.base_send({"type": "websocket.send", "text": text})
+        await self.base_send({"type": "websocket.close", "code": int(code)})
+        await self.leave()
+
+    # --- leave ---------------------------------------------------------------
+
+    async def websocket_disconnect(self, message):
+        self.state = State.CLOSED
+        await self.leave()
+        raise StopConsumer()
+
+    async def leave(self) -> None:
+        """Unregister from the hub and presence; quick and idempotent (daphne kills slow exits)."""
+        if self.fanout is not None:
+            self.fanout = None
+            await Hub.current().leave(self.room.pk, self)
+        if self.registered:
+            self.registered = False
+            metrics.CONNECTIONS.dec()
+            try:
+                last = await presence.presence().depart(room_id=self.room.pk, user_id=self.user_id)
+            except Exception as exc:  # noqa: BLE001 - Redis down: the lease sweeper cleans up
+                logger.warning("presence depart failed room=%s user=%s: %r", self.room.pk, self.user_id, exc)
+                return
+            if last:
+                await broadcast.publish(broadcast.frame_event(self.room.pk, protocol.user_frame(protocol.ServerType.LEAVE, self.username)))

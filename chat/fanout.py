@@ -1,0 +1,248 @@
+"""Local fan-out: one layer channel per process, events delivered to its connections.
+
+The Channels tutorial gives every connection its own layer channel and group
+membership, so each broadcast costs Redis work per member and a consumer wake-up
+(with a database thread hop) per member. Here a process joins a room's group once,
+and the hub hands each event's pre-encoded text to the room's local connections.
+
+Room messages are delivered in ``seq`` order with no gaps: an event that arrives
+ahead of a missing one waits briefly for it (two processes may publish out of
+order), then the gap is filled from history, because the layer may have lost it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+from channels.layers import get_channel_layer
+
+from . import history, metrics, protocol
+from .broadcast import CONTROL_GROUP, Publisher, room_group
+from .models import Room
+
+logger = logging.getLogger(__name__)
+
+# How long an out-of-order message waits for the ones before it before we fetch them.
+REORDER_WAIT = 0.2
+# Group memberships are re-asserted this often: a flushed or restarted Redis forgets them,
+# and the tail of a room is checked against the cache, in case the layer dropped the last
+# broadcast of a burst (nothing newer would reveal the gap).
+REFRESH_INTERVAL = 3.0
+
+
+class Connection(Protocol):
+    """What the hub needs of a consumer."""
+
+    user_id: int
+    token_id: int | None
+
+    async def deliver_message(self, seq: int, text: str) -> None: ...
+
+    async def deliver_frame(self, text: str) -> None: ...
+
+    async def close_soon(self, code: int, text: str | None = None) -> None: ...
+
+    def room_changed(self, info: dict[str, Any]) -> None: ...
+
+
+class RoomFanout:
+    """The local connections of one room, and the seq order of its messages."""
+
+    def __init__(self, hub: Hub, room: Room) -> None:
+        self.hub = hub
+        self.room = room
+        self.connections: set[Connection] = set()
+        self.last_seq: int | None = None  # highest seq delivered with no gap before it
+        self.pending: dict[int, str] = {}
+        self.gap_task: asyncio.Task | None = None
+
+    async def on_message(self, seq: int, text: str, sent_at: float | None = None) -> None:
+        if self.last_seq is None:
+            self.last_seq = seq - 1
+        if seq <= self.last_seq:
+            return  # already delivered (a gap fill got there first)
+        self.pending[seq] = text
+        await self._drain()
+        if self.pending and self.gap_task is None:
+            self.gap_task = asyncio.get_running_loop().create_task(self._fill_gap())
+        if sent_at is not None:
+            metrics.DELIVERY_SECONDS.observe(max(0.0, time.time() - sent_at))
+
+    async def _drain(self) -> None:
+        while self.last_seq + 1 in self.pending:
+            self.last_seq += 1
+            text = self.pending.pop(self.last_seq)
+            for connection in list(self.connections):
+                await connection.deliver_message(self.last_seq, text)
+            metrics.DELIVERIES.inc(len(self.connections))
+
+    async def _fill_gap(self) -> None:
+        try:
+            await asyncio.sleep(REORDER_WAIT)
+            while self.pending:
+                first = min(self.pending)
+                missing = await history.after(room=self.room, seq=self.last_seq, count=first - self.last_seq - 1, last_seq=first - 1)
+                metrics.GAP_FILLS.inc(len(missing))
+                logger.warning("gap filled room=%s seqs=%s..%s", self.room.pk, self.last_seq + 1, first - 1)
+                for seq, entry in missing:
+                    self.pending.setdefault(seq, protocol.message_frame_from_json(entry))
+                await self._drain()
+                if self.pending and min(self.pending) == first:
+                    await asyncio.sleep(REORDER_WAIT)  # history not readable yet; try again
+        except Exception:
+            logger.exception("gap fill failed room=%s", self.room.pk)
+        finally:
+            self.gap_task = None
+
+    async def check_tail(self) -> None:
+        """Deliver messages the layer dropped at the end of a burst (nothing newer came)."""
+        if self.last_seq is None or self.gap_task is not None:
+            return
+        # Cache only: polling the database every few seconds per room would cost more
+        # than the rare lost tail it finds; a flushed cache waits for the next message.
+        for seq, entry in await history.cached_after(room_id=self.room.pk, seq=self.last_seq):
+            await self.on_message(seq, protocol.message_frame_from_json(entry))
+
+    async def broadcast(self, text: str, *, skip_user: int | None = None) -> None:
+        for connection in list(self.connections):
+            if connection.user_id != skip_user:
+                await connection.deliver_frame(text)
+
+
+class Hub:
+    """This process's member of the layer groups, one per event loop."""
+
+    _hubs: dict[asyncio.AbstractEventLoop, Hub] = {}
+
+    def __init__(self) -> None:
+        self.layer = get_channel_layer()
+        self.rooms: dict[int, RoomFanout] = {}
+        self.by_token: dict[int, set[Connection]] = {}
+        self.channel: str | None = None
+        self.reader: asyncio.Task | None = None
+        self.refresher: asyncio.Task | None = None
+        self._start_lock = asyncio.Lock()
+
+    @classmethod
+    def current(cls) -> Hub:
+        """The hub of the running event loop."""
+        loop = asyncio.get_running_loop()
+        hub = cls._hubs.get(loop)
+        if hub is None:
+            for old in [old for old in cls._hubs if old.is_closed()]:
+                del cls._hubs[old]
+            hub = cls._hubs[loop] = cls()
+        return hub
+
+    async def _ensure_started(self) -> None:
+        if self.reader is not None:
+            return
+        async with self._start_lock:
+            if self.reader is not None:
+                return
+            Publisher.start()
+            self.channel = await self.layer.new_channel("chat.hub.")
+            await self._add_group(CONTROL_GROUP)
+            loop = asyncio.get_running_loop()
+            self.reader = loop.create_task(self._read())
+            self.refresher = loop.create_task(self._refresh())
+
+    async def _add_group(self, group: str) -> None:
+        try:
+            await self.layer.group_add(group, self.channel)
+        except Exception as exc:  # noqa: BLE001 - Redis down: the refresher retries
+            logger.warning("group_add failed group=%s: %r", group, exc)
+
+    async def join(self, room: Room, connection: Connection) -> RoomFanout:
+        """Register ``connection`` for ``room``'s events; call before reading history."""
+        await self._ensure_started()
+        fanout = self.rooms.get(room.pk)
+        if fanout is None:
+            fanout = self.rooms[room.pk] = RoomFanout(self, room)
+            await self._add_group(room_group(room.pk))
+        fanout.connections.add(connection)
+        if connection.token_id is not None:
+            self.by_token.setdefault(connection.token_id, set()).add(connection)
+        return fanout
+
+    async def leave(self, room_id: int, connection: Connection) -> None:
+        fanout = self.rooms.get(room_id)
+        if connection.token_id is not None:
+            tokens = self.by_token.get(connection.token_id, set())
+            tokens.discard(connection)
+            if not tokens:
+                self.by_token.pop(connection.token_id, None)
+        if fanout is None:
+            return
+        fanout.connections.discard(connection)
+        if not fanout.connections:
+            del self.rooms[room_id]
+            if fanout.gap_task:
+                fanout.gap_task.cancel()
+            with contextlib.suppress(Exception):
+                await self.layer.group_discard(room_group(room_id), self.channel)
+
+    def connections(self) -> Iterable[Connection]:
+        for fanout in list(self.rooms.values()):
+            yield from list(fanout.connections)
+
+    async def _read(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                event = await self.layer.receive(self.channel)
+                backoff = 0.1
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - Redis restarting: keep trying
+                logger.warning("layer receive failed, retrying in %.1fs: %r", backoff, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+                continue
+            try:
+                await self.dispatch(event)
+            except Exception:
+                logger.exception("event dispatch failed kind=%s", event.get("kind"))
+
+    async def dispatch(self, event: dict[str, Any]) -> None:
+        kind = event.get("kind")
+        if kind == "revoke":
+            for connection in list(self.by_token.get(event["token"], ())):
+                await connection.close_soon(4401)
+            return
+        fanout = self.rooms.get(event.get("room"))
+        if fanout is None:
+            return
+        if kind == "message":
+            await fanout.on_message(event["seq"], event["text"], event.get("at"))
+        elif kind == "frame":
+            await fanout.broadcast(event["text"], skip_user=event.get("skip_user"))
+        elif kind == "room":
+            for connection in list(fanout.connections):
+                connection.room_changed(event["info"])
+            await fanout.broadcast(event["text"])
+        elif kind == "close":
+            for connection in list(fanout.connections):
+                if event.get("user") in (None, connection.user_id):
+                    await connection.close_soon(event["code"], event.get("text"))
+
+    async def _refresh(self) -> None:
+        while True:
+            await asyncio.sleep(REFRESH_INTERVAL)
+            await self._add_group(CONTROL_GROUP)
+            for room_id, fanout in list(self.rooms.items()):
+                await self._add_group(room_group(room_id))
+                try:
+                    await fanout.check_tail()
+                except Exception as exc:  # noqa: BLE001
+                    logger.warning("tail check failed room=%s: %r", room_id, exc)
+
+    async def close_all(self, code: int) -> None:
+        """Close every connection of this process (graceful shutdown)."""
+        for connection in list(self.connections()):
+            await connection.close_soon(code)

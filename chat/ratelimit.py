@@ -1,0 +1,104 @@
+"""Rate limits: ``CHAT_RATE_LIMIT`` per user per room, and the typing throttle.
+
+Fixed windows: cheap (one INCR in Redis) and shared across processes in Redis
+mode; process memory in embedded mode. Errors in Redis fail open (log and allow):
+a rate limit must not take the chat down with it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from redis import asyncio as aioredis
+from redis.exceptions import RedisError
+
+from .conf import RateLimit, chat_settings
+
+logger = logging.getLogger(__name__)
+
+TYPING_INTERVAL = 2.0  # seconds between typing frames of one user in one room
+
+
+class LocalLimiter:
+    def __init__(self) -> None:
+        self._windows: dict[str, tuple[int, int]] = {}
+        self._last: dict[str, float] = {}
+
+    async def hit(self, key: str, rate: RateLimit) -> float | None:
+        now = time.time()
+        window = int(now // rate.period)
+        start, count = self._windows.get(key, (window, 0))
+        if start != window:
+            count = 0
+        if len(self._windows) > 100_000:
+            self._windows.clear()  # old windows are worthless; bound the memory
+        count += 1
+        self._windows[key] = (window, count)
+        if count > rate.count:
+            return (window + 1) * rate.period - now
+        return None
+
+    async def once_per(self, key: str, seconds: float) -> bool:
+        now = time.monotonic()
+        if now - self._last.get(key, -seconds) < seconds:
+            return False
+        if len(self._last) > 100_000:
+            self._last.clear()
+        self._last[key] = now
+        return True
+
+
+class RedisLimiter:
+    def __init__(self, url: str) -> None:
+        self._redis = aioredis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+
+    async def hit(self, key: str, rate: RateLimit) -> float | None:
+        now = time.time()
+        window = int(now // rate.period)
+        redis_key = f"chat:v1:rl:{key}:{window}"
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.incr(redis_key)
+                pipe.expire(redis_key, rate.period + 1)
+                count, _ = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            logger.warning("rate limit unavailable key=%s: %r", key, exc)
+            return None
+        if count > rate.count:
+            return (window + 1) * rate.period - now
+        return None
+
+    async def once_per(self, key: str, seconds: float) -> bool:
+        try:
+            return bool(await self._redis.set(f"chat:v1:once:{key}", 1, nx=True, px=int(seconds * 1000)))
+        except (RedisError, OSError) as exc:
+            logger.warning("typing throttle unavailable key=%s: %r", key, exc)
+            return True
+
+
+_limiters: dict[str, LocalLimiter | RedisLimiter] = {}
+
+
+def _limiter() -> LocalLimiter | RedisLimiter:
+    url = chat_settings().redis_url
+    if url not in _limiters:
+        _limiters[url] = RedisLimiter(url) if url else LocalLimiter()
+    return _limiters[url]
+
+
+async def check_message(*, room_id: int, user_id: int) -> float | None:
+    """Count a message; return seconds to wait when over ``CHAT_RATE_LIMIT``, else None."""
+    rate = chat_settings().rate_limit
+    if rate is None:
+        return None
+    return await _limiter().hit(f"{room_id}:{user_id}", rate)
+
+
+async def allow_typing(*, room_id: int, user_id: int) -> bool:
+    """True at most once per ``TYPING_INTERVAL`` per user per room."""
+    return await _limiter().once_per(f"typing:{room_id}:{user_id}", TYPING_INTERVAL)
+
+
+def reset() -> None:
+    _limiters.clear()

@@ -1,0 +1,1 @@
+"""Shared test infrastructure: child processes, waiting, service checks."""
