@@ -21,7 +21,9 @@ def fresh_backends(settings):
 @pytest.fixture
 def make_user(db):
     def make(username: str, **extra):
-        return get_user_model().objects.create_user(username=username, password="pw-" + username, **extra)
+        return get_user_model().objects.create_user(
+            username=username, password="pw-" + username, **extra
+        )
 
     return make
 

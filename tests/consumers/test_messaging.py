@@ -7,7 +7,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 async def test_message_is_acked_and_broadcast_to_the_room(room, alice_token, bob_token):
-    async with connect("/ws/rooms/general/", token=alice_token) as alice, connect("/ws/rooms/general/", token=bob_token) as bob:
+    async with (
+        connect("/ws/rooms/general/", token=alice_token) as alice,
+        connect("/ws/rooms/general/", token=bob_token) as bob,
+    ):
         assert alice.ready["room"]["slug"] == "general"
         assert alice.ready["messages"] == []
         await alice.expect("join", user="bob")

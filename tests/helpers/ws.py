@@ -41,7 +41,9 @@ class Client:
         while True:
             remaining = deadline - loop.time()
             if remaining <= 0:
-                raise AssertionError(f"no {type} frame {match} within {timeout}s; saw {self.seen[-5:]}")
+                raise AssertionError(
+                    f"no {type} frame {match} within {timeout}s; saw {self.seen[-5:]}"
+                )
             frame = await self.receive(remaining)
             if frame["type"] == type and all(frame.get(k) == v for k, v in match.items()):
                 return frame
@@ -55,7 +57,9 @@ class Client:
         while True:
             output = await self.communicator.receive_output(max(0.01, deadline - loop.time()))
             if output["type"] == "websocket.close":
-                assert output.get("code") == code, f"closed with {output.get('code')}, expected {code}"
+                assert output.get("code") == code, (
+                    f"closed with {output.get('code')}, expected {code}"
+                )
                 return
             self.seen.append(json.loads(output["text"]))
 
@@ -69,7 +73,9 @@ class ConnectionClosed(Exception):
         self.code = code
 
 
-def communicator(path: str, *, user=None, token: str | None = None, origin: str | None = None) -> WebsocketCommunicator:
+def communicator(
+    path: str, *, user=None, token: str | None = None, origin: str | None = None
+) -> WebsocketCommunicator:
     from chatsite.asgi import application
 
     headers = []
@@ -84,7 +90,14 @@ def communicator(path: str, *, user=None, token: str | None = None, origin: str 
 
 
 @asynccontextmanager
-async def connect(path: str, *, user=None, token: str | None = None, origin: str | None = None, expect_ready: bool = True):
+async def connect(
+    path: str,
+    *,
+    user=None,
+    token: str | None = None,
+    origin: str | None = None,
+    expect_ready: bool = True,
+):
     """Open a connection; yield a ``Client`` after ``ready`` (or the refusal close)."""
     comm = communicator(path, user=user, token=token, origin=origin)
     connected, _ = await comm.connect(timeout=5)
