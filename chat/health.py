@@ -12,10 +12,10 @@ import re
 import threading
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 # /healthz is polled every few seconds: keep one client per URL instead of
 # opening a connection per request.

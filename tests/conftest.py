@@ -1,0 +1,243 @@
+"""Root test configuration: test database, service markers, shared fixtures.
+
+pytest-django imports the settings before any conftest runs, so environment
+defaults for the settings (a test ``SECRET_KEY``) live in pyproject.toml under
+``[tool.pytest.ini_options] env`` (pytest-env), not here.
+
+Markers ``redis``, ``postgres`` and ``browser`` turn a missing service into a skip
+with the reason on a developer's machine and into a failure with ``CI=true``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from tests.helpers import availability
+from tests.helpers.processes import RedisServer
+
+SERVICE_MARKERS = ("redis", "postgres", "browser")
+# Every test user has this password; its hash is computed once (see _password_hash).
+PASSWORD = "correct-horse-battery-staple"
+
+# --- service markers -------------------------------------------------------------
+
+
+def require(service: str) -> None:
+    """Skip (or, with ``CI=true``, fail) the current test unless ``service`` is usable."""
+    problem = availability.marker_problem(service)
+    if problem is None:
+        return
+    if availability.in_ci():
+        pytest.fail(f"{problem}; CI=true requires it", pytrace=False)
+    pytest.skip(problem)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # Before the fixtures: a missing service must not surface as a fixture error.
+    for marker in SERVICE_MARKERS:
+        if item.get_closest_marker(marker) is not None:
+            require(marker)
+
+
+# --- test database ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
+    """Give this run its own test database, named with the pid.
+
+    Several test runs share one checkout (and one PostgreSQL server); with one
+    fixed name they would drop each other's database half-way through.
+    """
+    from django.conf import settings
+
+    for db in settings.DATABASES.values():
+        test = db.setdefault("TEST", {})
+        if db["ENGINE"].endswith("sqlite3"):
+            path = Path(test.get("NAME") or Path(str(db["NAME"])).with_name(".test-db.sqlite3"))
+            test["NAME"] = str(path.with_name(f"{path.stem}-{os.getpid()}{path.suffix}"))
+        else:
+            test["NAME"] = f"{test.get('NAME') or 'test_' + str(db['NAME'])}_{os.getpid()}"
+
+
+def database_url(settings_dict: dict) -> str:
+    """A ``DATABASE_URL`` for the database described by a Django ``settings_dict``."""
+    engine = settings_dict["ENGINE"]
+    if engine.endswith("sqlite3"):
+        return f"sqlite:///{Path(str(settings_dict['NAME'])).resolve()}"
+    if engine.endswith(("postgresql", "postgis")):
+        user = quote(settings_dict.get("USER") or "", safe="")
+        password = settings_dict.get("PASSWORD") or ""
+        auth = f"{user}:{quote(password, safe='')}@" if password else (f"{user}@" if user else "")
+        host = settings_dict.get("HOST") or "localhost"
+        port = settings_dict.get("PORT") or 5432
+        return f"postgres://{auth}{host}:{port}/{quote(str(settings_dict['NAME']), safe='')}"
+    raise NotImplementedError(f"no DATABASE_URL for {engine}")
+
+
+@pytest.fixture
+def live_env(transactional_db: None) -> dict[str, str]:
+    """The environment for child processes (daphne, CLI): the same test database as pytest.
+
+    Requests ``transactional_db`` because a child only sees committed rows (mark
+    such tests ``@pytest.mark.django_db(transaction=True)``). Embedded mode unless
+    the test adds ``REDIS_URL`` (e.g. ``live_env | {"REDIS_URL": redis_url}``).
+    """
+    from django.db import connection
+
+    env = dict(os.environ)
+    env.pop("REDIS_URL", None)
+    env.pop("PYTEST_CURRENT_TEST", None)
+    env["DATABASE_URL"] = database_url(connection.settings_dict)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.setdefault("SECRET_KEY", "tests-only-secret-key-not-the-development-one")
+    return env
+
+
+# --- Redis -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def redis_test_db() -> Iterator[int]:
+    """A database number on the shared Redis that only this test run uses.
+
+    Claimed with a lock key in DB 0 so parallel runs (other engineers, CI) never
+    flush each other's data. Pub/sub channels are global across database numbers:
+    code that uses pub/sub must also prefix its channel names.
+    """
+    import redis
+
+    require("redis")
+    client = redis.Redis(
+        host=availability.SHARED_REDIS_HOST, port=availability.SHARED_REDIS_PORT, db=0
+    )
+    databases = int(client.config_get("databases").get("databases", 16))
+    owner = f"{socket.gethostname()}:{os.getpid()}"
+    for number in range(1, databases):
+        key = f"chat-tests:db-lock:{number}"
+        if client.set(key, owner, nx=True, ex=3600):
+            break
+    else:
+        pytest.fail(f"all Redis test databases 1..{databases - 1} are claimed by other runs")
+    try:
+        yield number
+    finally:
+        redis.Redis(
+            host=availability.SHARED_REDIS_HOST, port=availability.SHARED_REDIS_PORT, db=number
+        ).flushdb()
+        if client.get(key) == owner.encode():
+            client.delete(key)
+        client.close()
+
+
+@pytest.fixture
+def redis_url(redis_test_db: int) -> Iterator[str]:
+    """``redis://127.0.0.1:6379/N`` on this run's own database, empty at the start of each test.
+
+    Only ``FLUSHDB`` on that number, never ``FLUSHALL``: the server is shared.
+    """
+    import redis
+
+    url = (
+        f"redis://{availability.SHARED_REDIS_HOST}:{availability.SHARED_REDIS_PORT}/{redis_test_db}"
+    )
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    try:
+        yield url
+    finally:
+        client.flushdb()
+        client.close()
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A private redis-server on a free port (stop, pause, restart it freely); killed after."""
+    require("redis")
+    with RedisServer() as server:
+        yield server
+
+
+# --- users and rooms -------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def _password_hash() -> str:
+    # Hashing with the real hasher takes a good fraction of a second; one hash of
+    # the shared password serves every test user, and daphne children accept it.
+    from django.contrib.auth.hashers import make_password
+
+    return make_password(PASSWORD)
+
+
+_names = itertools.count(1)
+
+
+@pytest.fixture
+def make_user(db: None, _password_hash: str) -> Callable[..., object]:
+    """Factory: ``make_user(username=None, **fields)`` creates a user whose password is ``PASSWORD``."""
+    from django.contrib.auth import get_user_model
+
+    model = get_user_model()
+
+    def make(username: str | None = None, **fields):
+        username = username or f"user{next(_names)}"
+        fields.setdefault("email", f"{username}@example.com")
+        return model.objects.create(username=username, password=_password_hash, **fields)
+
+    return make
+
+
+@pytest.fixture
+def user(make_user):
+    """A plain signed-up user, ``alice``."""
+    return make_user("alice")
+
+
+@pytest.fixture
+def other_user(make_user):
+    """Another plain user, ``bob``."""
+    return make_user("bob")
+
+
+@pytest.fixture
+def staff_user(make_user):
+    """A superuser with admin access, ``admin``."""
+    return make_user("admin", is_staff=True, is_superuser=True)
+
+
+_slugs = itertools.count(1)
+
+
+@pytest.fixture
+def make_room(db: None) -> Callable[..., object]:
+    """Factory: ``make_room(slug=None, **fields)`` creates a public room."""
+    from chat.models import Room
+
+    def make(slug: str | None = None, **fields):
+        slug = slug or f"room-{next(_slugs)}"
+        fields.setdefault("title", slug.replace("-", " ").title())
+        return Room.objects.create(slug=slug, **fields)
+
+    return make
+
+
+@pytest.fixture
+def room(make_room, user):
+    """The room ``lobby`` created by ``user``."""
+    return make_room("lobby", title="Lobby", created_by=user)
+
+
+@pytest.fixture
+def chromium_executable() -> str:
+    """Path of the Chromium binary for Playwright (the test skips or fails without one)."""
+    require("browser")
+    return availability.chromium_executable()
