@@ -30,6 +30,17 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def env_int(name: str, default: int) -> int:
+    """Read a whole-number environment variable; refuse to start on anything else."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        refuse_to_start(f"{name} must be a whole number (got {value!r}).")
+
+
 def refuse_to_start(sentence: str) -> None:
     """Stop start-up with one clear sentence instead of a traceback."""
     sys.stderr.write(f"chat: configuration error: {sentence}\n")
@@ -215,11 +226,11 @@ LOGGING = {
 }
 
 # --- Chat limits (read only through chat.conf) -----------------------------
-CHAT_MAX_MESSAGE_LENGTH = int(os.environ.get("CHAT_MAX_MESSAGE_LENGTH", 4000))
-CHAT_MAX_FRAME_BYTES = int(os.environ.get("CHAT_MAX_FRAME_BYTES", 65536))
+CHAT_MAX_MESSAGE_LENGTH = env_int("CHAT_MAX_MESSAGE_LENGTH", 4000)
+CHAT_MAX_FRAME_BYTES = env_int("CHAT_MAX_FRAME_BYTES", 65536)
 CHAT_RATE_LIMIT = os.environ.get("CHAT_RATE_LIMIT", "10/10s")
-CHAT_READY_HISTORY = int(os.environ.get("CHAT_READY_HISTORY", 50))
-CHAT_HISTORY_PAGE_MAX = int(os.environ.get("CHAT_HISTORY_PAGE_MAX", 100))
-CHAT_RECOVERY_LIMIT = int(os.environ.get("CHAT_RECOVERY_LIMIT", 1000))
-CHAT_CACHE_MESSAGES = int(os.environ.get("CHAT_CACHE_MESSAGES", 200))
-CHAT_MAX_CONNECTIONS_PER_USER = int(os.environ.get("CHAT_MAX_CONNECTIONS_PER_USER", 20))
+CHAT_READY_HISTORY = env_int("CHAT_READY_HISTORY", 50)
+CHAT_HISTORY_PAGE_MAX = env_int("CHAT_HISTORY_PAGE_MAX", 100)
+CHAT_RECOVERY_LIMIT = env_int("CHAT_RECOVERY_LIMIT", 1000)
+CHAT_CACHE_MESSAGES = env_int("CHAT_CACHE_MESSAGES", 200)
+CHAT_MAX_CONNECTIONS_PER_USER = env_int("CHAT_MAX_CONNECTIONS_PER_USER", 20)
