@@ -165,6 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return refuse(str(exc))
     except ImproperlyConfigured as exc:
         return refuse(str(exc))
+    except Exception as exc:  # last resort: still one sentence, not a traceback
+        return refuse(f"start-up failed ({type(exc).__name__}: {exc}).")
 
     shown = f"[{args.host}]" if ":" in args.host else args.host
     print(f"chat: serving http://{shown}:{args.port}/ (pid {os.getpid()})", flush=True)

@@ -267,14 +267,12 @@ class RedisServer(ChildProcess):
         return self.start()
 
     def pause(self, seconds: float) -> None:
-        """Make the server stop answering every client for ``seconds`` (CLIENT PAUSE ALL)."""
+        """Make the server answer no command for ``seconds`` (CLIENT PAUSE ALL), like a hang.
+
+        It cannot be lifted early: under PAUSE ALL even CLIENT UNPAUSE waits.
+        """
         with self.client() as client:
             client.execute_command("CLIENT", "PAUSE", int(seconds * 1000), "ALL")
-
-    def unpause(self) -> None:
-        """End a ``pause`` early."""
-        with self.client() as client:
-            client.execute_command("CLIENT", "UNPAUSE")
 
     def __enter__(self):
         if not self.is_running():
