@@ -59,7 +59,10 @@ class TokenAuthMiddleware(BaseMiddleware):
             if scheme.lower() == "bearer" and key.strip():
                 user = await database_sync_to_async(services.user_for_token)(key.strip())
             if user is None:
-                scope = dict(scope, chat_refusal=Refusal(CloseCode.NOT_AUTHENTICATED, "invalid or revoked token"))
+                scope = dict(
+                    scope,
+                    chat_refusal=Refusal(CloseCode.NOT_AUTHENTICATED, "invalid or revoked token"),
+                )
             else:
                 scope = dict(scope, user=user, chat_token_id=user.chat_token_id)
         return await super().__call__(scope, receive, send)

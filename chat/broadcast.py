@@ -86,7 +86,13 @@ def room_event(room_id: int, info: dict[str, Any]) -> Outbound:
     return Outbound(
         group=room_group(room_id),
         room_id=room_id,
-        event={"type": "chat.event", "kind": "room", "room": room_id, "info": info, "text": protocol.room_frame(info)},
+        event={
+            "type": "chat.event",
+            "kind": "room",
+            "room": room_id,
+            "info": info,
+            "text": protocol.room_frame(info),
+        },
     )
 
 
@@ -106,13 +112,22 @@ def close_event(room_id: int, code: int, detail: str, *, user_id: int | None = N
     return Outbound(
         group=room_group(room_id),
         room_id=room_id,
-        event={"type": "chat.event", "kind": "close", "room": room_id, "user": user_id, "code": int(code), "text": text},
+        event={
+            "type": "chat.event",
+            "kind": "close",
+            "room": room_id,
+            "user": user_id,
+            "code": int(code),
+            "text": text,
+        },
     )
 
 
 def revoke_event(token_id: int) -> Outbound:
     """A revoked API token: its connections close with 4401 on every process."""
-    return Outbound(group=CONTROL_GROUP, event={"type": "chat.event", "kind": "revoke", "token": token_id})
+    return Outbound(
+        group=CONTROL_GROUP, event={"type": "chat.event", "kind": "revoke", "token": token_id}
+    )
 
 
 # --- publishing --------------------------------------------------------------
@@ -161,7 +176,9 @@ async def publish(outbound: Outbound) -> None:
         await get_channel_layer().group_send(outbound.group, outbound.event)
     except Exception as exc:  # noqa: BLE001 - the layer raises many types when Redis is down
         # The DB has the message; receivers fill the gap from history.
-        logger.warning("broadcast failed group=%s kind=%s: %r", outbound.group, outbound.event.get("kind"), exc)
+        logger.warning(
+            "broadcast failed group=%s kind=%s: %r", outbound.group, outbound.event.get("kind"), exc
+        )
 
 
 class Publisher:
@@ -170,6 +187,7 @@ class Publisher:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.queue: asyncio.Queue[Outbound] = asyncio.Queue()
+        self.busy = False  # a batch taken off the queue is being published
         self.task = loop.create_task(self._run())
 
     @classmethod
@@ -183,6 +201,17 @@ class Publisher:
                     del _publishers[old]
                 publisher = _publishers[loop] = cls(loop)
         return publisher
+
+    @classmethod
+    async def stop_current(cls) -> None:
+        """Stop the running loop's publisher after draining it (end of a loop: tests)."""
+        loop = asyncio.get_running_loop()
+        with _loop_lock:
+            publisher = _publishers.pop(loop, None)
+        if publisher is not None:
+            await publisher.drain()
+            publisher.task.cancel()
+            await asyncio.wait([publisher.task], timeout=2)
 
     @classmethod
     def current(cls) -> Publisher | None:
@@ -210,13 +239,17 @@ class Publisher:
             batch = [outbound]
             while not self.queue.empty() and len(batch) < 256:
                 batch.append(self.queue.get_nowait())
-            for item in _merge_cache_adds(batch):
-                await publish(item)
+            self.busy = True
+            try:
+                for item in _merge_cache_adds(batch):
+                    await publish(item)
+            finally:
+                self.busy = False
 
     async def drain(self, timeout: float = 5.0) -> None:
         """Wait until everything queued so far is published (graceful shutdown, tests)."""
         deadline = self.loop.time() + timeout
-        while not self.queue.empty() and self.loop.time() < deadline:
+        while (self.busy or not self.queue.empty()) and self.loop.time() < deadline:
             await asyncio.sleep(0.01)
 
 

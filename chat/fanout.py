@@ -78,7 +78,13 @@ class RoomFanout:
             self.last_seq += 1
             text = self.pending.pop(self.last_seq)
             for connection in list(self.connections):
-                await connection.deliver_message(self.last_seq, text)
+                try:
+                    await connection.deliver_message(self.last_seq, text)
+                except Exception:
+                    # One broken connection must not starve its neighbours; it
+                    # reconnects with since rather than missing a message silently.
+                    logger.exception("delivery failed room=%s seq=%s", self.room.pk, self.last_seq)
+                    await connection.close_soon(1011)
             metrics.DELIVERIES.inc(len(self.connections))
 
     async def _fill_gap(self) -> None:
@@ -86,9 +92,16 @@ class RoomFanout:
             await asyncio.sleep(REORDER_WAIT)
             while self.pending:
                 first = min(self.pending)
-                missing = await history.after(room=self.room, seq=self.last_seq, count=first - self.last_seq - 1, last_seq=first - 1)
+                missing = await history.after(
+                    room=self.room,
+                    seq=self.last_seq,
+                    count=first - self.last_seq - 1,
+                    last_seq=first - 1,
+                )
                 metrics.GAP_FILLS.inc(len(missing))
-                logger.warning("gap filled room=%s seqs=%s..%s", self.room.pk, self.last_seq + 1, first - 1)
+                logger.warning(
+                    "gap filled room=%s seqs=%s..%s", self.room.pk, self.last_seq + 1, first - 1
+                )
                 for seq, entry in missing:
                     self.pending.setdefault(seq, protocol.message_frame_from_json(entry))
                 await self._drain()
@@ -241,6 +254,16 @@ class Hub:
                     await fanout.check_tail()
                 except Exception as exc:  # noqa: BLE001
                     logger.warning("tail check failed room=%s: %r", room_id, exc)
+
+    async def stop(self) -> None:
+        """Cancel this hub's tasks and forget it (end of an event loop: tests, shutdown)."""
+        tasks = [task for task in (self.reader, self.refresher) if task is not None]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=2)
+        self.reader = self.refresher = None
+        self._hubs.pop(asyncio.get_running_loop(), None)
 
     async def close_all(self, code: int) -> None:
         """Close every connection of this process (graceful shutdown)."""

@@ -152,14 +152,18 @@ class RedisHistoryCache:
 
     async def after(self, room_id: int, seq: int, count: int) -> tuple[list[Entry], int | None]:
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.zrangebyscore(self.key(room_id), f"({seq}", "+inf", start=0, num=count, withscores=True)
+            pipe.zrangebyscore(
+                self.key(room_id), f"({seq}", "+inf", start=0, num=count, withscores=True
+            )
             pipe.zrange(self.key(room_id), 0, 0, withscores=True)
             rows, lowest = await pipe.execute()
         return self._entries(rows), (int(lowest[0][1]) if lowest else None)
 
     async def before(self, room_id: int, seq: int, count: int) -> tuple[list[Entry], int | None]:
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.zrevrangebyscore(self.key(room_id), f"({seq}", "-inf", start=0, num=count, withscores=True)
+            pipe.zrevrangebyscore(
+                self.key(room_id), f"({seq}", "-inf", start=0, num=count, withscores=True
+            )
             pipe.zrange(self.key(room_id), 0, 0, withscores=True)
             rows, lowest = await pipe.execute()
         entries = self._entries(rows)
@@ -239,7 +243,9 @@ async def latest(*, room: Room, count: int, last_seq: int) -> list[Entry]:
         return entries
     metrics.CACHE_LOOKUPS.labels("miss").inc()
     fill = max(count, chat_settings().cache_messages)
-    payloads = await database_sync_to_async(selectors.messages_before)(room=room, before_seq=None, limit=fill)
+    payloads = await database_sync_to_async(selectors.messages_before)(
+        room=room, before_seq=None, limit=fill
+    )
     entries = entries_of(payloads)
     await remember(room.pk, entries)
     return entries[-count:]
@@ -251,11 +257,18 @@ async def after(*, room: Room, seq: int, count: int, last_seq: int) -> list[Entr
     if wanted <= 0:
         return []
     entries, lowest = await _safe(cache().after(room.pk, seq, wanted), ([], None))
-    if lowest is not None and lowest <= seq + 1 and len(entries) == wanted and _is_run(entries, seq + 1):
+    if (
+        lowest is not None
+        and lowest <= seq + 1
+        and len(entries) == wanted
+        and _is_run(entries, seq + 1)
+    ):
         metrics.CACHE_LOOKUPS.labels("hit").inc()
         return entries
     metrics.CACHE_LOOKUPS.labels("miss").inc()
-    payloads = await database_sync_to_async(selectors.messages_between)(room=room, after_seq=seq, up_to_seq=last_seq, limit=wanted)
+    payloads = await database_sync_to_async(selectors.messages_between)(
+        room=room, after_seq=seq, up_to_seq=last_seq, limit=wanted
+    )
     return entries_of(payloads)
 
 
@@ -278,11 +291,18 @@ async def before(*, room: Room, seq: int | None, count: int) -> list[Entry]:
     if wanted <= 0:
         return []
     entries, lowest = await _safe(cache().before(room.pk, seq, wanted), ([], None))
-    if lowest is not None and len(entries) == wanted and entries[-1][0] == seq - 1 and _is_run(entries):
+    if (
+        lowest is not None
+        and len(entries) == wanted
+        and entries[-1][0] == seq - 1
+        and _is_run(entries)
+    ):
         metrics.CACHE_LOOKUPS.labels("hit").inc()
         return entries
     metrics.CACHE_LOOKUPS.labels("miss").inc()
-    payloads = await database_sync_to_async(selectors.messages_before)(room=room, before_seq=seq, limit=wanted)
+    payloads = await database_sync_to_async(selectors.messages_before)(
+        room=room, before_seq=seq, limit=wanted
+    )
     return entries_of(payloads)
 
 

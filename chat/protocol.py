@@ -289,7 +289,11 @@ def pong_frame() -> str:
 
 
 def error_frame(error: ChatError) -> str:
-    frame: dict[str, Any] = {"type": ServerType.ERROR, "code": str(error.code), "detail": error.detail}
+    frame: dict[str, Any] = {
+        "type": ServerType.ERROR,
+        "code": str(error.code),
+        "detail": error.detail,
+    }
     if error.client_id is not None:
         frame["client_id"] = error.client_id
     if error.retry_after is not None:
@@ -297,9 +301,7 @@ def error_frame(error: ChatError) -> str:
     return encode(frame)
 
 
-def fit_json(
-    items: list[str], budget: int, *, keep_newest: bool
-) -> tuple[list[str], list[str]]:
+def fit_json(items: list[str], budget: int, *, keep_newest: bool) -> tuple[list[str], list[str]]:
     """Split ascending encoded ``items`` so the kept part fits in ``budget`` bytes.
 
     Keeps the newest items (a page read backwards) or the oldest (a recovery read

@@ -71,7 +71,9 @@ class RedisLimiter:
 
     async def once_per(self, key: str, seconds: float) -> bool:
         try:
-            return bool(await self._redis.set(f"chat:v1:once:{key}", 1, nx=True, px=int(seconds * 1000)))
+            return bool(
+                await self._redis.set(f"chat:v1:once:{key}", 1, nx=True, px=int(seconds * 1000))
+            )
         except (RedisError, OSError) as exc:
             logger.warning("typing throttle unavailable key=%s: %r", key, exc)
             return True

@@ -58,13 +58,17 @@ class Writer:
                 batch, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
                 started = time.perf_counter()
                 try:
-                    results = await database_sync_to_async(services.post_messages)([r for r, _ in batch])
+                    results = await database_sync_to_async(services.post_messages)(
+                        [r for r, _ in batch]
+                    )
                 except Exception as exc:  # noqa: BLE001 - answer every sender, then go on
                     logger.exception("batch of %d messages failed", len(batch))
                     results = [_server_error(request, exc) for request, _ in batch]
                 else:
                     metrics.PERSIST_SECONDS.observe(time.perf_counter() - started)
-                    metrics.MESSAGES_STORED.inc(sum(1 for r in results if isinstance(r, services.PostResult) and r.created))
+                    metrics.MESSAGES_STORED.inc(
+                        sum(1 for r in results if isinstance(r, services.PostResult) and r.created)
+                    )
                 for (_, future), result in zip(batch, results, strict=True):
                     if not future.done():
                         future.set_result(result)

@@ -1,72 +1,88 @@
+"""Consumer tests: channels' WebsocketCommunicator through the full ASGI stack.
+
+Most tests run twice, on the in-memory channel layer (embedded mode) and on real
+Redis (``REDIS_URL``): the ``mode`` fixture switches settings and per-process
+backends for the test.
+"""
+
 import pytest
-from asgiref.sync import sync_to_async
-from django.contrib.auth import get_user_model
+from channels.layers import channel_layers
 
 from chat import history, presence, ratelimit, services
-from chat.models import Room
 
 
-@pytest.fixture(autouse=True)
-def fresh_backends(settings):
-    """Per-process caches are bound to an event loop; each test has its own."""
+def _reset_backends() -> None:
+    # Per-process backends hold connections bound to one event loop; each test has its own.
     history.reset_cache()
     presence.reset()
     ratelimit.reset()
-    yield
-    history.reset_cache()
-    presence.reset()
-    ratelimit.reset()
+    channel_layers.backends.clear()
+
+
+@pytest.fixture(params=["embedded", "redis"])
+def mode(request, settings):
+    """Run the test in embedded mode and in Redis mode."""
+    if request.param == "redis":
+        request.applymarker(pytest.mark.redis)
+        url = request.getfixturevalue("redis_url")
+        settings.REDIS_URL = url
+        settings.CHANNEL_LAYERS = {
+            "default": {
+                "BACKEND": "channels_redis.core.RedisChannelLayer",
+                "CONFIG": {"hosts": [{"address": url, "socket_timeout": 15}]},
+            }
+        }
+    else:
+        settings.REDIS_URL = ""
+        settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    _reset_backends()
+    yield request.param
+    _reset_backends()
 
 
 @pytest.fixture
-def make_user(db):
-    def make(username: str, **extra):
-        return get_user_model().objects.create_user(
-            username=username, password="pw-" + username, **extra
-        )
-
-    return make
+def embedded(settings):
+    """Embedded mode only (for tests about the consumer's own logic)."""
+    settings.REDIS_URL = ""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    _reset_backends()
+    yield
+    _reset_backends()
 
 
 @pytest.fixture
 def make_token():
-    def make(user):
-        return services.issue_token(user=user)
-
-    return make
+    return lambda user: services.issue_token(user=user)
 
 
 @pytest.fixture
-def make_room(db):
-    def make(slug: str = "lobby", **extra):
-        return Room.objects.create(slug=slug, title=slug.title(), **extra)
-
-    return make
+def token(user, make_token):
+    """alice's API token."""
+    return make_token(user)
 
 
 @pytest.fixture
-def alice(make_user):
-    return make_user("alice")
+def other_token(other_user, make_token):
+    """bob's API token."""
+    return make_token(other_user)
 
 
-@pytest.fixture
-def bob(make_user):
-    return make_user("bob")
+@pytest.fixture(autouse=True)
+async def stop_loop_services():
+    """Stop this loop's hub and publisher so no task outlives the test's event loop."""
+    yield
+    import asyncio
 
+    from chat.broadcast import Publisher
+    from chat.fanout import Hub
 
-@pytest.fixture
-def alice_token(alice, make_token):
-    return make_token(alice)
-
-
-@pytest.fixture
-def bob_token(bob, make_token):
-    return make_token(bob)
-
-
-@pytest.fixture
-def room(make_room):
-    return make_room("general")
-
-
-adb = sync_to_async
+    hub = Hub._hubs.get(asyncio.get_running_loop())
+    if hub is not None:
+        await hub.stop()
+    await Publisher.stop_current()
+    pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        done, still = await asyncio.wait(pending, timeout=3)
+        assert not still, f"tasks ignore cancellation: {still}"

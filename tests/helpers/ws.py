@@ -18,7 +18,8 @@ class Client:
     def __init__(self, communicator: WebsocketCommunicator) -> None:
         self.communicator = communicator
         self.ready: dict[str, Any] | None = None
-        self.seen: list[dict[str, Any]] = []
+        self.seen: list[dict[str, Any]] = []  # every frame received, in order
+        self.unclaimed: list[dict[str, Any]] = []  # received, not yet returned by expect()
 
     async def send(self, type: str, **fields: Any) -> None:
         await self.communicator.send_to(text_data=json.dumps({"type": type, **fields}))
@@ -34,8 +35,18 @@ class Client:
         self.seen.append(frame)
         return frame
 
+    @staticmethod
+    def _matches(frame: dict[str, Any], type: str, match: dict[str, Any]) -> bool:
+        return frame["type"] == type and all(frame.get(k) == v for k, v in match.items())
+
     async def expect(self, type: str, timeout: float = 3, **match: Any) -> dict[str, Any]:
-        """Receive frames until one of ``type`` (and matching fields) arrives; fail on timeout."""
+        """Return the first frame of ``type`` (with matching fields), received or arriving.
+
+        Frames of other types stay available to later ``expect`` calls, in order.
+        """
+        for index, frame in enumerate(self.unclaimed):
+            if self._matches(frame, type, match):
+                return self.unclaimed.pop(index)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
@@ -45,8 +56,9 @@ class Client:
                     f"no {type} frame {match} within {timeout}s; saw {self.seen[-5:]}"
                 )
             frame = await self.receive(remaining)
-            if frame["type"] == type and all(frame.get(k) == v for k, v in match.items()):
+            if self._matches(frame, type, match):
                 return frame
+            self.unclaimed.append(frame)
 
     async def expect_nothing(self, timeout: float = 0.3) -> None:
         assert await self.communicator.receive_nothing(timeout), "unexpected frame"
