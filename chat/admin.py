@@ -1,0 +1,527 @@
+"""The moderators' admin: every model, usable with millions of messages.
+
+Every moderation goes through ``chat.services``, as from the WebSocket: the change
+is committed, broadcast to open clients and written to the audit trail. Nothing
+here deletes a message row (that would leave a gap in the room's ``seq``) or edits
+room state behind the consumers' back.
+
+Big tables (messages, the audit trail) never run ``COUNT(*)`` over the whole
+table: ``show_full_result_count = False`` and a paginator that stops counting at
+``CappedCountPaginator.cap`` rows.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.functional import cached_property
+from django.utils.text import Truncator
+
+from . import services
+from .models import ApiToken, Ban, Message, ModerationAction, Mute, Report, Room
+
+# --- shared pieces ---------------------------------------------------------------
+
+
+class CappedCountPaginator(Paginator):
+    """Count at most ``cap`` rows: the changelist of a huge table stays one index read.
+
+    Past the cap the last pages are not reachable; narrow down with a filter or a
+    search instead.
+    """
+
+    cap = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        if isinstance(self.object_list, QuerySet):
+            # SELECT COUNT(*) FROM (SELECT ... LIMIT cap): bounded work on any backend.
+            return self.object_list[: self.cap].count()
+        return min(len(self.object_list), self.cap)
+
+
+class ModerationActionForm(ActionForm):
+    """The action bar's extra fields: why, and for how long (bans and mutes)."""
+
+    reason = forms.CharField(
+        required=False, max_length=500, widget=forms.TextInput(attrs={"placeholder": "reason"})
+    )
+    hours = forms.IntegerField(
+        required=False,
+        min_value=1,
+        label="for hours",
+        help_text="empty: until lifted",
+        widget=forms.NumberInput(attrs={"placeholder": "hours (empty: until lifted)"}),
+    )
+
+
+def action_reason(request: HttpRequest, default: str) -> str:
+    """The reason typed next to the action, or ``default``."""
+    return (request.POST.get("reason") or "").strip()[:500] or default
+
+
+def action_until(request: HttpRequest):
+    """The end of a ban or mute from the action bar's hours field (None: until lifted)."""
+    try:
+        hours = int(request.POST.get("hours") or 0)
+    except ValueError:
+        hours = 0
+    return timezone.now() + timedelta(hours=hours) if hours > 0 else None
+
+
+class DeletedFilter(admin.SimpleListFilter):
+    title = "deleted"
+    parameter_name = "deleted"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "deleted"), ("no", "visible")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(deleted_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(deleted_at__isnull=True)
+        return queryset
+
+
+class ActiveFilter(admin.SimpleListFilter):
+    """Bans and mutes in force now, or expired."""
+
+    title = "in force"
+    parameter_name = "active"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "in force"), ("no", "expired")]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() == "yes":
+            return queryset.exclude(until__lte=now)
+        if self.value() == "no":
+            return queryset.filter(until__lte=now)
+        return queryset
+
+
+class RevokedFilter(admin.SimpleListFilter):
+    title = "revoked"
+    parameter_name = "revoked"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "revoked"), ("no", "active")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(revoked_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(revoked_at__isnull=True)
+        return queryset
+
+
+def excerpt(text: str | None, length: int = 60) -> str:
+    return Truncator(text or "").chars(length)
+
+
+# --- rooms -----------------------------------------------------------------------
+
+
+@admin.register(Room)
+class RoomAdmin(admin.ModelAdmin):
+    list_display = (
+        "slug",
+        "title",
+        "is_private",
+        "is_locked",
+        "slow_mode_seconds",
+        "is_archived",
+        "last_seq",
+        "last_message_at",
+        "created_by",
+        "created_at",
+    )
+    list_filter = ("is_private", "is_locked", "is_archived")
+    search_fields = ("slug", "title")
+    list_select_related = ("created_by",)
+    prepopulated_fields = {"slug": ("title",)}
+    autocomplete_fields = ("created_by", "members", "moderators")
+    readonly_fields = ("created_at", "last_seq", "last_message_at")
+    fields = (
+        "slug",
+        "title",
+        "description",
+        "is_private",
+        "members",
+        "moderators",
+        ("is_locked", "slow_mode_seconds", "is_archived"),
+        "created_by",
+        "created_at",
+        "last_seq",
+        "last_message_at",
+    )
+    action_form = ModerationActionForm
+    actions = ("lock", "unlock", "slow_mode_30s", "slow_mode_off", "archive", "unarchive")
+
+    # Changing these must reach open clients (a ``room`` frame, or 4410) and the audit trail.
+    STATE_FIELDS = ("is_locked", "slow_mode_seconds", "is_archived")
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Deleting a room would pull its history from under open connections; archive it.
+        return False
+
+    def save_model(self, request, obj: Room, form, change: bool) -> None:
+        if not change:
+            obj.created_by = obj.created_by or request.user
+            super().save_model(request, obj, form, change)
+            return
+        state = {f: getattr(obj, f) for f in self.STATE_FIELDS if f in form.changed_data}
+        plain = {f.name for f in Room._meta.concrete_fields} - set(self.STATE_FIELDS)
+        others = [name for name in form.changed_data if name in plain]
+        if others:
+            obj.save(update_fields=others)
+        if state:
+            services.set_room_state(
+                room=obj,
+                by=request.user,
+                reason=action_reason(request, "edited in the admin"),
+                **state,
+            )
+
+    def _set_state(self, request, queryset, message: str, **state) -> None:
+        reason = action_reason(request, "")
+        for room in queryset:
+            services.set_room_state(room=room, by=request.user, reason=reason, **state)
+        self.message_user(request, f"{queryset.count()} room(s) {message}.", messages.SUCCESS)
+
+    @admin.action(description="Lock selected rooms (read-only)", permissions=["change"])
+    def lock(self, request, queryset):
+        self._set_state(request, queryset, "locked", is_locked=True)
+
+    @admin.action(description="Unlock selected rooms", permissions=["change"])
+    def unlock(self, request, queryset):
+        self._set_state(request, queryset, "unlocked", is_locked=False)
+
+    @admin.action(description="Slow mode: one message per 30 s", permissions=["change"])
+    def slow_mode_30s(self, request, queryset):
+        self._set_state(request, queryset, "in slow mode", slow_mode_seconds=30)
+
+    @admin.action(description="Slow mode off", permissions=["change"])
+    def slow_mode_off(self, request, queryset):
+        self._set_state(request, queryset, "out of slow mode", slow_mode_seconds=0)
+
+    @admin.action(description="Archive selected rooms (closes connections)", permissions=["change"])
+    def archive(self, request, queryset):
+        self._set_state(request, queryset, "archived", is_archived=True)
+
+    @admin.action(description="Unarchive selected rooms", permissions=["change"])
+    def unarchive(self, request, queryset):
+        self._set_state(request, queryset, "unarchived", is_archived=False)
+
+
+# --- messages --------------------------------------------------------------------
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = ("id", "room", "seq", "author", "text", "created_at", "is_deleted", "deleted_by")
+    list_display_links = ("id", "seq")
+    list_filter = (DeletedFilter, "room")
+    list_select_related = ("room", "author", "deleted_by")
+    search_fields = ("body", "=author__username", "=room__slug")
+    date_hierarchy = "created_at"
+    # Newest first through the primary key: an index read, whatever the table size.
+    ordering = ("-id",)
+    show_full_result_count = False
+    paginator = CappedCountPaginator
+    fields = (
+        "room",
+        "seq",
+        "author",
+        "body",
+        "client_id",
+        "created_at",
+        "deleted_at",
+        "deleted_by",
+    )
+    readonly_fields = fields
+    action_form = ModerationActionForm
+    actions = ("delete_messages", "restore_messages")
+
+    @admin.display(description="body")
+    def text(self, obj: Message) -> str:
+        return "(deleted) " + excerpt(obj.body, 40) if obj.is_deleted else excerpt(obj.body)
+
+    @admin.display(description="deleted", boolean=True)
+    def is_deleted(self, obj: Message) -> bool:
+        return obj.is_deleted
+
+    def get_queryset(self, request):
+        # The change page shows room, author and deleter too: one query, not four.
+        return super().get_queryset(request).select_related("room", "author", "deleted_by")
+
+    def has_add_permission(self, request) -> bool:
+        return False  # messages are posted through the room, where seq is assigned
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # a hard delete leaves a gap in seq; use "Delete selected messages"
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        # Django's bulk delete bypasses the tombstone, the broadcast and the audit trail.
+        actions.pop("delete_selected", None)
+        return actions
+
+    @admin.action(description="Delete selected messages (tombstone, live)", permissions=["change"])
+    def delete_messages(self, request, queryset):
+        reason = action_reason(request, "deleted in the admin")
+        done = 0
+        for message in queryset.filter(deleted_at__isnull=True):
+            services.delete_message(message=message, by=request.user, reason=reason)
+            done += 1
+        self.message_user(request, f"{done} message(s) deleted.", messages.SUCCESS)
+
+    @admin.action(description="Restore selected messages", permissions=["change"])
+    def restore_messages(self, request, queryset):
+        done = 0
+        for message in queryset.filter(deleted_at__isnull=False):
+            services.restore_message(message=message, by=request.user)
+            done += 1
+        self.message_user(request, f"{done} message(s) restored.", messages.SUCCESS)
+
+
+# --- bans and mutes --------------------------------------------------------------
+
+
+class SanctionAdmin(admin.ModelAdmin):
+    """Bans and mutes: added, changed and lifted through the services."""
+
+    list_display = ("user", "room", "until", "in_force", "reason", "created_by", "created_at")
+    list_filter = (ActiveFilter, "created_at")
+    list_select_related = ("user", "room", "created_by")
+    search_fields = ("=user__username", "=room__slug", "reason")
+    autocomplete_fields = ("room", "user")
+    fields = ("room", "user", "until", "reason", "created_by", "created_at")
+    readonly_fields = ("created_by", "created_at")
+    ordering = ("-created_at",)
+
+    impose = staticmethod(services.ban_user)
+    lift = staticmethod(services.unban_user)
+
+    @admin.display(description="in force", boolean=True)
+    def in_force(self, obj) -> bool:
+        return obj.is_active()
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user", "room", "created_by")
+
+    def get_readonly_fields(self, request, obj=None):
+        # Moving a sanction to another user or room is lifting one and imposing another.
+        if obj is not None:
+            return ("room", "user", *self.readonly_fields)
+        return self.readonly_fields
+
+    def save_model(self, request, obj, form, change: bool) -> None:
+        saved = self.impose(
+            room=obj.room, user=obj.user, by=request.user, until=obj.until, reason=obj.reason
+        )
+        # The admin logs and redirects with this object: give it the stored row.
+        obj.pk, obj.created_by, obj.created_at = saved.pk, saved.created_by, saved.created_at
+
+    def delete_model(self, request, obj) -> None:
+        self.lift(room=obj.room, user=obj.user, by=request.user)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for sanction in queryset.select_related("room", "user"):
+            self.lift(room=sanction.room, user=sanction.user, by=request.user)
+
+
+@admin.register(Ban)
+class BanAdmin(SanctionAdmin):
+    impose = staticmethod(services.ban_user)
+    lift = staticmethod(services.unban_user)
+
+
+@admin.register(Mute)
+class MuteAdmin(SanctionAdmin):
+    impose = staticmethod(services.mute_user)
+    lift = staticmethod(services.unmute_user)
+
+
+# --- tokens ----------------------------------------------------------------------
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ("prefix", "user", "created_at", "last_used_at", "revoked_at")
+    list_filter = (RevokedFilter, "created_at")
+    list_select_related = ("user",)
+    search_fields = ("prefix", "=user__username")
+    fields = ("user", "prefix", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = fields
+    ordering = ("-id",)
+    actions = ("revoke",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user")
+
+    def has_add_permission(self, request) -> bool:
+        return False  # the key is shown once: issue with `manage.py chat_token` or POST /api/token
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # deleting would leave its connections open; revoke instead
+
+    @admin.action(
+        description="Revoke selected tokens (closes their connections)", permissions=["change"]
+    )
+    def revoke(self, request, queryset):
+        count = services.revoke_tokens(tokens=queryset, by=request.user)
+        self.message_user(request, f"{count} token(s) revoked.", messages.SUCCESS)
+
+
+# --- reports ---------------------------------------------------------------------
+
+
+@admin.register(Report)
+class ReportAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "status",
+        "room",
+        "author",
+        "message_text",
+        "reporter",
+        "reason",
+        "created_at",
+        "resolved_by",
+    )
+    list_filter = ("status", "created_at")
+    list_select_related = ("message__room", "message__author", "reporter", "resolved_by")
+    search_fields = ("reason", "=reporter__username", "=message__author__username", "message__body")
+    fields = (
+        "message",
+        "room",
+        "author",
+        "message_text",
+        "reporter",
+        "reason",
+        "created_at",
+        "status",
+        "resolved_by",
+        "resolved_at",
+        "note",
+    )
+    readonly_fields = fields
+    ordering = ("-id",)
+    show_full_result_count = False
+    paginator = CappedCountPaginator
+    action_form = ModerationActionForm
+    actions = ("delete_message", "ban_author", "mute_author", "dismiss")
+
+    @admin.display(description="room")
+    def room(self, obj: Report):
+        return obj.message.room
+
+    @admin.display(description="author")
+    def author(self, obj: Report):
+        return obj.message.author
+
+    @admin.display(description="message")
+    def message_text(self, obj: Report) -> str:
+        return "(deleted)" if obj.message.is_deleted else excerpt(obj.message.body)
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("message__room", "message__author", "reporter", "resolved_by")
+        )
+
+    def has_add_permission(self, request) -> bool:
+        return False  # users report from the room
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # a report is part of the record; dismiss it
+
+    def _resolve(self, request, queryset, status: str, done: str) -> None:
+        note = action_reason(request, "")
+        until = action_until(request)
+        count = 0
+        for report in queryset.filter(status=Report.Status.OPEN):
+            services.resolve_report(
+                report=report, by=request.user, status=status, note=note, until=until
+            )
+            count += 1
+        self.message_user(request, f"{count} open report(s) resolved: {done}.", messages.SUCCESS)
+
+    @admin.action(description="Resolve: delete the reported messages", permissions=["change"])
+    def delete_message(self, request, queryset):
+        self._resolve(request, queryset, Report.Status.DELETED, "messages deleted")
+
+    @admin.action(description="Resolve: ban the authors from the room", permissions=["change"])
+    def ban_author(self, request, queryset):
+        self._resolve(request, queryset, Report.Status.BANNED, "authors banned")
+
+    @admin.action(description="Resolve: mute the authors in the room", permissions=["change"])
+    def mute_author(self, request, queryset):
+        self._resolve(request, queryset, Report.Status.MUTED, "authors muted")
+
+    @admin.action(description="Resolve: dismiss", permissions=["change"])
+    def dismiss(self, request, queryset):
+        self._resolve(request, queryset, Report.Status.DISMISSED, "dismissed")
+
+
+# --- audit trail -----------------------------------------------------------------
+
+
+@admin.register(ModerationAction)
+class ModerationActionAdmin(admin.ModelAdmin):
+    """The audit trail: read-only for everyone, superusers included."""
+
+    list_display = (
+        "created_at",
+        "kind",
+        "actor",
+        "room",
+        "target_user",
+        "target_message",
+        "reason",
+    )
+    list_filter = ("kind", "created_at")
+    list_select_related = ("actor", "room", "target_user", "target_message")
+    search_fields = ("reason", "=actor__username", "=target_user__username", "=room__slug")
+    date_hierarchy = "created_at"
+    ordering = ("-id",)
+    show_full_result_count = False
+    paginator = CappedCountPaginator
+    fields = (
+        "created_at",
+        "kind",
+        "actor",
+        "room",
+        "target_user",
+        "target_message",
+        "reason",
+        "details",
+    )
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("actor", "room", "target_user", "target_message")
+        )
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
