@@ -10,6 +10,13 @@ urlpatterns = [
     path("", pages.lobby, name="lobby"),
     path("rooms/", pages.create_room, name="create_room"),
     path("rooms/<slug:slug>/", pages.room, name="room"),
+    path(
+        "rooms/<slug:slug>/messages/<int:message_id>/delete",
+        pages.delete_message,
+        name="delete_message",
+    ),
+    path("rooms/<slug:slug>/users/<str:username>/mute", pages.mute_user, name="mute_user"),
+    path("rooms/<slug:slug>/users/<str:username>/ban", pages.ban_user, name="ban_user"),
     path("accounts/signup/", pages.signup, name="signup"),
     path("api/token", api.token, name="api_token"),
     path("api/rooms/<slug:slug>/messages", api.messages, name="api_messages"),

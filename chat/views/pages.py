@@ -1,19 +1,247 @@
-"""HTML pages: lobby, room, create room, sign-up."""
+"""HTML pages (lobby, room, create room, sign-up) and the room page's moderator actions.
 
-from django.http import HttpResponse
+Every write goes through ``chat.services`` and every permission question through
+``chat.selectors``, exactly as the WebSocket consumer does; these views only turn
+HTTP into those calls. The moderator actions answer JSON for the room page's script.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import wraps
+
+from asgiref.sync import async_to_sync
+from django.contrib.auth import get_user_model, login
+from django.contrib.auth.decorators import login_required
+from django.db import IntegrityError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from .. import presence, selectors, services
+from ..conf import chat_settings
+from ..errors import ChatError, CloseCode, Refusal
+from ..forms import ReasonForm, RoomForm, SanctionForm, SignupForm
+from ..models import Message, Room
+
+logger = logging.getLogger(__name__)
+
+# Rooms listed in the lobby; more would need paging (none yet).
+LOBBY_LIMIT = 200
+# Older history the room page asks for at a time when the reader scrolls up.
+HISTORY_PAGE = 50
+# How a refused room looks over HTTP.
+REFUSAL_STATUS = {
+    CloseCode.NOT_AUTHENTICATED: 401,
+    CloseCode.FORBIDDEN: 403,
+    CloseCode.NO_SUCH_ROOM: 404,
+    CloseCode.ROOM_ARCHIVED: 410,
+}
 
 
-def lobby(request):
-    return HttpResponse("lobby")
+# --- lobby and rooms -------------------------------------------------------------
 
 
-def room(request, slug):
-    return HttpResponse("room")
+def online_counts(rooms: list[Room]) -> dict[int, int] | None:
+    """Online users per room, or None when presence cannot be read (Redis down).
+
+    Under daphne this sync view runs in a worker thread and ``async_to_sync`` hands
+    the call to the server's event loop, where the presence backend lives.
+    """
+    try:
+        return async_to_sync(presence.presence().online_counts)([room.pk for room in rooms])
+    except Exception as exc:  # noqa: BLE001 - the lobby still renders without counts
+        logger.warning("lobby online counts failed: %r", exc)
+        return None
 
 
-def create_room(request):
-    return HttpResponse("create")
+def render_lobby(request: HttpRequest, form: RoomForm | None = None, status: int = 200):
+    rooms = list(selectors.lobby_rooms(user=request.user)[:LOBBY_LIMIT])
+    counts = online_counts(rooms)
+    listing = [
+        {"room": room, "online": None if counts is None else counts.get(room.pk, 0)}
+        for room in rooms
+    ]
+    if form is None and request.user.is_authenticated:
+        form = RoomForm()
+    context = {"rooms": listing, "form": form, "counts_known": counts is not None}
+    return render(request, "chat/lobby.html", context, status=status)
 
 
-def signup(request):
-    return HttpResponse("signup")
+def lobby(request: HttpRequest) -> HttpResponse:
+    """The rooms the user may enter, with online counts and last activity."""
+    return render_lobby(request)
+
+
+@login_required
+def create_room(request: HttpRequest) -> HttpResponse:
+    """POST: create a room (the creator moderates it) and go there; GET: back to the lobby."""
+    if request.method != "POST":
+        return redirect("chat:lobby")
+    form = RoomForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            room = services.create_room(
+                slug=data["slug"],
+                title=data["title"],
+                description=data["description"],
+                is_private=data["is_private"],
+                by=request.user,
+            )
+        except IntegrityError:
+            # Someone took the slug between the form's check and the insert.
+            form.add_error(
+                "slug",
+                f"A room with the address “{data['slug']}” already exists. Pick another address.",
+            )
+        else:
+            return redirect("chat:room", slug=room.slug)
+    return render_lobby(request, form, status=400)
+
+
+def room_config(request: HttpRequest, room: Room) -> dict:
+    """What the room page's script needs; rendered with ``json_script`` (data, not code)."""
+    settings = chat_settings()
+    room_url = reverse("chat:room", kwargs={"slug": room.slug})
+    return {
+        "slug": room.slug,
+        "title": room.title,
+        "user": request.user.get_username(),
+        "isModerator": selectors.is_moderator(room=room, user=request.user),
+        "locked": room.is_locked,
+        "slowMode": room.slow_mode_seconds,
+        "maxLength": settings.max_message_length,
+        "historyPage": min(HISTORY_PAGE, settings.history_page_max),
+        "wsPath": f"/ws/rooms/{room.slug}/",
+        "roomUrl": room_url,
+        "loginUrl": f"{reverse('login')}?next={room_url}",
+    }
+
+
+@login_required
+def room(request: HttpRequest, slug: str) -> HttpResponse:
+    """The live room; refused rooms get a page saying why (404, 403 or 410)."""
+    try:
+        room = selectors.room_for_user(slug=slug, user=request.user)
+    except Refusal as refusal:
+        if refusal.close_code == CloseCode.NO_SUCH_ROOM:
+            raise Http404("no such room") from None
+        status = REFUSAL_STATUS.get(refusal.close_code, 403)
+        return render(
+            request,
+            "chat/room_refused.html",
+            {"slug": slug, "detail": refusal.detail},
+            status=status,
+        )
+    context = {"room": room, "config": room_config(request, room)}
+    return render(request, "chat/room.html", context)
+
+
+# --- accounts --------------------------------------------------------------------
+
+
+def safe_next(request: HttpRequest) -> str | None:
+    """The ``next`` URL from the query or form when it points at this site, else None."""
+    target = request.POST.get("next") or request.GET.get("next")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return None
+
+
+def signup(request: HttpRequest) -> HttpResponse:
+    """Create an account, sign in, and go where the user was heading (or the lobby)."""
+    if request.user.is_authenticated:
+        return redirect(safe_next(request) or reverse("chat:lobby"))
+    if request.method == "POST":
+        form = SignupForm(request.POST)
+        if form.is_valid():
+            user = form.save()
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            return redirect(safe_next(request) or reverse("chat:lobby"))
+        status = 400
+    else:
+        form = SignupForm()
+        status = 200
+    context = {"form": form, "next": safe_next(request) or ""}
+    return render(request, "registration/signup.html", context, status=status)
+
+
+# --- moderator actions (JSON, for the room page) ----------------------------------
+
+
+def json_error(status: int, detail: str) -> JsonResponse:
+    return JsonResponse({"ok": False, "detail": detail}, status=status)
+
+
+def moderator_action(view: Callable[..., JsonResponse]) -> Callable[..., JsonResponse]:
+    """POST only, signed in, allowed into the room, and a moderator of it; JSON errors.
+
+    CSRF is checked by Django's middleware (the page sends ``X-CSRFToken``).
+    """
+
+    @require_POST
+    @wraps(view)
+    def wrapper(request: HttpRequest, slug: str, **kwargs) -> JsonResponse:
+        if not request.user.is_authenticated:
+            return json_error(401, "sign in first")
+        try:
+            room = selectors.room_for_user(slug=slug, user=request.user)
+        except Refusal as refusal:
+            return json_error(REFUSAL_STATUS.get(refusal.close_code, 403), refusal.detail)
+        if not selectors.is_moderator(room=room, user=request.user):
+            return json_error(403, "only moderators of this room can do that")
+        try:
+            return view(request, room, **kwargs)
+        except ChatError as error:
+            return json_error(400, error.detail)
+
+    return wrapper
+
+
+@moderator_action
+def delete_message(request: HttpRequest, room: Room, message_id: int) -> JsonResponse:
+    """Delete a message of this room; open pages get a ``deleted`` frame."""
+    message = Message.objects.filter(pk=message_id, room=room).first()
+    if message is None:
+        return json_error(404, "no such message in this room")
+    form = ReasonForm(request.POST)
+    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    services.delete_message(message=message, by=request.user, reason=reason)
+    return JsonResponse({"ok": True, "id": message.pk})
+
+
+def sanction(kind: str) -> Callable[..., JsonResponse]:
+    """A mute or ban view: ``minutes`` (empty: until lifted) and ``reason`` from the form."""
+    service = {"mute": services.mute_user, "ban": services.ban_user}[kind]
+
+    @moderator_action
+    def view(request: HttpRequest, room: Room, username: str) -> JsonResponse:
+        target = get_user_model().objects.filter(username=username).first()
+        if target is None:
+            return json_error(404, "no such user")
+        if target.pk == request.user.pk:
+            return json_error(400, f"you cannot {kind} yourself")
+        form = SanctionForm(request.POST)
+        if not form.is_valid():
+            return json_error(400, " ".join(e for errors in form.errors.values() for e in errors))
+        duration = form.duration()
+        until = None if duration is None else timezone.now() + duration
+        service(
+            room=room, user=target, by=request.user, until=until, reason=form.cleaned_data["reason"]
+        )
+        return JsonResponse({"ok": True, "user": target.get_username(), "until": until})
+
+    view.__name__ = view.__qualname__ = f"{kind}_user"
+    view.__doc__ = f"{kind.title()} a user in this room (moderators)."
+    return view
+
+
+mute_user = sanction("mute")
+ban_user = sanction("ban")

@@ -1,0 +1,125 @@
+// Actions on a message from its buttons: report (over the WebSocket), and for
+// moderators delete, mute and ban (POSTs to the room's moderation URLs, with CSRF).
+// One <dialog> asks for confirmation, a reason and, for mute and ban, a duration.
+
+const KINDS = {
+  report: {
+    title: "Report message",
+    confirm: "Report",
+    text: (user, excerpt) => `Send ${user}’s message “${excerpt}” to the moderators?`,
+  },
+  delete: {
+    title: "Delete message",
+    confirm: "Delete",
+    danger: true,
+    text: (user, excerpt) => `Delete ${user}’s message “${excerpt}” for everyone?`,
+  },
+  mute: {
+    title: "Mute user",
+    confirm: "Mute",
+    danger: true,
+    duration: true,
+    text: (user) => `${user} will still read this room but cannot write in it.`,
+  },
+  ban: {
+    title: "Ban user",
+    confirm: "Ban",
+    danger: true,
+    duration: true,
+    text: (user) => `${user} is disconnected from this room and cannot come back.`,
+  },
+};
+const EXCERPT_LENGTH = 80;
+
+function excerpt(item) {
+  const text = item.querySelector(".msg-body")?.textContent || "";
+  return text.length > EXCERPT_LENGTH ? `${text.slice(0, EXCERPT_LENGTH)}…` : text;
+}
+
+export class ActionDialog {
+  constructor({ dialog, roomUrl, csrfToken, socket, toast }) {
+    this.dialog = dialog;
+    this.roomUrl = roomUrl;
+    this.csrfToken = csrfToken;
+    this.socket = socket;
+    this.toast = toast;
+    this.form = dialog.querySelector("form");
+    this.title = dialog.querySelector("#dialog-title");
+    this.text = dialog.querySelector("#dialog-text");
+    this.durationRow = dialog.querySelector("#dialog-duration-row");
+    this.minutes = dialog.querySelector("#dialog-minutes");
+    this.reason = dialog.querySelector("#dialog-reason");
+    this.error = dialog.querySelector("#dialog-error");
+    this.confirmButton = dialog.querySelector("#dialog-confirm");
+    this.current = null;
+    dialog.querySelector("#dialog-cancel").addEventListener("click", () => dialog.close());
+    this.form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.confirm();
+    });
+    dialog.addEventListener("close", () => {
+      this.current?.opener?.focus();
+      this.current = null;
+    });
+  }
+
+  open(kind, item) {
+    const spec = KINDS[kind];
+    if (!spec) return;
+    const user = item.dataset.user;
+    this.current = { kind, id: Number(item.dataset.id), user, opener: document.activeElement };
+    this.title.textContent = spec.title;
+    this.text.textContent = spec.text(user, excerpt(item));
+    this.durationRow.hidden = !spec.duration;
+    this.reason.value = "";
+    this.error.hidden = true;
+    this.confirmButton.textContent = spec.confirm;
+    this.confirmButton.classList.toggle("button-danger", Boolean(spec.danger));
+    this.confirmButton.disabled = false;
+    this.dialog.showModal();
+    this.reason.focus();
+  }
+
+  fail(detail) {
+    this.error.textContent = detail;
+    this.error.hidden = false;
+    this.confirmButton.disabled = false;
+  }
+
+  async confirm() {
+    const action = this.current;
+    if (!action) return;
+    const reason = this.reason.value.trim();
+    if (action.kind === "report") {
+      if (this.socket.send({ type: "report", id: action.id, reason })) this.dialog.close();
+      else this.fail("Not connected. Try again when the room is live.");
+      return;
+    }
+    const url =
+      action.kind === "delete"
+        ? `${this.roomUrl}messages/${action.id}/delete`
+        : `${this.roomUrl}users/${encodeURIComponent(action.user)}/${action.kind}`;
+    const body = new URLSearchParams({ reason });
+    if (KINDS[action.kind].duration) body.set("minutes", this.minutes.value);
+    this.confirmButton.disabled = true;
+    let answer;
+    try {
+      const response = await fetch(url, {
+        method: "POST",
+        body,
+        credentials: "same-origin",
+        headers: { "X-CSRFToken": this.csrfToken, Accept: "application/json" },
+      });
+      answer = await response.json().catch(() => ({ ok: false, detail: `the server answered ${response.status}` }));
+    } catch {
+      answer = { ok: false, detail: "the server could not be reached" };
+    }
+    if (!answer.ok) {
+      this.fail(`Could not ${action.kind}: ${answer.detail}`);
+      return;
+    }
+    this.dialog.close();
+    if (action.kind === "mute") this.toast(`${action.user} is muted.`);
+    if (action.kind === "ban") this.toast(`${action.user} is banned from this room.`);
+  }
+}

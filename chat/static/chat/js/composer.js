@@ -1,0 +1,140 @@
+// The message box: Enter sends, Shift+Enter adds a line, a live character counter,
+// typing notifications (at most one every 2 s), and whatever stops sending right now
+// (a locked room, a slow-mode or rate-limit countdown, a closed connection).
+
+// The server accepts one typing frame per user per 2 s; sending more is wasted.
+const TYPING_EVERY_MS = 2000;
+const MAX_HEIGHT_PX = 200;
+const DEFAULT_HINT = "Enter sends · Shift+Enter adds a line";
+
+function length(text) {
+  // The server counts code points (Python len), not UTF-16 units.
+  let count = 0;
+  for (const _ of text) count += 1;
+  return count;
+}
+
+export class Composer {
+  constructor({ form, input, sendButton, counter, hint, maxLength, onSend, onTyping }) {
+    this.form = form;
+    this.input = input;
+    this.sendButton = sendButton;
+    this.counter = counter;
+    this.hint = hint;
+    this.maxLength = maxLength;
+    this.onSend = onSend;
+    this.onTyping = onTyping;
+    this.locked = false;
+    this.isModerator = false;
+    this.slowMode = 0;
+    this.cooldownUntil = 0;
+    this.cooldownTimer = null;
+    this.closedReason = "";
+    this.lastTypingAt = 0;
+    this.typingActive = false;
+    this.placeholder = input.placeholder;
+    this.autosize = !(window.CSS && CSS.supports("field-sizing", "content"));
+    input.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing && !event.altKey && !event.ctrlKey && !event.metaKey) {
+        event.preventDefault();
+        this.submit();
+      }
+    });
+    input.addEventListener("input", () => {
+      this.typed();
+      this.update();
+    });
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.submit();
+    });
+  }
+
+  setRoom({ locked, slowMode, isModerator }) {
+    this.locked = locked;
+    this.slowMode = slowMode;
+    this.isModerator = isModerator;
+    this.update();
+  }
+
+  /** Refuse sending for `seconds` (slow mode, or a rate_limited error's retry_after). */
+  setCooldown(seconds) {
+    if (!(seconds > 0)) return;
+    this.cooldownUntil = Math.max(this.cooldownUntil, Date.now() + seconds * 1000);
+    clearInterval(this.cooldownTimer);
+    this.cooldownTimer = setInterval(() => {
+      if (Date.now() >= this.cooldownUntil) clearInterval(this.cooldownTimer);
+      this.update();
+    }, 250);
+    this.update();
+  }
+
+  /** The connection ended for good: nothing can be sent from this page any more. */
+  close(reason) {
+    this.closedReason = reason;
+    this.update();
+  }
+
+  canWrite() {
+    return !this.closedReason && (!this.locked || this.isModerator);
+  }
+
+  cooldownSeconds() {
+    return Math.max(0, Math.ceil((this.cooldownUntil - Date.now()) / 1000));
+  }
+
+  submit() {
+    const body = this.input.value;
+    const size = length(body);
+    if (!body.trim() || size > this.maxLength || !this.canWrite() || this.cooldownSeconds() > 0) return;
+    this.onSend(body);
+    this.input.value = "";
+    this.lastTypingAt = 0;
+    this.typingActive = false;
+    this.update();
+    this.input.focus();
+  }
+
+  typed() {
+    const hasText = this.input.value.trim() !== "";
+    const now = Date.now();
+    if (hasText && now - this.lastTypingAt >= TYPING_EVERY_MS) {
+      this.lastTypingAt = now;
+      this.typingActive = true;
+      this.onTyping(true);
+    } else if (!hasText && this.typingActive) {
+      this.typingActive = false;
+      this.lastTypingAt = 0;
+      this.onTyping(false);
+    }
+  }
+
+  update() {
+    const size = length(this.input.value);
+    const over = size - this.maxLength;
+    const wait = this.cooldownSeconds();
+    const writable = this.canWrite();
+    this.counter.textContent = `${size} / ${this.maxLength}`;
+    this.counter.classList.toggle("is-over", over > 0);
+    this.counter.classList.toggle("is-near", over <= 0 && size >= this.maxLength * 0.9);
+    this.input.disabled = !writable;
+    this.input.setAttribute("aria-invalid", over > 0 ? "true" : "false");
+    this.sendButton.disabled = !writable || wait > 0 || over > 0 || this.input.value.trim() === "";
+    let hint = DEFAULT_HINT;
+    let warn = false;
+    if (this.closedReason) hint = this.closedReason;
+    else if (this.locked && !this.isModerator) hint = "This room is read-only: only moderators can write.";
+    else if (over > 0) [hint, warn] = [`${over} character${over === 1 ? "" : "s"} over the limit of ${this.maxLength}`, true];
+    else if (wait > 0) [hint, warn] = [`Slow down: you can send again in ${wait} s`, true];
+    else if (this.locked) hint = "Read-only for others; you can write as a moderator.";
+    else if (this.slowMode > 0 && !this.isModerator) hint = `Slow mode: one message every ${this.slowMode} s`;
+    if (this.hint.textContent !== hint) this.hint.textContent = hint;
+    this.hint.classList.toggle("is-warning", warn);
+    this.input.placeholder = writable ? this.placeholder : "Read-only";
+    if (this.autosize) {
+      // CSSOM, not a style attribute: allowed by the CSP (style-src 'self').
+      this.input.style.height = "auto";
+      this.input.style.height = `${Math.min(this.input.scrollHeight, MAX_HEIGHT_PX)}px`;
+    }
+  }
+}

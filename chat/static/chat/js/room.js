@@ -1,0 +1,254 @@
+// The room page: wires the socket, the timeline, the composer, presence and the
+// message actions together, and turns every server frame into a view change.
+// document.body.dataset.state mirrors the connection (connecting, live,
+// reconnecting, offline, closed) for people and for the browser tests.
+
+import { ActionDialog } from "./actions.js";
+import { Composer } from "./composer.js";
+import { el } from "./format.js";
+import { Outbox } from "./outbox.js";
+import { People } from "./people.js";
+import { RoomSocket } from "./socket.js";
+import { Timeline } from "./timeline.js";
+
+const config = JSON.parse(document.getElementById("room-config").textContent);
+const byId = (id) => document.getElementById(id);
+const TOAST_MS = 4000;
+
+// The newest seq received in order (ready, recovery and live frames); null before the
+// first ready. Reconnects ask for ?since=lastSeq, so nothing is missed or doubled.
+let lastSeq = null;
+let unseenWhileHidden = 0;
+const baseTitle = document.title;
+
+// --- status line, notices and toasts ------------------------------------------------
+
+const connection = byId("connection");
+const connectionText = byId("connection-text");
+const reconnectNow = byId("reconnect-now");
+const notice = byId("notice");
+const noticeText = byId("notice-text");
+const toastLine = byId("toast");
+let toastTimer = null;
+
+function showNotice(text, link) {
+  noticeText.replaceChildren(text);
+  if (link) {
+    const anchor = el("a", "notice-link", link.text);
+    anchor.href = link.href;
+    noticeText.append(" ", anchor);
+  }
+  notice.hidden = false;
+}
+
+function toast(text) {
+  toastLine.textContent = text;
+  toastLine.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => {
+    toastLine.hidden = true;
+  }, TOAST_MS);
+}
+
+byId("notice-close").addEventListener("click", () => {
+  notice.hidden = true;
+});
+
+// --- the parts ------------------------------------------------------------------------
+
+const socket = new RoomSocket({
+  path: config.wsPath,
+  getSince: () => lastSeq,
+  onFrame: (frame) => handle(frame),
+  onState: (state) => showState(state),
+});
+
+const timeline = new Timeline({
+  scroller: byId("timeline"),
+  list: byId("messages"),
+  edge: byId("history-edge"),
+  newButton: byId("new-messages"),
+  me: config.user,
+  isModerator: config.isModerator,
+  onNeedOlder: (lowest) =>
+    socket.send({
+      type: "history",
+      before_seq: lowest ?? (lastSeq ?? 0) + 1,
+      limit: config.historyPage,
+    }),
+  onAction: (action, item) => act(action, item),
+});
+
+const outbox = new Outbox({ socket, timeline });
+
+const people = new People({
+  list: byId("online"),
+  count: byId("online-count"),
+  typing: byId("typing"),
+  me: config.user,
+});
+
+const composer = new Composer({
+  form: byId("composer"),
+  input: byId("composer-input"),
+  sendButton: byId("composer-send"),
+  counter: byId("composer-counter"),
+  hint: byId("composer-hint"),
+  maxLength: config.maxLength,
+  onSend: (body) => outbox.add(body),
+  onTyping: (active) => socket.send({ type: "typing", active }),
+});
+
+const dialog = new ActionDialog({
+  dialog: byId("action-dialog"),
+  roomUrl: config.roomUrl,
+  csrfToken: document.querySelector("#composer [name=csrfmiddlewaretoken]").value,
+  socket,
+  toast,
+});
+
+function act(action, item) {
+  const clientId = item.dataset.clientId;
+  if (action === "retry") outbox.retry(clientId);
+  else if (action === "discard") outbox.discard(clientId);
+  else dialog.open(action, item);
+}
+
+function applyRoom(room) {
+  byId("room-locked").hidden = !room.locked;
+  const slow = byId("room-slow");
+  slow.hidden = !(room.slow_mode > 0);
+  slow.textContent = `Slow mode · ${room.slow_mode} s`;
+  config.slowMode = room.slow_mode;
+  composer.setRoom({ locked: room.locked, slowMode: room.slow_mode, isModerator: config.isModerator });
+}
+
+// --- connection state ---------------------------------------------------------------
+
+const STATE_TEXT = {
+  connecting: () => "Connecting…",
+  live: () => "Live",
+  reconnecting: ({ seconds }) => `Reconnecting in ${seconds} s…`,
+  offline: () => "Offline: waiting for the network",
+  closed: () => "Disconnected",
+};
+
+function showState(change) {
+  const { state } = change;
+  document.body.dataset.state = state;
+  connection.dataset.state = state;
+  connectionText.textContent = STATE_TEXT[state](change);
+  reconnectNow.hidden = state !== "reconnecting";
+  if (state !== "live") timeline.olderFailed();
+  timeline.setPendingText(state === "live" ? "Sending…" : "Will send when reconnected");
+  if (state === "closed") {
+    const explanation = change.detail ? `${change.explanation} (${change.detail})` : change.explanation;
+    showNotice(explanation, change.code === 4401 ? { text: "Log in", href: config.loginUrl } : null);
+    composer.close(change.explanation);
+    timeline.setPendingText("Not sent: disconnected");
+  }
+}
+
+reconnectNow.addEventListener("click", () => socket.reconnectNow());
+
+// --- frames -------------------------------------------------------------------------
+
+function track(message) {
+  if (lastSeq === null || message.seq > lastSeq) lastSeq = message.seq;
+}
+
+function live(message) {
+  const result = timeline.addLive(message);
+  if (result === "confirmed") outbox.confirmed(message.client_id);
+  if (!message.deleted) people.stopTyping(message.user);
+  if (result === "added" && document.hidden && !message.deleted) {
+    unseenWhileHidden += 1;
+    document.title = `(${unseenWhileHidden}) ${baseTitle}`;
+  }
+  track(message);
+}
+
+function ready(frame) {
+  const first = lastSeq === null;
+  applyRoom(frame.room);
+  people.setOnline(frame.online);
+  if (first || frame.recovered === false) {
+    lastSeq = 0;
+    timeline.reset(frame.messages, frame.has_more);
+    for (const message of frame.messages) {
+      track(message);
+      if (message.client_id && !message.deleted && message.user === config.user) outbox.confirmed(message.client_id);
+    }
+    if (!first) {
+      showNotice(
+        "You were away too long to catch up message by message, so the conversation was reloaded " +
+          "with the latest messages. Scroll up for older ones.",
+      );
+    }
+  } else {
+    for (const message of frame.messages) live(message);
+  }
+  // Whatever the server did not confirm above goes again, with the same client_id.
+  outbox.resendAll();
+}
+
+function error(frame) {
+  if (frame.client_id) {
+    if (frame.code === "rate_limited") composer.setCooldown(frame.retry_after);
+    outbox.failed(frame.client_id, frame.detail);
+    return;
+  }
+  timeline.olderFailed();
+  toast(frame.detail);
+}
+
+function handle(frame) {
+  switch (frame.type) {
+    case "ready":
+      ready(frame);
+      break;
+    case "message":
+      live(frame);
+      break;
+    case "ack":
+      if (timeline.confirm(frame.client_id, frame)) outbox.confirmed(frame.client_id);
+      if (config.slowMode > 0 && !config.isModerator) composer.setCooldown(config.slowMode);
+      break;
+    case "history":
+      timeline.prepend(frame.messages, frame.has_more);
+      break;
+    case "join":
+      people.join(frame.user);
+      break;
+    case "leave":
+      people.leave(frame.user);
+      break;
+    case "typing":
+      people.typing(frame.user, frame.active);
+      break;
+    case "deleted":
+      timeline.tombstone(frame.id, frame.seq);
+      break;
+    case "room":
+      applyRoom(frame.room);
+      break;
+    case "reported":
+      toast("Thanks. The moderators will look at that message.");
+      break;
+    case "error":
+      error(frame);
+      break;
+    default:
+      break; // pong, and frame types this page does not know yet
+  }
+}
+
+document.addEventListener("visibilitychange", () => {
+  if (!document.hidden) {
+    unseenWhileHidden = 0;
+    document.title = baseTitle;
+  }
+});
+
+applyRoom({ locked: config.locked, slow_mode: config.slowMode });
+socket.start();

@@ -1,0 +1,175 @@
+// The room's WebSocket: connects, reconnects with exponential backoff and jitter,
+// resumes with ?since=<last seq>, and stops for good on the terminal close codes.
+
+// Close codes after which retrying cannot help (see chat/errors.py), and what to tell the user.
+export const TERMINAL_CLOSES = new Map([
+  [4400, "The server refused the connection as malformed. Reload the page."],
+  [4401, "You are not signed in any more. Log in again to keep chatting."],
+  [4403, "You can’t enter this room: you were banned, or it is private."],
+  [4404, "This room does not exist any more."],
+  [4410, "This room has been archived. Its history stays, but nobody can chat here now."],
+]);
+const TOO_MANY_CONNECTIONS = 4429;
+const TOO_SLOW = 4408;
+
+const BASE_DELAY_MS = 1000;
+const MAX_DELAY_MS = 30000;
+// A quiet connection is probed with a ping; no frame at all this long means it is dead
+// (half-open TCP after sleep or a network change), so it is dropped and reopened.
+const PING_AFTER_MS = 25000;
+const DEAD_AFTER_MS = 35000;
+const WATCH_EVERY_MS = 5000;
+
+/**
+ * States reported through onState({state, seconds, code, detail}):
+ * connecting, live, reconnecting (seconds until the next try), offline, closed (terminal).
+ */
+export class RoomSocket {
+  constructor({ path, getSince, onFrame, onState }) {
+    this.path = path;
+    this.getSince = getSince;
+    this.onFrame = onFrame;
+    this.onState = onState;
+    this.ws = null;
+    this.live = false;
+    this.stopped = false;
+    this.attempt = 0;
+    this.retryAt = 0;
+    this.retryTimer = null;
+    this.tickTimer = null;
+    this.watchTimer = null;
+    this.lastFrameAt = 0;
+    this.lastErrorDetail = "";
+    window.addEventListener("online", () => this.reconnectNow());
+    window.addEventListener("offline", () => this.drop());
+  }
+
+  start() {
+    this.connect();
+  }
+
+  /** Send a frame if the connection is live; returns whether it was sent. */
+  send(frame) {
+    if (!this.live || this.ws?.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(JSON.stringify(frame));
+    return true;
+  }
+
+  /** Skip the rest of the backoff wait (the "Retry now" button, the browser coming online). */
+  reconnectNow() {
+    if (this.stopped || this.ws) return;
+    this.attempt = 0;
+    this.connect();
+  }
+
+  url() {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const since = this.getSince();
+    const query = since === null || since === undefined ? "" : `?since=${since}`;
+    return `${scheme}//${location.host}${this.path}${query}`;
+  }
+
+  connect() {
+    this.clearRetry();
+    if (!navigator.onLine) {
+      this.onState({ state: "offline" });
+      return;
+    }
+    this.onState({ state: "connecting" });
+    this.lastErrorDetail = "";
+    const ws = new WebSocket(this.url());
+    this.ws = ws;
+    ws.addEventListener("message", (event) => this.received(ws, event));
+    ws.addEventListener("close", (event) => this.closed(ws, event));
+  }
+
+  received(ws, event) {
+    if (ws !== this.ws) return;
+    this.lastFrameAt = Date.now();
+    let frame;
+    try {
+      frame = JSON.parse(event.data);
+    } catch {
+      return;
+    }
+    if (frame.type === "error" && !frame.client_id) this.lastErrorDetail = frame.detail || "";
+    if (frame.type === "ready") {
+      this.live = true;
+      this.attempt = 0;
+      this.watch();
+      this.onState({ state: "live" });
+    }
+    this.onFrame(frame);
+  }
+
+  closed(ws, event) {
+    if (ws !== this.ws) return;
+    this.lost(event.code);
+  }
+
+  /**
+   * Give up on the current socket now, without waiting for a close handshake that a
+   * dead peer will never answer, and plan the next attempt.
+   */
+  drop() {
+    const ws = this.ws;
+    if (!ws) return;
+    this.lost(1006);
+    ws.close();
+  }
+
+  lost(code) {
+    this.ws = null;
+    this.live = false;
+    clearInterval(this.watchTimer);
+    if (this.stopped) return;
+    const explanation = TERMINAL_CLOSES.get(code);
+    if (explanation) {
+      this.stopped = true;
+      this.onState({ state: "closed", code, detail: this.lastErrorDetail, explanation });
+      return;
+    }
+    this.scheduleRetry(code);
+  }
+
+  /** Wait min(30 s, 1 s × 2^attempt), scaled by a random 50–100 % so clients spread out. */
+  scheduleRetry(code) {
+    if (!navigator.onLine) {
+      this.onState({ state: "offline" });
+      return;
+    }
+    let delay = Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** this.attempt);
+    if (code === TOO_MANY_CONNECTIONS) delay = Math.max(delay, 10000);
+    if (code === TOO_SLOW && this.attempt === 0) delay = 250;
+    delay = delay / 2 + (Math.random() * delay) / 2;
+    this.attempt += 1;
+    this.retryAt = Date.now() + delay;
+    this.retryTimer = setTimeout(() => this.connect(), delay);
+    this.tick();
+    this.tickTimer = setInterval(() => this.tick(), 250);
+  }
+
+  tick() {
+    const seconds = Math.max(1, Math.ceil((this.retryAt - Date.now()) / 1000));
+    if (seconds !== this.shownSeconds) {
+      this.shownSeconds = seconds;
+      this.onState({ state: "reconnecting", seconds });
+    }
+  }
+
+  clearRetry() {
+    clearTimeout(this.retryTimer);
+    clearInterval(this.tickTimer);
+    this.retryTimer = this.tickTimer = null;
+    this.shownSeconds = null;
+  }
+
+  watch() {
+    clearInterval(this.watchTimer);
+    this.watchTimer = setInterval(() => {
+      const quiet = Date.now() - this.lastFrameAt;
+      if (quiet > DEAD_AFTER_MS) this.drop();
+      else if (quiet > PING_AFTER_MS) this.send({ type: "ping" });
+    }, WATCH_EVERY_MS);
+  }
+}
