@@ -13,7 +13,7 @@ import logging
 import secrets
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
@@ -560,6 +560,9 @@ def revoke_tokens(*, tokens, by: User | None = None) -> int:
     return len(revoked)
 
 
+TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
+
+
 def user_for_token(key: str) -> User | None:
     """The active user holding token ``key``, or None."""
     token = (
@@ -569,6 +572,10 @@ def user_for_token(key: str) -> User | None:
     )
     if token is None or not token.user.is_active:
         return None
-    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    now = timezone.now()
+    # A write per connect would queue every reconnect storm behind the message
+    # writers (SQLite has one write lock); a minute's precision is enough here.
+    if token.last_used_at is None or now - token.last_used_at > TOKEN_TOUCH_INTERVAL:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     token.user.chat_token_id = token.pk  # lets the consumer close it on revoke
     return token.user
