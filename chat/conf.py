@@ -37,6 +37,7 @@ class ChatSettings:
     recovery_limit: int = 1000
     cache_messages: int = 200
     max_connections_per_user: int = 20
+    presence_lease_seconds: int = 30
     redis_url: str = ""
 
 
@@ -81,6 +82,9 @@ def chat_settings() -> ChatSettings:
         cache_messages=_positive("CHAT_CACHE_MESSAGES", defaults.cache_messages),
         max_connections_per_user=_positive(
             "CHAT_MAX_CONNECTIONS_PER_USER", defaults.max_connections_per_user
+        ),
+        presence_lease_seconds=_positive(
+            "CHAT_PRESENCE_LEASE_SECONDS", defaults.presence_lease_seconds
         ),
         redis_url=getattr(settings, "REDIS_URL", "") or "",
     )

@@ -17,7 +17,17 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.utils import await_many_dispatch
 
-from . import broadcast, history, metrics, presence, protocol, ratelimit, selectors, services
+from . import (
+    broadcast,
+    history,
+    metrics,
+    presence,
+    protocol,
+    ratelimit,
+    selectors,
+    services,
+    shutdown,
+)
 from .conf import chat_settings
 from .errors import ChatError, CloseCode, ErrorCode, Refusal
 from .fanout import Hub
@@ -49,6 +59,13 @@ def socket_buffer_probe(send):
     has no back-pressure, so this is the only way to notice a client that stopped
     reading. Elsewhere (tests, other servers) there is no probe.
     """
+    # channels' SessionMiddleware wraps send in a bound method that keeps daphne's
+    # callable as ``real_send``: unwrap down to the partial.
+    for _ in range(8):
+        inner = getattr(getattr(send, "__self__", None), "real_send", None)
+        if getattr(send, "args", None) or inner is None:
+            break
+        send = inner
     args = getattr(send, "args", ())
     transport = getattr(args[0], "transport", None) if args else None
     if transport is None or not hasattr(transport, "dataBuffer"):
@@ -109,10 +126,17 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     async def websocket_connect(self, message):
         await self.accept()
+        if shutdown.stopping():
+            await self.close_with(CloseCode.GOING_AWAY)
+            return
         try:
             await self.join()
         except Refusal as refusal:
             await self.refuse(refusal)
+        except presence.Unavailable as exc:
+            # Redis is away: one line, no traceback; the client retries with backoff.
+            logger.warning("refused code=1011 path=%s user=%s detail=presence unavailable", self.scope.get("path"), self.user_id or None)
+            await self.close_with(CloseCode.INTERNAL_ERROR, protocol.error_frame(exc))
         except Exception:
             logger.exception("connect failed path=%s", self.scope.get("path"))
             await self.close_with(CloseCode.INTERNAL_ERROR, protocol.error_frame(ChatError(ErrorCode.SERVER_ERROR, "the server failed; reconnect")))
@@ -159,10 +183,10 @@ class RoomConsumer(AsyncWebsocketConsumer):
         kept, rest = protocol.fit_json(texts, settings.max_frame_bytes - len(envelope.encode()) - FRAME_SLACK, keep_newest=keep_newest)
         first_seq = entries[len(entries) - len(kept)][0] if (keep_newest and kept) else (entries[0][0] if entries else last_seq + 1)
         has_more = first_seq > 1 if keep_newest else bool(entries) and entries[0][0] > 1
-        await self.base_send({"type": "websocket.send", "text": protocol.ready_frame(room=self.info, user=self.username, online=online, messages_json=kept, has_more=has_more, recovered=recovered)})
+        await self.send_text(protocol.ready_frame(room=self.info, user=self.username, online=online, messages_json=kept, has_more=has_more, recovered=recovered))
         # A recovery too big for ready continues at once as message frames, in order.
         for text in rest:
-            await self.base_send({"type": "websocket.send", "text": protocol.message_frame_from_json(text)})
+            await self.send_text(protocol.message_frame_from_json(text))
         self.last_seq = entries[-1][0] if entries else last_seq
         if recovered is not False and since is None or recovered:
             self.last_seq = max(self.last_seq, last_seq)
@@ -254,6 +278,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     async def enqueue(self, seq: int | None, text: str) -> None:
         if len(self.queued) >= MAX_QUEUED_FRAMES:
+            logger.warning("slow client closed room=%s user=%s queued=%d", self.room.pk if self.room else None, self.user_id, len(self.queued))
             await self.close_with(CloseCode.TOO_SLOW)
             return
         self.queued.append((seq, text))
@@ -288,10 +313,24 @@ class RoomConsumer(AsyncWebsocketConsumer):
         if self.state is State.CLOSED:
             return
         if self.socket_buffered is not None and self.socket_buffered() > MAX_SOCKET_BUFFER:
-            logger.warning("slow client closed room=%s user=%s", self.room.pk if self.room else None, self.user_id)
+            logger.warning("slow client closed room=%s user=%s buffered=%d", self.room.pk if self.room else None, self.user_id, self.socket_buffered())
             await self.close_with(CloseCode.TOO_SLOW)
             return
-        await self.base_send({"type": "websocket.send", "text": text})
+        await self.send_text(text)
+
+    async def send_text(self, text: str) -> None:
+        """Hand one frame to daphne, unless the connection is closed."""
+        if self.state is not State.CLOSED:
+            await self._hand({"type": "websocket.send", "text": text})
+
+    async def _hand(self, message: dict) -> None:
+        try:
+            await self.base_send(message)
+        except Exception as exc:  # noqa: BLE001 - autobahn raises Disconnected mid close handshake
+            # The client is closing: its disconnect event follows. Never let this
+            # escape into the hub, where it would stop delivery to the neighbours.
+            logger.info("send on a closing socket room=%s user=%s: %r", self.room.pk if self.room else None, self.user_id, exc)
+            self.state = State.CLOSED
 
     async def close_soon(self, code: int, text: str | None = None) -> None:
         await self.close_with(code, text)
@@ -303,8 +342,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.state = State.CLOSED
         metrics.CLOSES.labels(str(int(code))).inc()
         if text is not None:
-            await self.base_send({"type": "websocket.send", "text": text})
-        await self.base_send({"type": "websocket.close", "code": int(code)})
+            await self._hand({"type": "websocket.send", "text": text})
+        await self._hand({"type": "websocket.close", "code": int(code)})
         await self.leave()
 
     # --- leave ---------------------------------------------------------------

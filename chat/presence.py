@@ -15,8 +15,20 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from .conf import chat_settings
+from .errors import ChatError, ErrorCode
 
 logger = logging.getLogger(__name__)
+
+
+class Unavailable(ChatError):
+    """The presence store (Redis) did not answer: the connection cannot be counted.
+
+    The consumer refuses the connection with 1011 and one log line; the client
+    retries with backoff.
+    """
+
+    def __init__(self, detail: str = "presence is unavailable; reconnect shortly") -> None:
+        super().__init__(ErrorCode.SERVER_ERROR, detail, retry_after=1.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +51,9 @@ class Presence(Protocol):
 
     async def online_counts(self, room_ids: list[int]) -> dict[int, int]:
         """Number of online users per room."""
+
+    async def retire(self) -> None:
+        """Withdraw this process's remaining connections (graceful shutdown)."""
 
 
 class LocalPresence:
@@ -79,6 +94,10 @@ class LocalPresence:
     async def online_counts(self, room_ids: list[int]) -> dict[int, int]:
         return {room_id: len(self._rooms.get(room_id, ())) for room_id in room_ids}
 
+    async def retire(self) -> None:
+        # Process memory dies with the process: nothing to withdraw.
+        return None
+
 
 _backends: dict[str, Presence] = {}
 
@@ -98,4 +117,8 @@ def presence() -> Presence:
 
 def reset() -> None:
     """Forget backends (tests: each event loop needs its own Redis connections)."""
+    for backend in _backends.values():
+        stop = getattr(backend, "stop", None)
+        if stop is not None:
+            stop()
     _backends.clear()

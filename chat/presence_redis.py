@@ -4,33 +4,101 @@ Counts live in three places, changed together by one script so they never
 disagree: the room's ``user -> connections`` hash, the user's connection count
 (for the per-user cap), and this process's own ``room:user -> connections`` hash,
 which is what a sweeper subtracts when this process dies without cleaning up.
+
+Crash safety (guarantee 7): every process holds a lease, a member of one sorted
+set scored by its expiry (Redis server time, so machines' clocks do not matter).
+A heartbeat renews it every third of ``CHAT_PRESENCE_LEASE_SECONDS``; every process
+also sweeps: for each expired lease, one script subtracts that process's counts,
+deletes its hash and lease, and returns the users whose count reached zero, who
+get a ``leave`` frame. A dead process's users leave within about 1.3 leases (40 s
+with the default 30), and their connections stop counting against the cap.
+
+Self-repair: the process also keeps its own counts in memory. When Redis lost
+them (restarted, flushed, or this process was swept while stalled) its hash has
+no ``_`` marker any more, and the next heartbeat writes the in-memory truth back
+("resync"). The same happens after a call whose outcome is unknown (a timeout).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
+import random
+import time
 import uuid
+from collections import Counter
 
 from redis import asyncio as aioredis
+from redis.exceptions import RedisError
 
-from .presence import Arrival
+from .conf import chat_settings
+from .presence import Arrival, Unavailable
 
 logger = logging.getLogger(__name__)
 
 PREFIX = "chat:v1:presence"
+LEASES_KEY = f"{PREFIX}:leases"
+NAMES_KEY = f"{PREFIX}:names"
+MARKER = "_"  # field of a process hash written by resync: "Redis holds my counts"
+SWEEP_BATCH = 20  # dead processes withdrawn per script call (bounds the script's run time)
 
-# KEYS: room hash, user counter, process hash, names hash
-# ARGV: user_id, limit, field ("room:user"), username
-_ARRIVE = """
+# Lua helpers shared by the scripts. Room and user keys are built inside the scripts
+# from the process hash's fields, so this needs a single Redis (not Redis Cluster).
+_NOW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+"""
+
+# Subtract the counts of process hash `proc`; append {room, user, name} to `left` for
+# every user whose count in a room reached zero.
+_WITHDRAW = """
+local function withdraw(prefix, proc, left)
+  local fields = redis.call('HGETALL', proc)
+  for i = 1, #fields, 2 do
+    local field, n = fields[i], tonumber(fields[i + 1])
+    local room, user = string.match(field, '^(%d+):(%d+)$')
+    if room and n and n > 0 then
+      local user_key = prefix .. ':user:' .. user
+      if tonumber(redis.call('DECRBY', user_key, n)) <= 0 then redis.call('DEL', user_key) end
+      local room_key = prefix .. ':room:' .. room
+      if tonumber(redis.call('HINCRBY', room_key, user, -n)) <= 0 then
+        redis.call('HDEL', room_key, user)
+        if left then
+          local name = redis.call('HGET', prefix .. ':names', user) or ''
+          table.insert(left, room)
+          table.insert(left, user)
+          table.insert(left, name)
+        end
+      end
+    end
+  end
+  redis.call('DEL', proc)
+end
+"""
+
+# KEYS: room hash, user counter, process hash, names hash, leases
+# ARGV: user_id, limit, field ("room:user"), username, process_id, lease seconds
+_ARRIVE = (
+    """
 local total = tonumber(redis.call('GET', KEYS[2]) or '0')
 if total >= tonumber(ARGV[2]) then return {0, 0} end
 redis.call('INCR', KEYS[2])
 redis.call('HINCRBY', KEYS[3], ARGV[3], 1)
 redis.call('HSET', KEYS[4], ARGV[1], ARGV[4])
 local in_room = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+-- Counts without a lease would never be swept: make sure one exists (a crash before
+-- the first heartbeat, or after Redis lost the lease set).
+if not redis.call('ZSCORE', KEYS[5], ARGV[5]) then
+"""
+    + _NOW
+    + """
+  redis.call('ZADD', KEYS[5], now + tonumber(ARGV[6]), ARGV[5])
+end
 return {1, in_room == 1 and 1 or 0}
 """
+)
 
 # KEYS: room hash, user counter, process hash; ARGV: user_id, field
 _DEPART = """
@@ -42,6 +110,61 @@ local left = redis.call('HINCRBY', KEYS[1], ARGV[1], -1)
 if left <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) return 1 end
 return 0
 """
+
+# KEYS: leases, process hash; ARGV: process_id, lease seconds
+# Renews the lease; returns 1 when Redis still holds this process's counts (marker set).
+_HEARTBEAT = (
+    _NOW
+    + """
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+return redis.call('HEXISTS', KEYS[2], '_')
+"""
+)
+
+# KEYS: leases, process hash, names hash
+# ARGV: prefix, process_id, lease seconds, then triples (field, count, username)
+# Replaces whatever Redis holds for this process by the process's own counts.
+_RESYNC = (
+    _WITHDRAW
+    + _NOW
+    + """
+withdraw(ARGV[1], KEYS[2], nil)
+for i = 4, #ARGV, 3 do
+  local field, n, name = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
+  local room, user = string.match(field, '^(%d+):(%d+)$')
+  redis.call('HSET', KEYS[2], field, n)
+  redis.call('INCRBY', ARGV[1] .. ':user:' .. user, n)
+  redis.call('HINCRBY', ARGV[1] .. ':room:' .. room, user, n)
+  redis.call('HSET', KEYS[3], user, name)
+end
+redis.call('HSET', KEYS[2], '_', 1)
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])
+return 1
+"""
+)
+
+# KEYS: leases; ARGV: prefix, batch size, process_id to retire (or '')
+# Withdraws up to ARGV[2] expired processes (or just the named one, expired or not);
+# returns {processes withdrawn, room, user, name, room, user, name, ...}.
+_SWEEP = (
+    _WITHDRAW
+    + _NOW
+    + """
+local dead
+if ARGV[3] ~= '' then
+  dead = {ARGV[3]}
+else
+  dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
+end
+local out = {0}
+for _, process_id in ipairs(dead) do
+  withdraw(ARGV[1], ARGV[1] .. ':process:' .. process_id, out)
+  redis.call('ZREM', KEYS[1], process_id)
+end
+out[1] = #dead
+return out
+"""
+)
 
 
 def room_key(room_id: int) -> str:
@@ -56,40 +179,232 @@ def process_key(process_id: str) -> str:
     return f"{PREFIX}:process:{process_id}"
 
 
-NAMES_KEY = f"{PREFIX}:names"
-
-
 class RedisPresence:
-    def __init__(self, url: str) -> None:
+    """Presence of every process in one Redis, with this process's lease and sweeper."""
+
+    def __init__(self, url: str, *, lease_seconds: float | None = None) -> None:
         self.redis = aioredis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self.process_id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.lease = float(lease_seconds or chat_settings().presence_lease_seconds)
         self._arrive = self.redis.register_script(_ARRIVE)
         self._depart = self.redis.register_script(_DEPART)
+        self._heartbeat = self.redis.register_script(_HEARTBEAT)
+        self._resync = self.redis.register_script(_RESYNC)
+        self._sweep = self.redis.register_script(_SWEEP)
+        # This process's own connections: the truth a resync writes back.
+        self._mine: Counter[tuple[int, int]] = Counter()
+        self._names: dict[int, str] = {}
+        self._dirty = False  # a call failed half-way: resync at the next heartbeat
+        self._inflight = 0
+        self._quiet: asyncio.Event | None = None  # set when _inflight drops to 0
+        self._resyncing: asyncio.Event | None = None  # set when a resync ends
+        self._task: asyncio.Task | None = None
+        self._ok_since: float | None = None  # start of the current run of good heartbeats
+        self.retired = False
+
+    # --- connections ----------------------------------------------------------
 
     async def arrive(self, *, room_id: int, user_id: int, username: str, limit: int) -> Arrival:
-        accepted, first = await self._arrive(
-            keys=[room_key(room_id), user_key(user_id), process_key(self.process_id), NAMES_KEY],
-            args=[user_id, limit, f"{room_id}:{user_id}", username],
-        )
+        self.start()
+        async with self._call(f"arrive room={room_id} user={user_id}"):
+            accepted, first = await self._arrive(
+                keys=[
+                    room_key(room_id),
+                    user_key(user_id),
+                    process_key(self.process_id),
+                    NAMES_KEY,
+                    LEASES_KEY,
+                ],
+                args=[
+                    user_id,
+                    limit,
+                    f"{room_id}:{user_id}",
+                    username,
+                    self.process_id,
+                    self.lease,
+                ],
+            )
+            if accepted:
+                self._mine[(room_id, user_id)] += 1
+                self._names[user_id] = username
         return Arrival(accepted=bool(accepted), first_in_room=bool(first))
 
     async def depart(self, *, room_id: int, user_id: int) -> bool:
-        last = await self._depart(
-            keys=[room_key(room_id), user_key(user_id), process_key(self.process_id)],
-            args=[user_id, f"{room_id}:{user_id}"],
-        )
+        key = (room_id, user_id)
+        # The connection is gone whatever Redis says: forget it locally first, so a
+        # failed call below is repaired by the next resync.
+        if self._mine[key] > 0:
+            self._mine[key] -= 1
+        if self._mine[key] <= 0:
+            del self._mine[key]
+        async with self._call(f"depart room={room_id} user={user_id}"):
+            last = await self._depart(
+                keys=[room_key(room_id), user_key(user_id), process_key(self.process_id)],
+                args=[user_id, f"{room_id}:{user_id}"],
+            )
         return bool(last)
 
     async def online(self, room_id: int) -> list[str]:
-        user_ids = await self.redis.hkeys(room_key(room_id))
-        if not user_ids:
-            return []
-        names = await self.redis.hmget(NAMES_KEY, user_ids)
+        self.start()
+        try:
+            user_ids = await self.redis.hkeys(room_key(room_id))
+            if not user_ids:
+                return []
+            names = await self.redis.hmget(NAMES_KEY, user_ids)
+        except (RedisError, OSError) as exc:
+            raise Unavailable() from exc
         return sorted(name.decode() for name in names if name is not None)
 
     async def online_counts(self, room_ids: list[int]) -> dict[int, int]:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for room_id in room_ids:
-                pipe.hlen(room_key(room_id))
-            counts = await pipe.execute()
+        self.start()
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for room_id in room_ids:
+                    pipe.hlen(room_key(room_id))
+                counts = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            # The lobby still renders; the counts say nobody until Redis is back.
+            logger.warning("presence unavailable op=online_counts: %r", exc)
+            return dict.fromkeys(room_ids, 0)
         return dict(zip(room_ids, counts, strict=True))
+
+    @contextlib.asynccontextmanager
+    async def _call(self, what: str):
+        """Run one arrive/depart: never during a resync, and marked dirty if it fails."""
+        while self._resyncing is not None:
+            await self._resyncing.wait()
+        self._inflight += 1
+        try:
+            yield
+        except (RedisError, OSError) as exc:
+            # A timeout may hide a script that did run: the next heartbeat repairs.
+            self._dirty = True
+            logger.warning("presence unavailable op=%s process=%s: %r", what, self.process_id, exc)
+            raise Unavailable() from exc
+        finally:
+            self._inflight -= 1
+            if self._inflight == 0 and self._quiet is not None:
+                self._quiet.set()
+
+    # --- lease, repair and sweep ----------------------------------------------
+
+    def start(self) -> None:
+        """Start the heartbeat and sweeper in the running loop (idempotent)."""
+        if self._task is None or self._task.done():
+            if self.retired:
+                return
+            self._task = asyncio.get_running_loop().create_task(self._keep_alive())
+
+    def stop(self) -> None:
+        """Stop the heartbeat (the lease then runs out unless ``retire`` removed it)."""
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+    async def _keep_alive(self) -> None:
+        interval = self.lease / 3
+        next_sweep = time.monotonic() + random.uniform(0, interval)
+        while True:
+            try:
+                await self.heartbeat()
+                if time.monotonic() >= next_sweep:
+                    next_sweep = time.monotonic() + interval * random.uniform(0.8, 1.2)
+                    await self.sweep()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - Redis away: keep beating
+                self._ok_since = None
+                logger.warning("presence heartbeat failed process=%s: %r", self.process_id, exc)
+            await asyncio.sleep(interval)
+
+    async def heartbeat(self) -> None:
+        """Renew this process's lease; write its counts back if Redis lost them."""
+        held = await self._heartbeat(
+            keys=[LEASES_KEY, process_key(self.process_id)], args=[self.process_id, self.lease]
+        )
+        if self._ok_since is None:
+            self._ok_since = time.monotonic()
+        if not held or self._dirty:
+            await self.resync(reason="lost" if not held else "unsure")
+
+    async def resync(self, *, reason: str) -> None:
+        """Replace what Redis holds for this process by its in-memory counts."""
+        if self._resyncing is not None:
+            return
+        self._resyncing = asyncio.Event()
+        try:
+            while self._inflight:
+                self._quiet = asyncio.Event()
+                await self._quiet.wait()
+            self._quiet = None
+            self._dirty = False
+            args: list = [PREFIX, self.process_id, self.lease]
+            for (room_id, user_id), count in self._mine.items():
+                args += [f"{room_id}:{user_id}", count, self._names.get(user_id, "")]
+            try:
+                await self._resync(
+                    keys=[LEASES_KEY, process_key(self.process_id), NAMES_KEY], args=args
+                )
+            except BaseException:
+                self._dirty = True
+                raise
+            if self._mine or reason != "lost":
+                logger.info(
+                    "presence resynced process=%s reason=%s connections=%d",
+                    self.process_id,
+                    reason,
+                    sum(self._mine.values()),
+                )
+        finally:
+            event, self._resyncing = self._resyncing, None
+            event.set()
+
+    async def sweep(self, *, force: bool = False) -> int:
+        """Withdraw processes whose lease expired and announce who left; return how many.
+
+        Skipped until this process's own heartbeats have succeeded for half a lease:
+        after Redis was away, every live process must get a chance to renew first,
+        or the first sweeper would evict them all.
+        """
+        if not force and (
+            self._ok_since is None or time.monotonic() - self._ok_since < self.lease / 2
+        ):
+            return 0
+        total = 0
+        while True:
+            result = await self._sweep(keys=[LEASES_KEY], args=[PREFIX, SWEEP_BATCH, ""])
+            count = int(result[0])
+            if count:
+                logger.warning(
+                    "presence swept processes=%d by=%s (lease expired)", count, self.process_id
+                )
+            await self._announce_leaves(result[1:], why="lease expired")
+            total += count
+            if count < SWEEP_BATCH:
+                return total
+
+    async def retire(self) -> None:
+        """Withdraw this process now (graceful shutdown) and stop the heartbeat."""
+        self.retired = True
+        self.stop()
+        self._mine.clear()
+        try:
+            result = await self._sweep(keys=[LEASES_KEY], args=[PREFIX, 1, self.process_id])
+        except (RedisError, OSError) as exc:
+            logger.warning(
+                "presence retire failed process=%s: %r (the lease will expire)",
+                self.process_id,
+                exc,
+            )
+            return
+        await self._announce_leaves(result[1:], why="process stopped")
+
+    async def _announce_leaves(self, flat: list, *, why: str) -> None:
+        from . import broadcast, protocol
+
+        for i in range(0, len(flat), 3):
+            room_id, user_id, name = int(flat[i]), int(flat[i + 1]), flat[i + 2].decode()
+            logger.info("presence leave room=%s user=%s reason=%s", room_id, user_id, why)
+            if name:
+                frame = protocol.user_frame(protocol.ServerType.LEAVE, name)
+                await broadcast.publish(broadcast.frame_event(room_id, frame))
