@@ -19,10 +19,12 @@ import time
 from collections.abc import Iterable
 from typing import Any, Protocol
 
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
-from . import history, metrics, protocol
+from . import history, metrics, protocol, selectors
 from .broadcast import CONTROL_GROUP, Publisher, room_group
+from .errors import CloseCode, Refusal
 from .models import Room
 
 logger = logging.getLogger(__name__)
@@ -33,6 +35,14 @@ REORDER_WAIT = 0.2
 # and the tail of a room is checked against the cache, in case the layer dropped the last
 # broadcast of a burst (nothing newer would reveal the gap).
 REFRESH_INTERVAL = 3.0
+# After Redis failed (it may have lost broadcasts and cached messages alike), tail
+# checks ask the database for this long.
+TROUBLE_WINDOW = 30.0
+# Token connections are checked against the database this often, so a revocation the
+# layer did not bring (another process in embedded mode, e.g. ``chat_token --revoke``,
+# or a lost event) still closes them within a second.
+TOKEN_CHECK_INTERVAL = 0.5
+TOKEN_CHECK_CHUNK = 500  # ids per query, under every database's parameter limit
 
 
 class Connection(Protocol):
@@ -57,7 +67,9 @@ class RoomFanout:
         self.hub = hub
         self.room = room
         self.connections: set[Connection] = set()
-        self.last_seq: int | None = None  # highest seq delivered with no gap before it
+        # Highest seq delivered with no gap before it; starts at the room's newest, so
+        # that a tail lost before any event reached this process is still noticed.
+        self.last_seq: int | None = getattr(room, "last_seq", None)
         self.pending: dict[int, str] = {}
         self.gap_task: asyncio.Task | None = None
 
@@ -112,19 +124,49 @@ class RoomFanout:
         finally:
             self.gap_task = None
 
-    async def check_tail(self) -> None:
-        """Deliver messages the layer dropped at the end of a burst (nothing newer came)."""
+    async def check_tail(self, *, deep: bool = False) -> None:
+        """Deliver messages the layer dropped at the end of a burst (nothing newer came).
+
+        The cache shows them: its run right after ``last_seq``, or a newest entry past
+        it (the gap before it is filled from history). With ``deep`` (the hub saw Redis
+        fail lately, so the cache may have lost them as well) the database is asked
+        too; polling it always would cost more than the rare lost tail it finds.
+        """
         if self.last_seq is None or self.gap_task is not None:
             return
-        # Cache only: polling the database every few seconds per room would cost more
-        # than the rare lost tail it finds; a flushed cache waits for the next message.
         for seq, entry in await history.cached_after(room_id=self.room.pk, seq=self.last_seq):
             await self.on_message(seq, protocol.message_frame_from_json(entry))
+        if self.pending:
+            return
+        newest = await _cached_newest(self.room.pk)
+        if newest is None and deep:
+            newest = await _stored_newest(self.room)
+        if newest is not None and newest[0] > self.last_seq:
+            logger.warning("lost tail found room=%s seqs=%s..%s", self.room.pk, self.last_seq + 1, newest[0])
+            await self.on_message(newest[0], protocol.message_frame_from_json(newest[1]))
 
     async def broadcast(self, text: str, *, skip_user: int | None = None) -> None:
         for connection in list(self.connections):
             if connection.user_id != skip_user:
                 await connection.deliver_frame(text)
+
+
+async def _cached_newest(room_id: int) -> history.Entry | None:
+    try:
+        entries = await history.cache().tail(room_id, 1)
+    except Exception:  # noqa: BLE001 - the cache is best effort
+        return None
+    return entries[-1] if entries else None
+
+
+async def _stored_newest(room: Room) -> history.Entry | None:
+    last_seq = await database_sync_to_async(
+        lambda: Room.objects.filter(pk=room.pk).values_list("last_seq", flat=True).first()
+    )()
+    if not last_seq:
+        return None
+    entries = await history.after(room=room, seq=last_seq - 1, count=1, last_seq=last_seq)
+    return entries[-1] if entries else None
 
 
 class Hub:
@@ -139,6 +181,7 @@ class Hub:
         self.channel: str | None = None
         self.reader: asyncio.Task | None = None
         self.refresher: asyncio.Task | None = None
+        self.token_checker: asyncio.Task | None = None
         self._start_lock = asyncio.Lock()
 
     @classmethod
@@ -164,12 +207,18 @@ class Hub:
             loop = asyncio.get_running_loop()
             self.reader = loop.create_task(self._read())
             self.refresher = loop.create_task(self._refresh())
+            self.token_checker = loop.create_task(self._check_tokens())
 
     async def _add_group(self, group: str) -> None:
         try:
             await self.layer.group_add(group, self.channel)
         except Exception as exc:  # noqa: BLE001 - Redis down: the refresher retries
+            self.troubled()
             logger.warning("group_add failed group=%s: %r", group, exc)
+
+    def troubled(self) -> None:
+        """Redis failed: for a while, tail checks also ask the database (see ``check_tail``)."""
+        self.troubled_until = time.monotonic() + TROUBLE_WINDOW
 
     async def join(self, room: Room, connection: Connection) -> RoomFanout:
         """Register ``connection`` for ``room``'s events; call before reading history."""
@@ -213,6 +262,7 @@ class Hub:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - Redis restarting: keep trying
+                self.troubled()
                 logger.warning("layer receive failed, retrying in %.1fs: %r", backoff, exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
@@ -225,8 +275,7 @@ class Hub:
     async def dispatch(self, event: dict[str, Any]) -> None:
         kind = event.get("kind")
         if kind == "revoke":
-            for connection in list(self.by_token.get(event["token"], ())):
-                await connection.close_soon(4401)
+            await self.close_token(event["token"])
             return
         fanout = self.rooms.get(event.get("room"))
         if fanout is None:
@@ -251,18 +300,43 @@ class Hub:
             for room_id, fanout in list(self.rooms.items()):
                 await self._add_group(room_group(room_id))
                 try:
-                    await fanout.check_tail()
+                    await fanout.check_tail(deep=time.monotonic() < self.troubled_until)
                 except Exception as exc:  # noqa: BLE001
                     logger.warning("tail check failed room=%s: %r", room_id, exc)
 
+    async def close_token(self, token_id: int) -> None:
+        """Close the connections of a revoked token with 4401, saying why first."""
+        text = protocol.error_frame(
+            Refusal(CloseCode.NOT_AUTHENTICATED, "your API token was revoked")
+        )
+        for connection in list(self.by_token.get(token_id, ())):
+            await connection.close_soon(CloseCode.NOT_AUTHENTICATED, text)
+
+    async def _check_tokens(self) -> None:
+        while True:
+            await asyncio.sleep(TOKEN_CHECK_INTERVAL)
+            ids = list(self.by_token)
+            for start in range(0, len(ids), TOKEN_CHECK_CHUNK):
+                try:
+                    revoked = await database_sync_to_async(selectors.revoked_tokens)(
+                        ids[start : start + TOKEN_CHECK_CHUNK]
+                    )
+                except Exception as exc:  # noqa: BLE001 - database busy or down: next round
+                    logger.warning("token check failed: %r", exc)
+                    break
+                for token_id in revoked:
+                    await self.close_token(token_id)
+
     async def stop(self) -> None:
         """Cancel this hub's tasks and forget it (end of an event loop: tests, shutdown)."""
-        tasks = [task for task in (self.reader, self.refresher) if task is not None]
+        tasks = [
+            task for task in (self.reader, self.refresher, self.token_checker) if task is not None
+        ]
         for task in tasks:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=2)
-        self.reader = self.refresher = None
+        self.reader = self.refresher = self.token_checker = None
         self._hubs.pop(asyncio.get_running_loop(), None)
 
     async def close_all(self, code: int) -> None:

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from . import protocol
 from .errors import CloseCode, Refusal
-from .models import Ban, Message, Mute, Room
+from .models import ApiToken, Ban, Message, Mute, Room
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -165,3 +165,11 @@ def lobby_rooms(*, user: User) -> QuerySet[Room]:
     else:
         rooms = rooms.filter(is_private=False)
     return rooms.order_by("-last_message_at", "slug")
+
+
+def revoked_tokens(token_ids: list[int]) -> set[int]:
+    """Which of ``token_ids`` no longer sign anyone in: revoked, deleted, or of a deactivated user."""
+    valid = ApiToken.objects.filter(
+        pk__in=token_ids, revoked_at__isnull=True, user__is_active=True
+    ).values_list("pk", flat=True)
+    return set(token_ids) - set(valid)

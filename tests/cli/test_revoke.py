@@ -1,0 +1,40 @@
+"""Revoking a token closes its open connections with 4401 within a second."""
+
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.utils import timezone
+
+from chat import services
+from chat.errors import CloseCode
+from chat.models import ApiToken
+from tests.helpers.ws import connect
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ROOM = "/ws/rooms/lobby/"
+
+
+async def test_revoking_closes_that_tokens_connections_with_4401(mode, room, user, make_token):
+    keep, revoke = await sync_to_async(make_token)(user), await sync_to_async(make_token)(user)
+    async with connect(ROOM, token=keep) as kept, connect(ROOM, token=revoke) as doomed:
+        await sync_to_async(services.revoke_tokens)(
+            tokens=ApiToken.objects.filter(prefix=revoke[:8])
+        )
+
+        await doomed.expect_close(CloseCode.NOT_AUTHENTICATED, timeout=1)
+        assert any(f.get("type") == "error" and "revoked" in f["detail"] for f in doomed.seen)
+        await kept.send("ping")
+        await kept.expect("pong")
+
+
+async def test_a_revocation_no_event_announced_still_closes_within_a_second(
+    embedded, room, user, make_token
+):
+    # Another process revoked it (manage.py chat_token --revoke in embedded mode has
+    # no channel layer in common with the server), or the layer lost the event.
+    key = await sync_to_async(make_token)(user)
+    async with connect(ROOM, token=key) as client:
+        await ApiToken.objects.filter(user=user).aupdate(revoked_at=timezone.now())
+
+        await client.expect_close(CloseCode.NOT_AUTHENTICATED, timeout=1.5)
