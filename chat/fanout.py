@@ -181,6 +181,7 @@ class Hub:
         self.channel: str | None = None
         self.reader: asyncio.Task | None = None
         self.refresher: asyncio.Task | None = None
+        self.troubled_until = 0.0
         self.token_checker: asyncio.Task | None = None
         self._start_lock = asyncio.Lock()
 
