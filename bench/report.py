@@ -1,0 +1,396 @@
+"""The benchmark report: ``docs/benchmarks/<date>.md``, its chart ``<date>.png`` and raw ``<date>.json``.
+
+Rendering only: every number comes from the ``Record`` list that ``bench.run``
+measured in one invocation, so ratios always compare runs of the same moment.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .loadgen import LoadResult
+from .scenarios import SCENARIO_6, SCENARIOS, fmt_ms, headline, kb_per_connection, verdict
+
+# The product group whose numbers answer scenarios 1-5 (scenario 3 also uses product-pg).
+PRODUCT = "product"
+PRODUCT_PG = "product-pg"
+PRODUCT_X2 = "product-x2"
+
+
+@dataclass
+class Record:
+    """One scenario run against one server group."""
+
+    group: str
+    label: str
+    scenario: str
+    result: LoadResult
+
+
+@dataclass
+class Meta:
+    """Everything the report says besides the measurements."""
+
+    date: str
+    mode: str  # "full" or "quick"
+    command: str
+    commit: str
+    machine: dict[str, str]
+    versions: dict[str, str]
+    started: str
+    elapsed_s: float
+    sizes: dict
+    notes: list[str] = field(default_factory=list)
+    profile_md: str | None = None
+    profile_svg: str | None = None
+
+
+def _find(records: list[Record], group: str, scenario: str) -> LoadResult | None:
+    for record in records:
+        if record.group == group and record.scenario == scenario:
+            return record.result
+    return None
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    if a is None or b is None or not b:
+        return "-"
+    return f"{a / b:.2f}×" if a / b < 10 else f"{a / b:.1f}×"
+
+
+def _value(key: str, result: LoadResult | None) -> float | None:
+    """The number a scenario's ratios compare."""
+    if result is None:
+        return None
+    if key == "1":
+        return result.deliveries_per_s
+    if key in ("2", "3"):
+        return result.latency_ms["p99"]
+    if key == "4":
+        return kb_per_connection(result)
+    if key == "5":
+        return result.connect_all_ready_s
+    return None
+
+
+_RATIO_OF = {"1": "deliveries/s", "2": "p99", "3": "p99", "4": "KB/conn", "5": "time to all ready"}
+
+
+def summary_table(records: list[Record], quick: bool) -> list[str]:
+    """Scenario by scenario: target, product, baselines, ratios, verdict."""
+    lines = [
+        "| # | target | product | tutorial | raw | ratio compared | product / tutorial | product / raw | met? |",
+        "|---|---|---|---|---|---|---:|---:|---|",
+    ]
+    rows = [(k, PRODUCT, "") for k in ("1", "2", "3")] + [("3", PRODUCT_PG, " (PostgreSQL)")]
+    rows += [(k, PRODUCT, "") for k in ("4", "5")]
+    for key, group, suffix in rows:
+        product = _find(records, group, key)
+        if product is None:
+            continue
+        tut, raw = _find(records, "tutorial", key), _find(records, "raw", key)
+        baselines = {name: r for name, r in (("tutorial", tut), ("raw", raw)) if r is not None}
+        met, _ = verdict(key, product, baselines)
+        shown = "n/a (quick sizes)" if quick else {True: "yes", False: "**no**", None: "-"}[met]
+        scenario = SCENARIOS[key]
+        label = f"{key}{suffix if suffix else (' (SQLite)' if key == '3' else '')}"
+        lines.append(
+            f"| {label} | {scenario.target} | {headline(key, product)} | "
+            f"{headline(key, tut) if tut else '-'} | {headline(key, raw) if raw else '-'} | "
+            f"{_RATIO_OF[key]} | {_ratio(_value(key, product), _value(key, tut))} | "
+            f"{_ratio(_value(key, product), _value(key, raw))} | {shown} |"
+        )
+    for key in SCENARIO_6:
+        one, two = _find(records, PRODUCT, key), _find(records, PRODUCT_X2, key)
+        if two is None:
+            continue
+        lines.append(
+            f"| 6 (as {key}) | report 1 → 2 processes | 2 processes: {headline(key, two)} | - | - | "
+            f"{_RATIO_OF[key]}, 2 procs / 1 proc | {_ratio(_value(key, two), _value(key, one))} | - | reported |"
+        )
+    return lines
+
+
+def _mb(n: int) -> str:
+    return f"{n / 2**20:,.0f} MB"
+
+
+def detail_table(results: list[tuple[str, LoadResult]]) -> list[str]:
+    """One row per server: every number the run measured."""
+    lines = [
+        "| server | ready | connect (all / p50) | sent | deliveries/s | p50 | p90 | p99 | max | lost "
+        "| server CPU | loadgen CPU | Redis CPU | server RSS before → ready → end |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for label, r in results:
+        lat = r.latency_ms
+        cpu = " + ".join(f"{s.cpu_percent:.0f} %" for s in r.servers) or "-"
+        rss = "; ".join(
+            f"{_mb(s.rss_before)} → {_mb(s.rss_ready)} → {_mb(s.rss_end)}" for s in r.servers
+        )
+        ready_all = (
+            f"{r.connect_all_ready_s:.2f} s" if r.connect_all_ready_s is not None else "incomplete"
+        )
+        ready_p50 = f"{r.connect_p50_s:.2f} s" if r.connect_p50_s is not None else "-"
+        redis_cpu = f"{r.redis_cpu_percent:.0f} %" if r.redis_cpu_percent is not None else "-"
+        lines.append(
+            f"| {label} | {r.connected:,}/{r.connections:,} | {ready_all} / {ready_p50} | {r.sent:,} | "
+            f"{r.deliveries_per_s:,.0f} | {fmt_ms(lat['p50'])} | {fmt_ms(lat['p90'])} | {fmt_ms(lat['p99'])} | "
+            f"{fmt_ms(lat['max'])} | {r.lost:,} | {cpu} | {r.loadgen_cpu_percent:.0f} % | {redis_cpu} | {rss} |"
+        )
+    notes = []
+    for label, r in results:
+        extra = []
+        if r.connect_failures:
+            extra.append(f"connect failures {r.connect_failures}")
+        if r.unexpected_closes:
+            extra.append(f"closed during the run {r.unexpected_closes}")
+        if r.errors:
+            extra.append(f"error frames {r.errors}")
+        if r.disorder:
+            extra.append(f"{r.disorder} deliveries out of order or repeated")
+        if r.closed_loop_timeouts:
+            extra.append(f"{r.closed_loop_timeouts} closed-loop waits timed out")
+        if r.other_frames:
+            extra.append(f"other frames {r.other_frames}")
+        extra += r.notes
+        if extra:
+            notes.append(f"- {label}: " + "; ".join(extra))
+    return lines + ([""] + notes if notes else [])
+
+
+METHOD = """\
+- **Load generator** (`bench/loadgen.py`, `bench/worker.py`): {workers} worker processes (fork),
+  each an asyncio loop on uvloop driving its share of the connections (round-robin, so
+  every worker holds members of every room) through websockets' Sans-I/O client
+  protocol on plain asyncio transports (`bench/wsclient.py`: no task or future per
+  frame). Every connection authenticates with its own user's token
+  (`Authorization: Bearer`, users `bench-u00000`... made in bulk by `bench/seed.py`),
+  sends an `Origin` header, and waits for `ready`. Compression off on both sides.
+- **Timing**: all connections start at one instant; connect time is from that instant
+  to each `ready` (so it includes queueing in the server's accept backlog). Then the
+  send window ({duration} s), then a drain of at most {drain} s that ends as soon as
+  every expected delivery arrived. Closed loop: the one sender sends its next message
+  when its previous one comes back to it as a `message` frame. Fixed rate: each sender
+  starts at a random phase within its interval, so 1,000 senders at 1/s are spread out.
+- **Latency**: each body starts with `B<sender>:<n>:<CLOCK_MONOTONIC ns>`; the receiver
+  subtracts it from its own clock (system-wide on Linux), so latency is send → delivery to
+  each member, sender included. Percentiles from a merged log histogram (1 % buckets).
+- **Deliveries/s**: `message` frames received by all members / (last delivery − start of
+  the send window). **Lost**: Σ over rooms of (messages sent − refused with an `error`)
+  × members still connected, minus deliveries received after the drain.
+- **CPU**: server processes from psutil (process plus children), over the send window and
+  drain, in % of one core; load generator from `getrusage` of its workers, same window;
+  Redis from `INFO cpu` (the Redis server is shared: other clients' work shows there).
+  Nothing is pinned: server(s), load generator, Redis{pg} share the machine's
+  {nproc} cores, and the CPU columns show how. A server near 100 % is saturated; when
+  server + load generator + Redis approach {total} %, the machine is.
+- **Memory (scenario 4)**: server RSS (process tree) before the first connection and
+  {settle} s after the last `ready`, opened 100 at a time per worker; the growth is divided
+  by the connections.
+- **Servers**: each group starts fresh on a free port of 127.0.0.1 with the open-files
+  limit raised, its scenarios run in the order 4, 1, 2, 5, 3 (4 first, on a fresh process;
+  5 connects to the room scenario 1 filled with history), and the Redis database
+  (a number claimed for this run, emptied before each group) is shared by product and
+  tutorial. The product runs in Redis mode through `python -m chatsite.serve`
+  (`CHAT_RATE_LIMIT` empty, `CHAT_MAX_CONNECTIONS_PER_USER` high, `DEBUG` off) on a fresh
+  SQLite file and a fresh PostgreSQL database, both migrated with `manage.py migrate`.
+  Product and tutorial daphne both run with `--access-log /dev/null`.
+- **Baselines**: *tutorial* = `bench/baselines/tutorial/`, the Channels tutorial's
+  `ChatConsumer` (AsyncWebsocketConsumer, `AuthMiddlewareStack`, one group per room,
+  `group_send` per message, JSON re-encoded per member, channels-redis core layer, nothing
+  stored) under daphne; *raw* = `bench/baselines/raw_ws.py`, a plain `websockets`
+  server on uvloop with `broadcast()` of one encoded frame. Both speak the product's
+  frames (`ready`, `ack`, `message` with the same fields).
+"""
+
+
+def render(records: list[Record], meta: Meta, chart_name: str) -> str:
+    """The whole Markdown report."""
+    quick = meta.mode == "quick"
+    sizes = meta.sizes
+    out = [
+        f"# Benchmark {meta.date}{' (quick)' if quick else ''}",
+        "",
+        f"`{meta.command}` at commit `{meta.commit}`, started {meta.started}, took "
+        f"{meta.elapsed_s / 60:.1f} min. Machine: {meta.machine['nproc']} × {meta.machine['cpu']}, "
+        f"{meta.machine['memory']}.",
+        "",
+    ]
+    if quick:
+        out += [
+            "**Quick run**: rooms of "
+            f"{sizes['big_room']} instead of 1,000 members, {sizes['duration']:g} s windows, "
+            f"{sizes['idle_connections']:,} idle connections, {sizes['connect_clients']} clients in "
+            "the storm. The numbers show the suite works; they do not answer the targets.",
+            "",
+        ]
+    out += ["## Results against the targets", "", *summary_table(records, quick), ""]
+    out += [f"![chart]({chart_name})", ""]
+    if meta.notes:
+        out += ["Notes:", "", *[f"- {n}" for n in meta.notes], ""]
+
+    out += ["## Scenario details", ""]
+    for key, scenario in SCENARIOS.items():
+        rows = [(r.label, r.result) for r in records if r.scenario == key and r.group != PRODUCT_X2]
+        if rows:
+            out += [
+                f"### {key}. {scenario.title}",
+                "",
+                f"Target: {scenario.target}.",
+                "",
+                *detail_table(rows),
+                "",
+            ]
+    six = [
+        (f"{r.label} — as scenario {r.scenario}", r.result)
+        for r in records
+        if r.group == PRODUCT_X2
+    ]
+    if six:
+        out += ["### 6. Two product processes sharing Redis", ""]
+        out += [
+            "Scenarios 1 and 3 again with two daphne processes; connections alternate between "
+            "them, so each room has members on both and every message crosses Redis. "
+            "Compare with the one-process rows above (same run).",
+            "",
+        ]
+        one = [
+            (f"product (SQLite) — as scenario {k}", _find(records, PRODUCT, k)) for k in SCENARIO_6
+        ]
+        out += [*detail_table([(label, r) for label, r in one if r is not None] + six), ""]
+
+    if meta.profile_md:
+        out += ["## Profile of the product under scenario 1", ""]
+        if meta.profile_svg:
+            out += [f"Flame graph: [{meta.profile_svg}]({meta.profile_svg}) (hover for names).", ""]
+        out += [meta.profile_md, ""]
+
+    out += [
+        "## Method",
+        "",
+        METHOD.format(
+            workers=_workers(records),
+            duration=f"{sizes['duration']:g}",
+            drain=f"{sizes['drain']:g}",
+            nproc=meta.machine["nproc"],
+            total=100 * int(meta.machine["nproc"]),
+            settle=f"{sizes['settle']:g}",
+            pg=" and PostgreSQL (scenario 3)",
+        ),
+        "## Machine and versions",
+        "",
+        "| | |",
+        "|---|---|",
+        *[f"| {k} | {v} |" for k, v in meta.machine.items()],
+        *[f"| {k} | {v} |" for k, v in meta.versions.items()],
+        "",
+        "Raw numbers: the `.json` file next to this report.",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def _workers(records: list[Record]) -> str:
+    counts = sorted({r.result.loadgen_workers for r in records})
+    return "/".join(str(c) for c in counts) or "?"
+
+
+def chart(records: list[Record], path: Path, title: str) -> None:
+    """Six bar charts, one per scenario, every server side by side."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 3, figsize=(16, 9))
+    fig.suptitle(title)
+    colours = {
+        "raw": "#7f7f7f",
+        "tutorial": "#d62728",
+        PRODUCT: "#1f77b4",
+        PRODUCT_PG: "#2ca02c",
+        PRODUCT_X2: "#9467bd",
+    }
+
+    def bars(ax, key: str, value, ylabel: str, log: bool = False, groups=None) -> None:
+        chosen = [r for r in records if r.scenario == key and (groups is None or r.group in groups)]
+        names = [r.label.replace(" (", "\n(") for r in chosen]
+        values = [value(r.result) or 0 for r in chosen]
+        ax.bar(names, values, color=[colours.get(r.group, "#333") for r in chosen])
+        for i, v in enumerate(values):
+            ax.annotate(f"{v:,.3g}", (i, v), ha="center", va="bottom", fontsize=8)
+        ax.set_title(f"{key}. {SCENARIOS[key].title}", fontsize=9)
+        ax.set_ylabel(ylabel)
+        ax.tick_params(axis="x", labelsize=7)
+        if log and any(values):
+            ax.set_yscale("log")
+
+    single = ["raw", "tutorial", PRODUCT, PRODUCT_PG]
+    bars(axes[0][0], "1", lambda r: r.deliveries_per_s, "deliveries/s", groups=single)
+    bars(axes[0][1], "2", lambda r: r.latency_ms["p99"], "p99 latency, ms (log)", log=True)
+    bars(
+        axes[0][2],
+        "3",
+        lambda r: r.latency_ms["p99"],
+        "p99 latency, ms (log)",
+        log=True,
+        groups=single,
+    )
+    bars(axes[1][0], "4", kb_per_connection, "KB per idle connection")
+    bars(axes[1][1], "5", lambda r: r.connect_all_ready_s, "seconds until all ready")
+
+    ax = axes[1][2]
+    pairs = [(k, _find(records, PRODUCT, k), _find(records, PRODUCT_X2, k)) for k in SCENARIO_6]
+    pairs = [(k, a, b) for k, a, b in pairs if a is not None and b is not None]
+    if pairs:
+        labels, one, two = [], [], []
+        for key, a, b in pairs:
+            labels.append(f"s{key} deliveries/s")
+            one.append(a.deliveries_per_s)
+            two.append(b.deliveries_per_s)
+        xs = range(len(labels))
+        ax.bar([x - 0.2 for x in xs], one, width=0.4, label="1 process", color=colours[PRODUCT])
+        ax.bar(
+            [x + 0.2 for x in xs], two, width=0.4, label="2 processes", color=colours[PRODUCT_X2]
+        )
+        ax.set_xticks(list(xs), labels)
+        ax.legend(fontsize=8)
+    ax.set_title("6. Product: one process vs two sharing Redis", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def write(records: list[Record], meta: Meta, out_dir: Path) -> Path:
+    """Write ``<date>.md``, ``<date>.png`` and ``<date>.json``; return the report path.
+
+    A full run also refreshes ``latest.md``; a quick run writes ``<date>-quick.*``
+    and leaves ``latest.md`` to the last full run (the README links there).
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = meta.date if meta.mode == "full" else f"{meta.date}-quick"
+    chart_path = out_dir / f"{stem}.png"
+    chart(records, chart_path, f"chat benchmark {meta.date} ({meta.mode}, commit {meta.commit})")
+    report_path = out_dir / f"{stem}.md"
+    report_path.write_text(render(records, meta, chart_path.name))
+    raw = {
+        "meta": meta.__dict__,
+        "records": [
+            {
+                "group": r.group,
+                "label": r.label,
+                "scenario": r.scenario,
+                "result": r.result.to_dict(),
+            }
+            for r in records
+        ],
+    }
+    (out_dir / f"{stem}.json").write_text(json.dumps(raw, indent=1, default=str))
+    if meta.mode == "full":
+        # A copy, not a symlink: it renders the same everywhere (the chart link is relative).
+        shutil.copyfile(report_path, out_dir / "latest.md")
+    return report_path

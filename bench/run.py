@@ -1,0 +1,261 @@
+"""Run the benchmark suite against the product and both baselines, then write the report.
+
+    python -m bench.run [--quick] [--scenarios 1,2,3,4,5,6] [--servers raw,tutorial,product]
+                        [--profile] [--out docs/benchmarks]
+
+Every server group starts fresh on free ports of 127.0.0.1, runs its scenarios, and is
+stopped by pid. Needs Redis on 127.0.0.1:6379; PostgreSQL on 127.0.0.1:5432 for the
+PostgreSQL rows (skipped with a note when it is not there). ``--quick`` runs small
+versions of every scenario in about a minute (a smoke test: no targets judged).
+``--profile`` adds a pass of scenario 1 against the product with py-spy attached and
+puts a flame graph and the top costs in the report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from . import databases, environment, flame, redisdb, report, servers
+from .loadgen import run_load
+from .probe import Probe
+from .report import Meta, Record
+from .scenarios import FULL, QUICK, SCENARIO_6, SCENARIOS, Sizes
+from .servers import Server
+
+DEFAULT_OUT = servers.BASE_DIR / "docs" / "benchmarks"
+ORDER = ("4", "1", "2", "5", "3")  # 4 on a fresh process; 5 after 1 filled the room's history
+
+
+@dataclass(frozen=True)
+class Group:
+    """Servers started together and the scenarios run against them."""
+
+    key: str
+    label: str
+    kind: str  # raw, tutorial or product
+    db: str | None = None  # sqlite or postgres (product only)
+    processes: int = 1
+    scenarios: tuple[str, ...] = ORDER
+
+
+GROUPS = (
+    Group("raw", "raw websockets", "raw"),
+    Group("tutorial", "Channels tutorial", "tutorial"),
+    Group("product", "product (SQLite)", "product", "sqlite"),
+    Group("product-pg", "product (PostgreSQL)", "product", "postgres", scenarios=("1", "3")),
+    Group("product-x2", "product ×2 processes (SQLite)", "product", "sqlite", 2, SCENARIO_6),
+)
+
+
+def selected_groups(scenarios: set[str], kinds: set[str]) -> list[Group]:
+    """The groups to run, each with only the selected scenarios (6 selects ``product-x2``)."""
+    chosen = []
+    for group in GROUPS:
+        if group.kind not in kinds:
+            continue
+        if group.key == "product-x2":
+            keep = group.scenarios if "6" in scenarios else ()
+        else:
+            keep = tuple(k for k in group.scenarios if k in scenarios)
+        if keep:
+            chosen.append(
+                Group(group.key, group.label, group.kind, group.db, group.processes, keep)
+            )
+    return chosen
+
+
+class Bench:
+    """One invocation: work directory, Redis database, product databases, records."""
+
+    def __init__(self, sizes: Sizes, work: Path, redis_db: int) -> None:
+        self.sizes = sizes
+        self.work = work
+        self.redis_url = redisdb.url(redis_db)
+        self.redis_db = redis_db
+        self.records: list[Record] = []
+        self.notes: list[str] = []
+        self.db_urls: dict[str, str] = {}
+        self.tokens: dict[str, list[str]] = {}
+        self.postgres_url: str | None = None
+
+    def prepare_databases(self, groups: list[Group]) -> None:
+        """Create, migrate and seed each product database the groups need."""
+        for db in sorted({g.db for g in groups if g.db}):
+            keys = {k for g in groups if g.db == db for k in g.scenarios}
+            if db == "postgres":
+                problem = databases.postgres_available()
+                if problem:
+                    self.notes.append(f"PostgreSQL rows skipped: {problem}")
+                    continue
+                self.postgres_url = self.db_urls[db] = databases.create_postgres()
+            else:
+                self.db_urls[db] = databases.sqlite_url(self.work)
+            users = max(SCENARIOS[k].users(self.sizes) for k in keys)
+            rooms = sorted({room for k in keys for room in SCENARIOS[k].rooms(self.sizes)})
+            env = servers.product_env(self.db_urls[db], self.redis_url)
+            tokens, took = databases.prepare(env, users, rooms, self.work / f"tokens-{db}.txt")
+            self.tokens[db] = tokens
+            print(
+                f"bench: {db}: migrated, {users:,} users with tokens, {len(rooms)} rooms ({took:.1f} s)",
+                file=sys.stderr,
+            )
+
+    def start(self, group: Group) -> list[Server]:
+        """Start the group's server processes (the Redis database emptied first)."""
+        redisdb.empty(self.redis_db)
+        if group.kind == "raw":
+            procs = [servers.raw_server(self.work)]
+        elif group.kind == "tutorial":
+            procs = [servers.tutorial_server(self.work, self.redis_url)]
+        else:
+            env = servers.product_env(self.db_urls[group.db], self.redis_url)
+            procs = [servers.product_server(self.work, env, i) for i in range(group.processes)]
+        started = []
+        try:
+            for proc in procs:
+                started.append(proc.start())
+        except BaseException:
+            for proc in started:
+                proc.stop()
+            raise
+        return procs
+
+    def run_group(self, group: Group) -> None:
+        """Run the group's scenarios against freshly started servers."""
+        if group.db and group.db not in self.db_urls:
+            return
+        procs = self.start(group)
+        try:
+            for key in group.scenarios:
+                urls = [p.url for p in procs]
+                plan = SCENARIOS[key].plan(urls, self.tokens.get(group.db or ""), self.sizes)
+                plan.label = f"[{group.label}] {plan.label}"
+                probe = Probe([p.pid for p in procs], redisdb.client())
+                result = run_load(plan, probe)
+                self.records.append(Record(group.key, group.label, key, result))
+                dead = [p.name for p in procs if p.process.poll() is not None]
+                if dead:
+                    self.notes.append(
+                        f"{group.label}: {', '.join(dead)} exited during scenario {key}"
+                    )
+                    break
+                time.sleep(self.sizes.pause)
+        finally:
+            for proc in procs:
+                proc.stop()
+
+    def profile(self, out_dir: Path, stem: str) -> tuple[str, str] | None:
+        """Scenario 1 against a fresh product process with py-spy attached; (summary, svg name)."""
+        if "sqlite" not in self.db_urls:
+            return None
+        group = Group("product", "product (SQLite), profiled", "product", "sqlite", 1, ("1",))
+        procs = self.start(group)
+        raw_path = out_dir / f"{stem}-profile.txt"
+        recorder = None
+        try:
+            plan = SCENARIOS["1"].plan([procs[0].url], self.tokens["sqlite"], self.sizes)
+            plan.label = "[profile] s1 closed loop"
+
+            def attach() -> None:
+                nonlocal recorder
+                recorder = flame.start_recording(procs[0].pid, self.sizes.duration, raw_path)
+
+            run_load(plan, Probe([procs[0].pid]), on_send_window=attach)
+            if recorder is not None:
+                recorder.wait(60)
+        finally:
+            if recorder is not None and recorder.poll() is None:
+                recorder.kill()
+            for proc in procs:
+                proc.stop()
+        if not raw_path.exists():
+            self.notes.append("profile: py-spy wrote nothing (is ptrace allowed?)")
+            return None
+        stacks = flame.read_stacks(raw_path)
+        svg = out_dir / f"{stem}-profile.svg"
+        flame.write_svg(
+            stacks, svg, f"product under scenario 1 ({self.sizes.big_room} members), py-spy"
+        )
+        return flame.summary_markdown(*flame.top_costs(stacks)), svg.name
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.run", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes, about a minute, no verdicts"
+    )
+    parser.add_argument(
+        "--scenarios", default="1,2,3,4,5,6", help="comma-separated scenario numbers"
+    )
+    parser.add_argument(
+        "--servers", default="raw,tutorial,product", help="comma-separated: raw, tutorial, product"
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="also profile the product under scenario 1 (py-spy)"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help="report directory (default docs/benchmarks)"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the suite and write the report; return the exit status."""
+    args = parse_args(argv)
+    servers.raise_nofile()
+    sizes = QUICK if args.quick else FULL
+    scenarios = {s.strip() for s in args.scenarios.split(",") if s.strip()}
+    kinds = {s.strip() for s in args.servers.split(",") if s.strip()}
+    groups = selected_groups(scenarios, kinds)
+    if not groups:
+        print("bench: nothing to run for those --scenarios and --servers", file=sys.stderr)
+        return 2
+    started = datetime.now(UTC)
+    clock = time.monotonic()
+    date = started.strftime("%Y-%m-%d")
+    stem = date if not args.quick else f"{date}-quick"
+    args.out.mkdir(parents=True, exist_ok=True)
+    profile = None
+    with tempfile.TemporaryDirectory(prefix="chat-bench-") as tmp, redisdb.claimed_db() as redis_db:
+        bench = Bench(sizes, Path(tmp), redis_db)
+        try:
+            bench.prepare_databases(groups)
+            for group in groups:
+                bench.run_group(group)
+            if args.profile:
+                profile = bench.profile(args.out, stem)
+        finally:
+            if bench.postgres_url:
+                databases.drop_postgres(bench.postgres_url)
+        meta = Meta(
+            date=date,
+            mode="quick" if args.quick else "full",
+            command="python -m bench.run " + shlex.join(argv if argv is not None else sys.argv[1:]),
+            commit=environment.git_commit(),
+            machine=environment.machine(),
+            versions=environment.versions(
+                redisdb.client(), databases.POSTGRES_ADMIN if bench.postgres_url else None
+            ),
+            started=started.strftime("%Y-%m-%d %H:%M UTC"),
+            elapsed_s=time.monotonic() - clock,
+            sizes=asdict(sizes),
+            notes=bench.notes,
+            profile_md=profile[0] if profile else None,
+            profile_svg=profile[1] if profile else None,
+        )
+        path = report.write(bench.records, meta, args.out)
+    print(f"bench: report written to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,234 @@
+"""The scenarios of issue 7, as load plans, in full and ``--quick`` sizes, with their targets.
+
+A scenario only says what load to apply and which number answers it; which servers
+it runs against is ``bench.run``'s business, and judging is ``verdict``'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .loadgen import CLOSED_LOOP, LoadPlan, LoadResult, build_conns
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How big and how long: the full run, or the quick smoke version."""
+
+    big_room: int  # members of the one big room (scenarios 1, 2, 5)
+    duration: float  # send window, seconds
+    drain: float  # longest wait for the last deliveries, seconds
+    small_rooms: int  # scenario 3
+    small_members: int
+    idle_connections: int  # scenario 4
+    idle_rooms: int
+    settle: float  # idle seconds before reading RSS (scenario 4)
+    connect_clients: int  # scenario 5
+    pause: float  # between two scenarios on one server: leaves and closes finish
+
+
+FULL = Sizes(
+    big_room=1000,
+    duration=20.0,
+    drain=10.0,
+    small_rooms=100,
+    small_members=10,
+    idle_connections=10_000,
+    idle_rooms=100,
+    settle=5.0,
+    connect_clients=1000,
+    pause=2.0,
+)
+QUICK = Sizes(
+    big_room=100,
+    duration=2.0,
+    drain=3.0,
+    small_rooms=10,
+    small_members=10,
+    idle_connections=1000,
+    idle_rooms=10,
+    settle=1.0,
+    connect_clients=200,
+    pause=0.3,
+)
+
+BIG_ROOM = "big-1"  # scenarios 1 and 5 (5 connects where 1 left history)
+RATE_ROOM = "big-2"
+
+
+def small_rooms(sizes: Sizes) -> list[str]:
+    return [f"small-{i:03d}" for i in range(sizes.small_rooms)]
+
+
+def idle_rooms(sizes: Sizes) -> list[str]:
+    return [f"idle-{i:03d}" for i in range(sizes.idle_rooms)]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One scenario: its number, what it measures, and how to build its load."""
+
+    key: str
+    title: str
+    target: str
+    plan: Callable[[list[str], list[str] | None, Sizes], LoadPlan]
+    users: Callable[[Sizes], int]
+    rooms: Callable[[Sizes], list[str]]
+
+
+def _s1(urls: list[str], tokens: list[str] | None, sizes: Sizes) -> LoadPlan:
+    conns = build_conns(
+        urls, [BIG_ROOM], sizes.big_room, tokens=tokens, rate=CLOSED_LOOP, senders_per_room=1
+    )
+    return LoadPlan(conns=conns, duration=sizes.duration, drain=sizes.drain, label="s1 closed loop")
+
+
+def _s2(urls: list[str], tokens: list[str] | None, sizes: Sizes) -> LoadPlan:
+    conns = build_conns(
+        urls, [RATE_ROOM], sizes.big_room, tokens=tokens, rate=10.0, senders_per_room=1
+    )
+    return LoadPlan(conns=conns, duration=sizes.duration, drain=sizes.drain, label="s2 10 msg/s")
+
+
+def _s3(urls: list[str], tokens: list[str] | None, sizes: Sizes) -> LoadPlan:
+    conns = build_conns(urls, small_rooms(sizes), sizes.small_members, tokens=tokens, rate=1.0)
+    return LoadPlan(conns=conns, duration=sizes.duration, drain=sizes.drain, label="s3 small rooms")
+
+
+def _s4(urls: list[str], tokens: list[str] | None, sizes: Sizes) -> LoadPlan:
+    per_room = sizes.idle_connections // sizes.idle_rooms
+    conns = build_conns(urls, idle_rooms(sizes), per_room, tokens=tokens)
+    # Opened 100 at a time per worker: this scenario is about memory, not a storm.
+    return LoadPlan(
+        conns=conns,
+        duration=0.0,
+        drain=0.0,
+        settle=sizes.settle,
+        connect_concurrency=100,
+        connect_timeout=120.0,
+        label="s4 idle memory",
+    )
+
+
+def _s5(urls: list[str], tokens: list[str] | None, sizes: Sizes) -> LoadPlan:
+    conns = build_conns(urls, [BIG_ROOM], sizes.connect_clients, tokens=tokens)
+    return LoadPlan(
+        conns=conns, duration=0.0, drain=0.0, connect_timeout=60.0, label="s5 connect storm"
+    )
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "1": Scenario(
+        "1",
+        "One room of 1,000 members, one sender, closed loop",
+        "deliveries/s ≥ 15× tutorial and ≥ 0.5× raw",
+        _s1,
+        lambda s: s.big_room,
+        lambda s: [BIG_ROOM],
+    ),
+    "2": Scenario(
+        "2",
+        "One room of 1,000 members at 10 messages/s",
+        "p50 ≤ 10 ms, p99 ≤ 50 ms, nothing lost",
+        _s2,
+        lambda s: s.big_room,
+        lambda s: [RATE_ROOM],
+    ),
+    "3": Scenario(
+        "3",
+        "100 rooms of 10 members, every member sending 1 message/s",
+        "nothing lost, p99 ≤ 100 ms (SQLite and PostgreSQL)",
+        _s3,
+        lambda s: s.small_rooms * s.small_members,
+        small_rooms,
+    ),
+    "4": Scenario(
+        "4",
+        "Idle memory at 10,000 connections over 100 rooms",
+        "≤ 25 KB per connection (RSS growth / connections)",
+        _s4,
+        lambda s: s.idle_connections,
+        idle_rooms,
+    ),
+    "5": Scenario(
+        "5",
+        "1,000 clients connecting at once (handshake, auth, ready with history)",
+        "all ready within 2 s",
+        _s5,
+        lambda s: s.connect_clients,
+        lambda s: [BIG_ROOM],
+    ),
+}
+
+# Scenario 6 runs scenarios 1 and 3 on two product processes sharing Redis.
+SCENARIO_6 = ("1", "3")
+
+
+def kb_per_connection(result: LoadResult) -> float | None:
+    """Scenario 4's number: server RSS growth per ready connection, in KB (1,024 bytes)."""
+    if not result.servers or not result.connected:
+        return None
+    growth = sum(s.rss_ready - s.rss_before for s in result.servers)
+    return growth / result.connected / 1024
+
+
+def headline(key: str, result: LoadResult) -> str:
+    """The scenario's main number as text."""
+    lat = result.latency_ms
+    if key == "1":
+        return f"{result.deliveries_per_s:,.0f} deliveries/s"
+    if key in ("2", "3"):
+        return f"p50 {fmt_ms(lat['p50'])}, p99 {fmt_ms(lat['p99'])}, lost {result.lost:,}"
+    if key == "4":
+        kb = kb_per_connection(result)
+        return f"{kb:.1f} KB/connection" if kb is not None else "-"
+    if key == "5":
+        ready = result.connect_all_ready_s
+        return (
+            f"all ready in {ready:.2f} s"
+            if ready is not None
+            else f"{result.connected}/{result.connections} ready"
+        )
+    return ""
+
+
+def fmt_ms(value: float | None) -> str:
+    return "-" if value is None else (f"{value:.1f} ms" if value < 100 else f"{value:,.0f} ms")
+
+
+def verdict(
+    key: str, product: LoadResult, baselines: dict[str, LoadResult]
+) -> tuple[bool | None, str]:
+    """Whether the product met scenario ``key``'s target (None: cannot tell) and why."""
+    lat = product.latency_ms
+    complete = product.connected == product.connections
+    if key == "1":
+        tut, raw = baselines.get("tutorial"), baselines.get("raw")
+        if tut is None or raw is None or not tut.deliveries_per_s or not raw.deliveries_per_s:
+            return None, "needs both baselines"
+        vs_tut = product.deliveries_per_s / tut.deliveries_per_s
+        vs_raw = product.deliveries_per_s / raw.deliveries_per_s
+        return (
+            vs_tut >= 15 and vs_raw >= 0.5 and complete,
+            f"{vs_tut:.1f}× tutorial, {vs_raw:.2f}× raw",
+        )
+    if key == "2":
+        ok = (
+            complete
+            and lat["p50"] is not None
+            and lat["p50"] <= 10
+            and lat["p99"] <= 50
+            and product.lost == 0
+        )
+        return ok, headline(key, product)
+    if key == "3":
+        ok = complete and lat["p99"] is not None and lat["p99"] <= 100 and product.lost == 0
+        return ok, headline(key, product)
+    if key == "4":
+        kb = kb_per_connection(product)
+        return (kb is not None and kb <= 25 and complete), headline(key, product)
+    if key == "5":
+        ready = product.connect_all_ready_s
+        return (ready is not None and ready <= 2.0), headline(key, product)
+    return None, ""
