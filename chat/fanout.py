@@ -169,6 +169,28 @@ async def _stored_newest(room: Room) -> history.Entry | None:
     return entries[-1] if entries else None
 
 
+def _quiet_layer_cleanup_errors(loop: asyncio.AbstractEventLoop) -> None:
+    """Log one line, not a traceback, when channels-redis's receive-backup cleaner fails.
+
+    channels-redis runs that cleaner as a task nobody awaits, so a Redis restart ends
+    in asyncio's "Task exception was never retrieved" traceback. Nothing is lost:
+    the message stays in the backup queue and is received again.
+    """
+    previous = loop.get_exception_handler()
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        future = context.get("future")
+        coro = future.get_coro() if isinstance(future, asyncio.Task) else None
+        if getattr(coro, "__qualname__", "").endswith("._clean_receive_backup"):
+            logger.warning("layer backup cleanup failed: %r", context.get("exception"))
+        elif previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)
+
+
 class Hub:
     """This process's member of the layer groups, one per event loop."""
 
@@ -206,6 +228,7 @@ class Hub:
             self.channel = await self.layer.new_channel("chat.hub.")
             await self._add_group(CONTROL_GROUP)
             loop = asyncio.get_running_loop()
+            _quiet_layer_cleanup_errors(loop)
             self.reader = loop.create_task(self._read())
             self.refresher = loop.create_task(self._refresh())
             self.token_checker = loop.create_task(self._check_tokens())
