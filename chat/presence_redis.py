@@ -31,6 +31,7 @@ import uuid
 from collections import Counter
 
 from redis import asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from .conf import chat_settings
@@ -123,12 +124,14 @@ return redis.call('HEXISTS', KEYS[2], '_')
 
 # KEYS: leases, process hash, names hash
 # ARGV: prefix, process_id, lease seconds, then triples (field, count, username)
-# Replaces whatever Redis holds for this process by the process's own counts.
+# Replaces whatever Redis holds for this process by the process's own counts; returns
+# {room, user, name, ...} of users who are gone from a room now (their depart failed).
 _RESYNC = (
     _WITHDRAW
     + _NOW
     + """
-withdraw(ARGV[1], KEYS[2], nil)
+local dropped = {}
+withdraw(ARGV[1], KEYS[2], dropped)
 for i = 4, #ARGV, 3 do
   local field, n, name = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
   local room, user = string.match(field, '^(%d+):(%d+)$')
@@ -139,7 +142,15 @@ for i = 4, #ARGV, 3 do
 end
 redis.call('HSET', KEYS[2], '_', 1)
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])
-return 1
+local gone = {}
+for i = 1, #dropped, 3 do
+  if redis.call('HEXISTS', ARGV[1] .. ':room:' .. dropped[i], dropped[i + 1]) == 0 then
+    table.insert(gone, dropped[i])
+    table.insert(gone, dropped[i + 1])
+    table.insert(gone, dropped[i + 2])
+  end
+end
+return gone
 """
 )
 
@@ -207,7 +218,8 @@ class RedisPresence:
     async def arrive(self, *, room_id: int, user_id: int, username: str, limit: int) -> Arrival:
         self.start()
         async with self._call(f"arrive room={room_id} user={user_id}"):
-            accepted, first = await self._arrive(
+            accepted, first = await self._run(
+                self._arrive,
                 keys=[
                     room_key(room_id),
                     user_key(user_id),
@@ -238,7 +250,8 @@ class RedisPresence:
         if self._mine[key] <= 0:
             del self._mine[key]
         async with self._call(f"depart room={room_id} user={user_id}"):
-            last = await self._depart(
+            last = await self._run(
+                self._depart,
                 keys=[room_key(room_id), user_key(user_id), process_key(self.process_id)],
                 args=[user_id, f"{room_id}:{user_id}"],
             )
@@ -267,6 +280,19 @@ class RedisPresence:
             logger.warning("presence unavailable op=online_counts: %r", exc)
             return dict.fromkeys(room_ids, 0)
         return dict(zip(room_ids, counts, strict=True))
+
+    async def _run(self, script, *, keys: list, args: list):
+        """Run ``script``, once more after a ConnectionError.
+
+        After Redis restarted, the first command on each pooled connection fails
+        (redis-py does not retry it). The script may have run before a connection
+        broke, so a retry marks the counts as unsure: the next heartbeat resyncs.
+        """
+        try:
+            return await script(keys=keys, args=args)
+        except RedisConnectionError:
+            self._dirty = True
+            return await script(keys=keys, args=args)
 
     @contextlib.asynccontextmanager
     async def _call(self, what: str):
@@ -342,7 +368,7 @@ class RedisPresence:
             for (room_id, user_id), count in self._mine.items():
                 args += [f"{room_id}:{user_id}", count, self._names.get(user_id, "")]
             try:
-                await self._resync(
+                gone = await self._resync(
                     keys=[LEASES_KEY, process_key(self.process_id), NAMES_KEY], args=args
                 )
             except BaseException:
@@ -358,6 +384,7 @@ class RedisPresence:
         finally:
             event, self._resyncing = self._resyncing, None
             event.set()
+        await self._announce_leaves(gone, why="repaired")
 
     async def sweep(self, *, force: bool = False) -> int:
         """Withdraw processes whose lease expired and announce who left; return how many.
