@@ -51,7 +51,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 @pytest.fixture(scope="session")
-def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
+def django_db_modify_db_settings(
+    django_db_modify_db_settings_parallel_suffix: None,
+) -> Iterator[None]:
     """Give this run its own test database, named with the pid.
 
     Several test runs share one checkout (and one PostgreSQL server); with one
@@ -59,13 +61,42 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: N
     """
     from django.conf import settings
 
+    sqlite_files: list[Path] = []
     for db in settings.DATABASES.values():
         test = db.setdefault("TEST", {})
         if db["ENGINE"].endswith("sqlite3"):
             path = Path(test.get("NAME") or Path(str(db["NAME"])).with_name(".test-db.sqlite3"))
             test["NAME"] = str(path.with_name(f"{path.stem}-{os.getpid()}{path.suffix}"))
+            sqlite_files.append(Path(test["NAME"]))
+            _remove_dead_runs_files(path)
         else:
             test["NAME"] = f"{test.get('NAME') or 'test_' + str(db['NAME'])}_{os.getpid()}"
+    yield
+    # Django removes the database file; WAL mode leaves its -wal and -shm beside it
+    # when a thread still held a connection.
+    for path in sqlite_files:
+        if not path.exists():
+            for suffix in ("-wal", "-shm"):
+                path.with_name(path.name + suffix).unlink(missing_ok=True)
+
+
+def _remove_dead_runs_files(path: Path) -> None:
+    """Delete the per-run copies of ``path`` whose run is gone (killed, or late WAL files)."""
+    stem = path.stem
+    for leftover in path.parent.glob(f"{stem}-*{path.suffix}*"):
+        pid = leftover.name[len(stem) + 1 :].split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            leftover.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def database_url(settings_dict: dict) -> str:

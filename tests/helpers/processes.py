@@ -9,6 +9,7 @@ pipe nobody reads would block a chatty child).
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -109,11 +110,16 @@ class ChildProcess:
         """SIGKILL: the child dies without cleaning up, like a crash."""
         return self.stop(signal.SIGKILL)
 
+    def cleanup(self) -> None:
+        """Kill the child and remove its log directory."""
+        self.kill()
+        shutil.rmtree(self.log_dir, ignore_errors=True)
+
     def __enter__(self):
         return self
 
     def __exit__(self, *exc_info) -> None:
-        self.kill()
+        self.cleanup()
 
 
 class DaphneServer(ChildProcess):
