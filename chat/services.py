@@ -526,6 +526,14 @@ def hash_token(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def new_token_key() -> str:
+    """A random token key; never with a leading "-", which reads as an option (``--token -x``)."""
+    key = secrets.token_urlsafe(32)
+    while key.startswith("-"):
+        key = secrets.token_urlsafe(32)
+    return key
+
+
 def issue_token(*, user: User) -> str:
     """Create an API token for ``user`` and return its key; only the hash is stored."""
     return issue_tokens(users=[user])[0]
@@ -533,7 +541,7 @@ def issue_token(*, user: User) -> str:
 
 def issue_tokens(*, users: list[User]) -> list[str]:
     """Create one API token per user in one query; return the keys in ``users`` order."""
-    keys = [secrets.token_urlsafe(32) for _ in users]
+    keys = [new_token_key() for _ in users]
     ApiToken.objects.bulk_create(
         ApiToken(user=user, key_hash=hash_token(key), prefix=key[:8])
         for user, key in zip(users, keys, strict=True)
