@@ -51,23 +51,29 @@ class State(enum.Enum):
     CLOSED = "closed"
 
 
-def socket_buffer_probe(send):
-    """Return a function giving the bytes queued in daphne's socket buffer, if we can see it.
+def daphne_protocol(send):
+    """daphne's WebSocket protocol object behind ``send``, or None (tests, other servers).
 
-    Under daphne, ``send`` is ``partial(server.handle_reply, protocol)``, and the
-    protocol's Twisted transport holds what the client has not read yet. ASGI itself
-    has no back-pressure, so this is the only way to notice a client that stopped
-    reading. Elsewhere (tests, other servers) there is no probe.
+    Under daphne, ``send`` is ``partial(server.handle_reply, protocol)``; channels'
+    SessionMiddleware wraps it in a bound method that keeps it as ``real_send``.
     """
-    # channels' SessionMiddleware wraps send in a bound method that keeps daphne's
-    # callable as ``real_send``: unwrap down to the partial.
     for _ in range(8):
         inner = getattr(getattr(send, "__self__", None), "real_send", None)
         if getattr(send, "args", None) or inner is None:
             break
         send = inner
     args = getattr(send, "args", ())
-    transport = getattr(args[0], "transport", None) if args else None
+    return args[0] if args else None
+
+
+def socket_buffer_probe(send):
+    """Return a function giving the bytes queued in daphne's socket buffer, if we can see it.
+
+    The protocol's Twisted transport holds what the client has not read yet. ASGI
+    itself has no back-pressure, so this is the only way to notice a client that
+    stopped reading. Elsewhere (tests, other servers) there is no probe.
+    """
+    transport = getattr(daphne_protocol(send), "transport", None)
     if transport is None or not hasattr(transport, "dataBuffer"):
         return None
 
@@ -97,6 +103,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.channel_layer = None
         self.base_send = send
         self.socket_buffered = socket_buffer_probe(send)
+        self.ws_protocol = daphne_protocol(send)
         self.state = State.CONNECTING
         self.queued: list[tuple[int | None, str]] | None = []
         self.catching_up = False
@@ -343,8 +350,25 @@ class RoomConsumer(AsyncWebsocketConsumer):
         metrics.CLOSES.labels(str(int(code))).inc()
         if text is not None:
             await self._hand({"type": "websocket.send", "text": text})
-        await self._hand({"type": "websocket.close", "code": int(code)})
+        if not self._close_directly(int(code)):
+            await self._hand({"type": "websocket.close", "code": int(code)})
         await self.leave()
+
+    def _close_directly(self, code: int) -> bool:
+        """Send a close frame with 1001 or 1011 to autobahn directly; False when not needed.
+
+        daphne closes through autobahn's ``sendClose``, which only allows 1000 and
+        3000-4999 (and raises otherwise), though RFC 6455 lets a server send 1001
+        (going away) and 1011 (internal error).
+        """
+        send_close_frame = getattr(self.ws_protocol, "sendCloseFrame", None)
+        if code == 1000 or code >= 3000 or send_close_frame is None:
+            return False
+        try:
+            send_close_frame(code=code, isReply=False)
+        except Exception as exc:  # noqa: BLE001 - the transport is already gone
+            logger.info("close %s failed room=%s user=%s: %r", code, self.room.pk if self.room else None, self.user_id, exc)
+        return True
 
     # --- leave ---------------------------------------------------------------
 

@@ -31,6 +31,8 @@ import uuid
 from collections import Counter
 
 from redis import asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
@@ -44,6 +46,7 @@ LEASES_KEY = f"{PREFIX}:leases"
 NAMES_KEY = f"{PREFIX}:names"
 MARKER = "_"  # field of a process hash written by resync: "Redis holds my counts"
 SWEEP_BATCH = 20  # dead processes withdrawn per script call (bounds the script's run time)
+SWEEP_MAX_DELAY = 1.0  # seconds a sweep may wait in Redis before it is void
 
 # Lua helpers shared by the scripts. Room and user keys are built inside the scripts
 # from the process hash's fields, so this needs a single Redis (not Redis Cluster).
@@ -113,12 +116,13 @@ return 0
 """
 
 # KEYS: leases, process hash; ARGV: process_id, lease seconds
-# Renews the lease; returns 1 when Redis still holds this process's counts (marker set).
+# Renews the lease; returns {1 when Redis still holds this process's counts (marker
+# set) else 0, Redis's clock}.
 _HEARTBEAT = (
     _NOW
     + """
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
-return redis.call('HEXISTS', KEYS[2], '_')
+return {redis.call('HEXISTS', KEYS[2], '_'), tostring(now)}
 """
 )
 
@@ -154,13 +158,17 @@ return gone
 """
 )
 
-# KEYS: leases; ARGV: prefix, batch size, process_id to retire (or '')
+# KEYS: leases; ARGV: prefix, batch size, process_id to retire (or ''), latest valid
+# Redis time (or '')
 # Withdraws up to ARGV[2] expired processes (or just the named one, expired or not);
-# returns {processes withdrawn, room, user, name, room, user, name, ...}.
+# returns {processes withdrawn, room, user, name, room, user, name, ...}. A sweep that
+# runs later than ARGV[4] was held up (Redis paused or slow): every lease may have run
+# out meanwhile, live ones included, so it withdraws nothing and returns {-1}.
 _SWEEP = (
     _WITHDRAW
     + _NOW
     + """
+if ARGV[4] ~= '' and now > tonumber(ARGV[4]) then return {-1} end
 local dead
 if ARGV[3] ~= '' then
   dead = {ARGV[3]}
@@ -194,7 +202,14 @@ class RedisPresence:
     """Presence of every process in one Redis, with this process's lease and sweeper."""
 
     def __init__(self, url: str, *, lease_seconds: float | None = None) -> None:
-        self.redis = aioredis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        # Joins wait on presence: give up after one quick retry (redis-py's default is
+        # ten, with backoff, seconds of waiting while Redis is down).
+        self.redis = aioredis.Redis.from_url(
+            url,
+            socket_timeout=2,
+            socket_connect_timeout=2,
+            retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 1),
+        )
         self.process_id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.lease = float(lease_seconds or chat_settings().presence_lease_seconds)
         self._arrive = self.redis.register_script(_ARRIVE)
@@ -211,6 +226,9 @@ class RedisPresence:
         self._resyncing: asyncio.Event | None = None  # set when a resync ends
         self._task: asyncio.Task | None = None
         self._ok_since: float | None = None  # start of the current run of good heartbeats
+        self._last_ok: float | None = None  # monotonic time of the last good heartbeat
+        self._clock: tuple[float, float] | None = None  # (Redis time, monotonic time) then
+        self._failures = 0  # heartbeats failed in a row
         self.retired = False
 
     # --- connections ----------------------------------------------------------
@@ -340,16 +358,32 @@ class RedisPresence:
                 raise
             except Exception as exc:  # noqa: BLE001 - Redis away: keep beating
                 self._ok_since = None
-                logger.warning("presence heartbeat failed process=%s: %r", self.process_id, exc)
+                self._failures += 1
+                # One line per outage, not one per beat.
+                log = logger.warning if self._failures == 1 else logger.debug
+                log("presence heartbeat failed process=%s: %r", self.process_id, exc)
             await asyncio.sleep(interval)
 
     async def heartbeat(self) -> None:
         """Renew this process's lease; write its counts back if Redis lost them."""
-        held = await self._heartbeat(
+        held, redis_now = await self._heartbeat(
             keys=[LEASES_KEY, process_key(self.process_id)], args=[self.process_id, self.lease]
         )
-        if self._ok_since is None:
-            self._ok_since = time.monotonic()
+        now = time.monotonic()
+        self._clock = (float(redis_now), now)
+        if self._failures:
+            logger.warning(
+                "presence heartbeat back process=%s after failures=%d",
+                self.process_id,
+                self._failures,
+            )
+            self._failures = 0
+        # A beat that came late (Redis paused, loop stalled) means other processes'
+        # beats were held up too: start the wait before sweeping again.
+        late = self._last_ok is None or now - self._last_ok > self.lease / 2
+        if late or self._ok_since is None:
+            self._ok_since = now
+        self._last_ok = now
         if not held or self._dirty:
             await self.resync(reason="lost" if not held else "unsure")
 
@@ -399,8 +433,15 @@ class RedisPresence:
             return 0
         total = 0
         while True:
-            result = await self._sweep(keys=[LEASES_KEY], args=[PREFIX, SWEEP_BATCH, ""])
+            redis_then, then = self._clock or (0.0, time.monotonic())
+            valid_until = redis_then + (time.monotonic() - then) + SWEEP_MAX_DELAY
+            result = await self._sweep(
+                keys=[LEASES_KEY], args=[PREFIX, SWEEP_BATCH, "", repr(valid_until)]
+            )
             count = int(result[0])
+            if count < 0:
+                logger.info("presence sweep void process=%s: it was held up", self.process_id)
+                return total
             if count:
                 logger.warning(
                     "presence swept processes=%d by=%s (lease expired)", count, self.process_id
@@ -416,7 +457,7 @@ class RedisPresence:
         self.stop()
         self._mine.clear()
         try:
-            result = await self._sweep(keys=[LEASES_KEY], args=[PREFIX, 1, self.process_id])
+            result = await self._sweep(keys=[LEASES_KEY], args=[PREFIX, 1, self.process_id, ""])
         except (RedisError, OSError) as exc:
             logger.warning(
                 "presence retire failed process=%s: %r (the lease will expire)",
