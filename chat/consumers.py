@@ -142,11 +142,20 @@ class RoomConsumer(AsyncWebsocketConsumer):
             await self.refuse(refusal)
         except presence.Unavailable as exc:
             # Redis is away: one line, no traceback; the client retries with backoff.
-            logger.warning("refused code=1011 path=%s user=%s detail=presence unavailable", self.scope.get("path"), self.user_id or None)
+            logger.warning(
+                "refused code=1011 path=%s user=%s detail=presence unavailable",
+                self.scope.get("path"),
+                self.user_id or None,
+            )
             await self.close_with(CloseCode.INTERNAL_ERROR, protocol.error_frame(exc))
         except Exception:
             logger.exception("connect failed path=%s", self.scope.get("path"))
-            await self.close_with(CloseCode.INTERNAL_ERROR, protocol.error_frame(ChatError(ErrorCode.SERVER_ERROR, "the server failed; reconnect")))
+            await self.close_with(
+                CloseCode.INTERNAL_ERROR,
+                protocol.error_frame(
+                    ChatError(ErrorCode.SERVER_ERROR, "the server failed; reconnect")
+                ),
+            )
 
     async def join(self) -> None:
         refusal = self.scope.get("chat_refusal")
@@ -162,15 +171,29 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.room, self.info, self.is_moderator = session.room, session.info, session.is_moderator
 
         settings = chat_settings()
-        arrival = await presence.presence().arrive(room_id=self.room.pk, user_id=self.user_id, username=self.username, limit=settings.max_connections_per_user)
+        arrival = await presence.presence().arrive(
+            room_id=self.room.pk,
+            user_id=self.user_id,
+            username=self.username,
+            limit=settings.max_connections_per_user,
+        )
         if not arrival.accepted:
-            raise Refusal(CloseCode.TOO_MANY_CONNECTIONS, f"at most {settings.max_connections_per_user} connections per user")
+            raise Refusal(
+                CloseCode.TOO_MANY_CONNECTIONS,
+                f"at most {settings.max_connections_per_user} connections per user",
+            )
         self.registered = True
         metrics.CONNECTIONS.inc()
         # Subscribe, then read history: events from now on queue until ready is sent.
         self.fanout = await Hub.current().join(self.room, self)
         if arrival.first_in_room:
-            await broadcast.publish(broadcast.frame_event(self.room.pk, protocol.user_frame(protocol.ServerType.JOIN, self.username), skip_user=self.user_id))
+            await broadcast.publish(
+                broadcast.frame_event(
+                    self.room.pk,
+                    protocol.user_frame(protocol.ServerType.JOIN, self.username),
+                    skip_user=self.user_id,
+                )
+            )
         last_seq = max(session.last_seq, self.fanout.last_seq or 0)
         await self.send_ready(since=since, last_seq=last_seq)
 
@@ -180,17 +203,45 @@ class RoomConsumer(AsyncWebsocketConsumer):
         recovered = None
         keep_newest = True
         if since is not None and since <= last_seq and last_seq - since <= settings.recovery_limit:
-            entries = await history.after(room=self.room, seq=since, count=last_seq - since, last_seq=last_seq)
+            entries = await history.after(
+                room=self.room, seq=since, count=last_seq - since, last_seq=last_seq
+            )
             recovered, keep_newest = True, False
         else:
-            entries = await history.latest(room=self.room, count=settings.ready_history, last_seq=last_seq)
+            entries = await history.latest(
+                room=self.room, count=settings.ready_history, last_seq=last_seq
+            )
             recovered = None if since is None else False
         texts = [text for _, text in entries]
-        envelope = protocol.ready_frame(room=self.info, user=self.username, online=online, messages_json=[], has_more=True, recovered=recovered)
-        kept, rest = protocol.fit_json(texts, settings.max_frame_bytes - len(envelope.encode()) - FRAME_SLACK, keep_newest=keep_newest)
-        first_seq = entries[len(entries) - len(kept)][0] if (keep_newest and kept) else (entries[0][0] if entries else last_seq + 1)
+        envelope = protocol.ready_frame(
+            room=self.info,
+            user=self.username,
+            online=online,
+            messages_json=[],
+            has_more=True,
+            recovered=recovered,
+        )
+        kept, rest = protocol.fit_json(
+            texts,
+            settings.max_frame_bytes - len(envelope.encode()) - FRAME_SLACK,
+            keep_newest=keep_newest,
+        )
+        first_seq = (
+            entries[len(entries) - len(kept)][0]
+            if (keep_newest and kept)
+            else (entries[0][0] if entries else last_seq + 1)
+        )
         has_more = first_seq > 1 if keep_newest else bool(entries) and entries[0][0] > 1
-        await self.send_text(protocol.ready_frame(room=self.info, user=self.username, online=online, messages_json=kept, has_more=has_more, recovered=recovered))
+        await self.send_text(
+            protocol.ready_frame(
+                room=self.info,
+                user=self.username,
+                online=online,
+                messages_json=kept,
+                has_more=has_more,
+                recovered=recovered,
+            )
+        )
         # A recovery too big for ready continues at once as message frames, in order.
         for text in rest:
             await self.send_text(protocol.message_frame_from_json(text))
@@ -201,7 +252,13 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self.catch_up()
 
     async def refuse(self, refusal: Refusal) -> None:
-        logger.info("refused code=%s path=%s user=%s detail=%s", int(refusal.close_code), self.scope.get("path"), self.user_id or None, refusal.detail)
+        logger.info(
+            "refused code=%s path=%s user=%s detail=%s",
+            int(refusal.close_code),
+            self.scope.get("path"),
+            self.user_id or None,
+            refusal.detail,
+        )
         await self.close_with(refusal.close_code, protocol.error_frame(refusal))
 
     # --- client frames -------------------------------------------------------
@@ -211,13 +268,19 @@ class RoomConsumer(AsyncWebsocketConsumer):
             return
         try:
             settings = chat_settings()
-            command = protocol.parse(message.get("text"), max_length=settings.max_message_length, page_max=settings.history_page_max)
+            command = protocol.parse(
+                message.get("text"),
+                max_length=settings.max_message_length,
+                page_max=settings.history_page_max,
+            )
             await self.handle(command)
         except ChatError as error:
             await self.send_error(error)
         except Exception:
             logger.exception("frame failed room=%s user=%s", self.room.pk, self.user_id)
-            await self.send_error(ChatError(ErrorCode.SERVER_ERROR, "the server failed to handle this frame"))
+            await self.send_error(
+                ChatError(ErrorCode.SERVER_ERROR, "the server failed to handle this frame")
+            )
 
     async def handle(self, command: protocol.Command) -> None:
         if isinstance(command, protocol.SendMessage):
@@ -227,7 +290,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
         elif isinstance(command, protocol.SetTyping):
             await self.typing(command)
         elif isinstance(command, protocol.ReportMessage):
-            await database_sync_to_async(services.report_message)(message_id=command.message_id, room=self.room, by=self.user, reason=command.reason)
+            await database_sync_to_async(services.report_message)(
+                message_id=command.message_id, room=self.room, by=self.user, reason=command.reason
+            )
             await self.write(protocol.reported_frame(command.message_id))
         elif isinstance(command, protocol.Ping):
             await self.write(protocol.pong_frame())
@@ -235,20 +300,31 @@ class RoomConsumer(AsyncWebsocketConsumer):
     async def post(self, command: protocol.SendMessage) -> None:
         retry_after = await ratelimit.check_message(room_id=self.room.pk, user_id=self.user_id)
         if retry_after is not None:
-            raise ChatError(ErrorCode.RATE_LIMITED, "too many messages; slow down", retry_after=retry_after, client_id=command.client_id)
-        request = services.PostRequest(room_id=self.room.pk, author=self.user, body=command.body, client_id=command.client_id)
+            raise ChatError(
+                ErrorCode.RATE_LIMITED,
+                "too many messages; slow down",
+                retry_after=retry_after,
+                client_id=command.client_id,
+            )
+        request = services.PostRequest(
+            room_id=self.room.pk, author=self.user, body=command.body, client_id=command.client_id
+        )
         result = await Writer.current().post(request)
         await self.write(result.ack)
 
     async def send_history(self, command: protocol.FetchHistory) -> None:
         entries = await history.before(room=self.room, seq=command.before_seq, count=command.limit)
         texts = [text for _, text in entries]
-        kept, cut = protocol.fit_json(texts, chat_settings().max_frame_bytes - FRAME_SLACK, keep_newest=True)
+        kept, cut = protocol.fit_json(
+            texts, chat_settings().max_frame_bytes - FRAME_SLACK, keep_newest=True
+        )
         first_seq = entries[len(entries) - len(kept)][0] if kept else command.before_seq
         await self.write(protocol.history_frame_from_json(kept, has_more=first_seq > 1))
 
     async def typing(self, command: protocol.SetTyping) -> None:
-        if command.active and not await ratelimit.allow_typing(room_id=self.room.pk, user_id=self.user_id):
+        if command.active and not await ratelimit.allow_typing(
+            room_id=self.room.pk, user_id=self.user_id
+        ):
             return
         frame = protocol.typing_frame(self.username, command.active)
         await broadcast.publish(broadcast.frame_event(self.room.pk, frame, skip_user=self.user_id))
@@ -285,7 +361,12 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     async def enqueue(self, seq: int | None, text: str) -> None:
         if len(self.queued) >= MAX_QUEUED_FRAMES:
-            logger.warning("slow client closed room=%s user=%s queued=%d", self.room.pk if self.room else None, self.user_id, len(self.queued))
+            logger.warning(
+                "slow client closed room=%s user=%s queued=%d",
+                self.room.pk if self.room else None,
+                self.user_id,
+                len(self.queued),
+            )
             await self.close_with(CloseCode.TOO_SLOW)
             return
         self.queued.append((seq, text))
@@ -304,7 +385,12 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 if seq <= self.last_seq:
                     continue
                 if seq > self.last_seq + 1:
-                    missing = await history.after(room=self.room, seq=self.last_seq, count=seq - self.last_seq - 1, last_seq=seq - 1)
+                    missing = await history.after(
+                        room=self.room,
+                        seq=self.last_seq,
+                        count=seq - self.last_seq - 1,
+                        last_seq=seq - 1,
+                    )
                     metrics.GAP_FILLS.inc(len(missing))
                     for missing_seq, payload in missing:
                         if missing_seq == self.last_seq + 1:
@@ -320,7 +406,12 @@ class RoomConsumer(AsyncWebsocketConsumer):
         if self.state is State.CLOSED:
             return
         if self.socket_buffered is not None and self.socket_buffered() > MAX_SOCKET_BUFFER:
-            logger.warning("slow client closed room=%s user=%s buffered=%d", self.room.pk if self.room else None, self.user_id, self.socket_buffered())
+            logger.warning(
+                "slow client closed room=%s user=%s buffered=%d",
+                self.room.pk if self.room else None,
+                self.user_id,
+                self.socket_buffered(),
+            )
             await self.close_with(CloseCode.TOO_SLOW)
             return
         await self.send_text(text)
@@ -336,7 +427,12 @@ class RoomConsumer(AsyncWebsocketConsumer):
         except Exception as exc:  # noqa: BLE001 - autobahn raises Disconnected mid close handshake
             # The client is closing: its disconnect event follows. Never let this
             # escape into the hub, where it would stop delivery to the neighbours.
-            logger.info("send on a closing socket room=%s user=%s: %r", self.room.pk if self.room else None, self.user_id, exc)
+            logger.info(
+                "send on a closing socket room=%s user=%s: %r",
+                self.room.pk if self.room else None,
+                self.user_id,
+                exc,
+            )
             self.state = State.CLOSED
 
     async def close_soon(self, code: int, text: str | None = None) -> None:
@@ -367,7 +463,13 @@ class RoomConsumer(AsyncWebsocketConsumer):
         try:
             send_close_frame(code=code, isReply=False)
         except Exception as exc:  # noqa: BLE001 - the transport is already gone
-            logger.info("close %s failed room=%s user=%s: %r", code, self.room.pk if self.room else None, self.user_id, exc)
+            logger.info(
+                "close %s failed room=%s user=%s: %r",
+                code,
+                self.room.pk if self.room else None,
+                self.user_id,
+                exc,
+            )
         return True
 
     # --- leave ---------------------------------------------------------------
@@ -388,7 +490,13 @@ class RoomConsumer(AsyncWebsocketConsumer):
             try:
                 last = await presence.presence().depart(room_id=self.room.pk, user_id=self.user_id)
             except Exception as exc:  # noqa: BLE001 - Redis down: the lease sweeper cleans up
-                logger.warning("presence depart failed room=%s user=%s: %r", self.room.pk, self.user_id, exc)
+                logger.warning(
+                    "presence depart failed room=%s user=%s: %r", self.room.pk, self.user_id, exc
+                )
                 return
             if last:
-                await broadcast.publish(broadcast.frame_event(self.room.pk, protocol.user_frame(protocol.ServerType.LEAVE, self.username)))
+                await broadcast.publish(
+                    broadcast.frame_event(
+                        self.room.pk, protocol.user_frame(protocol.ServerType.LEAVE, self.username)
+                    )
+                )

@@ -142,7 +142,9 @@ class RoomFanout:
         if newest is None and deep:
             newest = await _stored_newest(self.room)
         if newest is not None and newest[0] > self.last_seq:
-            logger.warning("lost tail found room=%s seqs=%s..%s", self.room.pk, self.last_seq + 1, newest[0])
+            logger.warning(
+                "lost tail found room=%s seqs=%s..%s", self.room.pk, self.last_seq + 1, newest[0]
+            )
             await self.on_message(newest[0], protocol.message_frame_from_json(newest[1]))
 
     async def broadcast(self, text: str, *, skip_user: int | None = None) -> None:
