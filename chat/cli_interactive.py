@@ -1,0 +1,188 @@
+"""Interactive mode: the room's messages above, an input line below that nothing garbles.
+
+prompt_toolkit owns the terminal; ``patch_stdout`` makes every ``print`` from the
+connection redraw the prompt (and what is typed in it) below the new text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from . import cli_render
+from .cli_session import Outgoing, RoomSession
+from .protocol import ServerType
+
+DEFAULT_HISTORY_PAGE = 20
+QUIT_WAIT = 5.0  # seconds /quit waits for messages still unacknowledged
+
+HELP = """\
+-- commands:
+--   /history [N]  show N earlier messages (default 20)
+--   /who          who is online
+--   /quit         leave (also Ctrl-D)
+--   //text        send a message that starts with /"""
+
+
+def say(text: str) -> None:
+    # print, not sys.stdout.write: patch_stdout redraws the prompt below it.
+    print(text, flush=True)  # noqa: T201
+
+
+class InteractiveView:
+    """Prints what happens in the room, and remembers what /who and /history need."""
+
+    def __init__(self, slug: str) -> None:
+        self.slug = slug
+        self.user = ""
+        self.online: set[str] = set()
+        self.oldest_seq: int | None = None  # the earliest message shown
+
+    def _note_oldest(self, messages: list[dict[str, Any]]) -> None:
+        if messages and (self.oldest_seq is None or messages[0]["seq"] < self.oldest_seq):
+            self.oldest_seq = messages[0]["seq"]
+
+    def connected(self, ready: dict[str, Any], *, reconnect: bool, new: list[dict]) -> None:
+        self.user = str(ready.get("user", ""))
+        self.online = set(ready.get("online") or [])
+        if not reconnect:
+            room = ready.get("room") or {}
+            title = cli_render.clean(str(room.get("title") or self.slug))
+            say(f"-- #{self.slug} ({title}) as {cli_render.clean(self.user)}; {self.who()}")
+            if ready.get("has_more"):
+                say("-- earlier messages: /history N")
+        elif ready.get("recovered") is False:
+            say(
+                "-- reconnected; more messages were missed than the server keeps, "
+                f"here are the latest {len(new)}"
+            )
+        else:
+            say(f"-- reconnected; {len(new) or 'no'} missed message(s)")
+        self._note_oldest(new)
+        for message in new:
+            say(cli_render.message_line(message))
+        if not reconnect:
+            room = ready.get("room") or {}
+            if room.get("locked") or room.get("slow_mode"):
+                say("-- " + cli_render.room_line(room))
+            say("-- type a message and press Enter; /help lists commands")
+
+    def who(self) -> str:
+        names = ", ".join(cli_render.clean(name) for name in sorted(self.online))
+        return f"online ({len(self.online)}): {names}"
+
+    def message(self, payload: dict[str, Any]) -> None:
+        self._note_oldest([payload])
+        say(cli_render.message_line(payload))
+
+    def frame(self, frame: dict[str, Any]) -> None:
+        kind = frame.get("type")
+        user = cli_render.clean(str(frame.get("user", "")))
+        if kind == ServerType.JOIN:
+            self.online.add(frame.get("user", ""))
+            say(f"-- {user} joined")
+        elif kind == ServerType.LEAVE:
+            self.online.discard(frame.get("user", ""))
+            say(f"-- {user} left")
+        elif kind == ServerType.HISTORY:
+            messages = frame.get("messages") or []
+            say(f"-- {len(messages)} earlier message(s):")
+            for message in messages:
+                say(cli_render.message_line(message))
+            self._note_oldest(messages)
+            if not frame.get("has_more"):
+                say("-- that is the beginning of the room")
+        elif kind == ServerType.DELETED:
+            say(f"-- message #{frame.get('seq')} was deleted by a moderator")
+        elif kind == ServerType.ROOM:
+            say("-- " + cli_render.room_line(frame.get("room") or {}))
+        elif kind == ServerType.ERROR:
+            say(f"!! {frame.get('code')}: {cli_render.clean(str(frame.get('detail', '')))}")
+        elif kind == ServerType.REPORTED:
+            say("-- reported to the moderators")
+
+    def status(self, text: str) -> None:
+        say(f"-- {text}")
+
+    def acked(self, item: Outgoing, ack: dict[str, Any]) -> None:
+        pass  # the message itself comes back from the room and is shown then
+
+    def failed(self, item: Outgoing, code: str, detail: str) -> None:
+        preview = cli_render.clean(item.body[:40]) + ("…" if len(item.body) > 40 else "")
+        say(f"!! not sent ({code}): {cli_render.clean(detail)}: {preview}")
+
+
+async def handle_input(line: str, session: RoomSession, view: InteractiveView) -> bool:
+    """Act on one input line; False when the user wants to leave."""
+    text = line.rstrip("\r\n")
+    command, _, argument = text.strip().partition(" ")
+    if not text.strip():
+        return True
+    if text.startswith("//"):
+        session.send(text[1:])
+    elif not text.startswith("/"):
+        session.send(text)
+    elif command == "/quit":
+        return False
+    elif command == "/who":
+        say(f"-- {view.who()}")
+    elif command == "/help":
+        say(HELP)
+    elif command == "/history":
+        await show_history(argument, session, view)
+    else:
+        say(f"-- unknown command {cli_render.clean(command)}; /help lists commands")
+    return True
+
+
+async def show_history(argument: str, session: RoomSession, view: InteractiveView) -> None:
+    argument = argument.strip()
+    if argument and not (argument.isascii() and argument.isdigit() and int(argument) > 0):
+        say("-- usage: /history N (a positive number)")
+        return
+    limit = int(argument) if argument else DEFAULT_HISTORY_PAGE
+    before = view.oldest_seq if view.oldest_seq is not None else (session.last_seq or 0) + 1
+    if before <= 1:
+        say("-- no earlier messages")
+        return
+    if not await session.request_history(before, limit):
+        say("-- not connected; try again in a moment")
+
+
+async def run_interactive(session: RoomSession, view: InteractiveView) -> int:
+    """Run until /quit, Ctrl-D or Ctrl-C (status 0), or until the server refuses us (``Exit``)."""
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.patch_stdout import patch_stdout
+
+    prompt: PromptSession[str] = PromptSession()
+    loop = asyncio.get_running_loop()
+
+    async def read_lines() -> None:
+        while True:
+            try:
+                line = await prompt.prompt_async(f"#{session.slug}> ")
+            except (EOFError, KeyboardInterrupt):
+                return
+            if not await handle_input(line, session, view):
+                return
+
+    with patch_stdout():
+        say(f"-- connecting to {session.site.base} …")
+        runner = loop.create_task(session.run())
+        reader = loop.create_task(read_lines())
+        try:
+            done, _ = await asyncio.wait({runner, reader}, return_when=asyncio.FIRST_COMPLETED)
+            if runner in done:
+                runner.result()  # raises Exit
+            if session.pending:
+                say(f"-- waiting for {session.pending} message(s) to be acknowledged")
+                try:
+                    await asyncio.wait_for(session.idle.wait(), QUIT_WAIT)
+                except TimeoutError:
+                    say(f"-- {session.pending} message(s) were not sent")
+            await session.close()
+            await asyncio.wait_for(runner, 5)
+        finally:
+            reader.cancel()
+            runner.cancel()
+    return 0

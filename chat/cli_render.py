@@ -1,0 +1,75 @@
+"""Text the terminal client prints: message lines for people, JSON lines for programs.
+
+Everything another user wrote passes through ``clean`` first: a message body is
+data, and terminal control sequences in it must not move the cursor, retitle the
+window or hide text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from datetime import datetime
+from typing import Any
+
+# C0 and C1 controls (tab and newline are handled by the caller), DEL, and the
+# bidirectional overrides that can make text read differently than it is.
+_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# Characters JSON leaves raw that a terminal may still act on.
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean(text: str) -> str:
+    """``text`` safe to print: control characters shown as ``\\xNN``-style escapes."""
+
+    def escape(match: re.Match[str]) -> str:
+        char = match.group()
+        return f"\\u{ord(char):04x}" if ord(char) > 0xFF else f"\\x{ord(char):02x}"
+
+    return _UNSAFE.sub(escape, text.replace("\t", "    "))
+
+
+def local_time(ts: str | None, today: datetime | None = None) -> str:
+    """``HH:MM`` in local time for today's messages, ``YYYY-MM-DD HH:MM`` for older ones."""
+    if not ts:
+        return "     "
+    try:
+        moment = datetime.fromisoformat(ts).astimezone()
+    except ValueError:
+        return clean(ts)[:16]
+    today = today or datetime.now().astimezone()
+    if moment.date() == today.date():
+        return moment.strftime("%H:%M")
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
+def message_line(message: dict[str, Any], today: datetime | None = None) -> str:
+    """``12:03 alice: hello``; continuation lines indented under the body."""
+    when = local_time(message.get("ts"), today)
+    if message.get("deleted"):
+        return f"{when} [a deleted message]"
+    user = clean(str(message.get("user") or "?"))
+    lines = [clean(line) for line in str(message.get("body", "")).split("\n")]
+    head = f"{when} {user}: "
+    indent = " " * len(head)
+    return head + ("\n" + indent).join(lines)
+
+
+def room_line(room: dict[str, Any]) -> str:
+    """What changed about a room, in words."""
+    parts = ["locked (only moderators can post)" if room.get("locked") else "open"]
+    slow = room.get("slow_mode") or 0
+    parts.append(f"slow mode {slow} s" if slow else "no slow mode")
+    return f"room #{clean(str(room.get('slug', '')))} is now " + ", ".join(parts)
+
+
+def json_line(frame: dict[str, Any]) -> str:
+    """One frame as a JSON line for pipes: UTF-8 text, control characters escaped."""
+    text = json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def is_printable_name(name: str) -> bool:
+    """True when ``name`` has no control or format characters (for prompts)."""
+    return all(unicodedata.category(c)[0] != "C" for c in name)

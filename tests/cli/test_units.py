@@ -1,0 +1,176 @@
+"""The terminal client's parts without a chat server: URLs, token file, rendering, backoff."""
+
+from __future__ import annotations
+
+import json
+import stat
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from chat import cli_render, cli_session
+from chat.cli import build_parser, credentials
+from chat.cli_site import Exit, ExitStatus, Site, TokenStore, check_slug
+
+
+@pytest.mark.parametrize(
+    ("url", "base", "ws"),
+    [
+        ("http://127.0.0.1:8000", "http://127.0.0.1:8000", "ws://127.0.0.1:8000/ws/rooms/general/"),
+        (
+            "https://chat.example.com/",
+            "https://chat.example.com",
+            "wss://chat.example.com/ws/rooms/general/",
+        ),
+        (
+            "https://example.com/chat/",
+            "https://example.com/chat",
+            "wss://example.com/chat/ws/rooms/general/",
+        ),
+        ("ws://localhost:8000", "http://localhost:8000", "ws://localhost:8000/ws/rooms/general/"),
+    ],
+)
+def test_site_urls(url, base, ws):
+    site = Site.parse(url)
+
+    assert site.base == base
+    assert site.http("/api/token") == base + "/api/token"
+    assert site.room_ws("general") == ws
+    assert site.room_ws("general", since=42) == ws + "?since=42"
+
+
+@pytest.mark.parametrize("url", ["127.0.0.1:8000", "ftp://host", "http://", ""])
+def test_bad_urls_are_usage_errors(url):
+    with pytest.raises(Exit) as caught:
+        Site.parse(url)
+    assert caught.value.status == ExitStatus.USAGE
+    assert "--url" in caught.value.message
+
+
+@pytest.mark.parametrize("slug", ["a b", "../x", "", "général"])
+def test_bad_slugs_are_usage_errors(slug):
+    with pytest.raises(Exit) as caught:
+        check_slug(slug)
+    assert caught.value.status == ExitStatus.USAGE
+
+
+def test_token_store_is_private_and_keeps_sites_apart(tmp_path):
+    path = tmp_path / "config" / "chat" / "tokens.json"
+    store = TokenStore(path)
+    one, two = Site.parse("http://one:8000"), Site.parse("http://two:8000/")
+
+    store.put(one, "alice", "t1")
+    store.put(two, "alice", "t2")
+    store.put(two, "bob", "t3")
+
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert store.get(one, "alice") == "t1" and store.get(two, "alice") == "t2"
+    assert store.only_user(one) == ("alice", "t1")
+    assert store.only_user(two) is None  # two users: the client must not guess
+    store.forget(two, "alice")
+    assert store.only_user(two) == ("bob", "t3")
+    assert json.loads(path.read_text())["sites"]["http://one:8000"] == {"alice": "t1"}
+    assert store.is_private()
+    path.chmod(0o644)
+    assert not store.is_private()
+
+
+def test_a_broken_token_file_is_reported_not_overwritten(tmp_path):
+    path = tmp_path / "tokens.json"
+    path.write_text("{not json")
+
+    with pytest.raises(Exit) as caught:
+        TokenStore(path).put(Site.parse("http://x"), "alice", "t")
+    assert caught.value.status == ExitStatus.USAGE and str(path) in caught.value.message
+    assert path.read_text() == "{not json"
+
+
+def test_credentials_come_from_the_first_source_that_has_one(tmp_path, monkeypatch):
+    site = Site.parse("http://x")
+    store = TokenStore(tmp_path / "tokens.json")
+    parse = build_parser().parse_args
+    monkeypatch.delenv("CHAT_TOKEN", raising=False)
+
+    with pytest.raises(Exit) as caught:
+        credentials(parse(["--url", "http://x", "--room", "r"]), site, store)
+    assert caught.value.status == ExitStatus.USAGE and "--token" in caught.value.message
+
+    store.put(site, "alice", "remembered")
+    assert (
+        credentials(parse(["--url", "http://x", "--room", "r"]), site, store).token == "remembered"
+    )
+    assert (
+        credentials(
+            parse(["--url", "http://x", "--room", "r", "--user", "alice"]), site, store
+        ).source
+        == "remembered"
+    )
+    monkeypatch.setenv("CHAT_TOKEN", " from-env ")
+    assert credentials(parse(["--url", "http://x", "--room", "r"]), site, store).token == "from-env"
+    assert (
+        credentials(parse(["--url", "http://x", "--room", "r", "--token=-dash"]), site, store).token
+        == "-dash"
+    )
+
+
+def test_clean_neutralises_terminal_control_sequences():
+    hostile = "hi\x1b]0;owned\x07 \x1b[2J\x9b31m\u202eevil\r"
+
+    cleaned = cli_render.clean(hostile)
+
+    assert not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in cleaned)
+    assert "\u202e" not in cleaned
+    assert cleaned.startswith("hi\\x1b]0;owned\\x07")
+
+
+def test_message_lines():
+    now = datetime(2024, 5, 1, 12, 0, tzinfo=UTC).astimezone()
+    ts = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    old = (now - timedelta(days=3)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+    line = cli_render.message_line(
+        {"seq": 1, "user": "bob", "body": "one\ntwo", "ts": ts}, today=now
+    )
+    assert line == f"{now:%H:%M} bob: one\n{' ' * len(f'{now:%H:%M} bob: ')}two"
+    assert cli_render.message_line(
+        {"seq": 2, "user": "bob", "body": "x", "ts": old}, today=now
+    ).startswith(f"{now - timedelta(days=3):%Y-%m-%d %H:%M} bob:")
+    assert cli_render.message_line({"id": 3, "seq": 3, "deleted": True}, today=now).endswith(
+        "[a deleted message]"
+    )
+
+
+def test_json_lines_are_valid_json_with_c1_controls_escaped():
+    frame = {"type": "message", "body": "é\x9b\x1b"}
+
+    line = cli_render.json_line(frame)
+
+    assert json.loads(line) == frame
+    assert "\x9b" not in line and "\x1b" not in line and "é" in line
+
+
+def test_backoff_doubles_to_a_cap_with_jitter():
+    lowest = [cli_session.backoff_delay(n, rng=lambda a, b: a) for n in range(8)]
+    highest = [cli_session.backoff_delay(n, rng=lambda a, b: b) for n in range(8)]
+
+    assert highest[:4] == [0.5, 1.0, 2.0, 4.0]
+    assert highest[-1] == cli_session.BACKOFF_CAP
+    assert all(low == high / 2 for low, high in zip(lowest, highest, strict=True))
+
+
+def test_close_explanations_come_from_the_shared_table():
+    assert cli_session.close_explanation(4404, "no such room") == "4404 no such room"
+    assert cli_session.close_explanation(4403, "you are banned from this room") == (
+        "4403 forbidden: banned, or a private room you are not a member of: you are banned from this room"
+    )
+    assert cli_session.close_explanation(1006) == "1006 connection lost"
+
+
+def test_token_keys_never_start_with_a_dash(monkeypatch):
+    from chat import services
+
+    keys = iter(["-looks-like-an-option", "fine-key"])
+    monkeypatch.setattr(services.secrets, "token_urlsafe", lambda n: next(keys))
+
+    assert services.new_token_key() == "fine-key"
