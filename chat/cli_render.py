@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from datetime import datetime
 from typing import Any
 
@@ -68,8 +67,3 @@ def json_line(frame: dict[str, Any]) -> str:
     """One frame as a JSON line for pipes: UTF-8 text, control characters escaped."""
     text = json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
     return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
-
-
-def is_printable_name(name: str) -> bool:
-    """True when ``name`` has no control or format characters (for prompts)."""
-    return all(unicodedata.category(c)[0] != "C" for c in name)

@@ -1,6 +1,5 @@
 """Revoking a token closes its open connections with 4401 within a second."""
 
-
 import pytest
 from asgiref.sync import sync_to_async
 from django.utils import timezone
