@@ -12,7 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .loadgen import LoadResult
-from .scenarios import SCENARIO_6, SCENARIOS, fmt_ms, headline, kb_per_connection, verdict
+from .scenarios import (
+    IDLE_CONNECT_CONCURRENCY,
+    SCENARIO_6,
+    SCENARIOS,
+    fmt_ms,
+    headline,
+    kb_per_connection,
+    verdict,
+)
 
 # The product group whose numbers answer scenarios 1-5 (scenario 3 also uses product-pg).
 PRODUCT = "product"
@@ -28,6 +36,8 @@ class Record:
     label: str
     scenario: str
     result: LoadResult
+    loadavg: float = 0.0  # the machine's 1-minute load average just before the run
+    elapsed_s: float = 0.0
 
 
 @dataclass
@@ -48,11 +58,16 @@ class Meta:
     profile_svg: str | None = None
 
 
-def _find(records: list[Record], group: str, scenario: str) -> LoadResult | None:
+def _record(records: list[Record], group: str, scenario: str) -> Record | None:
     for record in records:
         if record.group == group and record.scenario == scenario:
-            return record.result
+            return record
     return None
+
+
+def _find(records: list[Record], group: str, scenario: str) -> LoadResult | None:
+    record = _record(records, group, scenario)
+    return record.result if record else None
 
 
 def _ratio(a: float | None, b: float | None) -> str:
@@ -118,14 +133,15 @@ def _mb(n: int) -> str:
     return f"{n / 2**20:,.0f} MB"
 
 
-def detail_table(results: list[tuple[str, LoadResult]]) -> list[str]:
+def detail_table(rows: list[tuple[str, Record]]) -> list[str]:
     """One row per server: every number the run measured."""
     lines = [
         "| server | ready | connect (all / p50) | sent | deliveries/s | p50 | p90 | p99 | max | lost "
-        "| server CPU | loadgen CPU | Redis CPU | server RSS before → ready → end |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| server CPU | loadgen CPU | Redis CPU | server RSS before → ready → end | load avg |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
     ]
-    for label, r in results:
+    results = [(label, record.result) for label, record in rows]
+    for (label, r), (_, record) in zip(results, rows, strict=True):
         lat = r.latency_ms
         cpu = " + ".join(f"{s.cpu_percent:.0f} %" for s in r.servers) or "-"
         rss = "; ".join(
@@ -139,7 +155,8 @@ def detail_table(results: list[tuple[str, LoadResult]]) -> list[str]:
         lines.append(
             f"| {label} | {r.connected:,}/{r.connections:,} | {ready_all} / {ready_p50} | {r.sent:,} | "
             f"{r.deliveries_per_s:,.0f} | {fmt_ms(lat['p50'])} | {fmt_ms(lat['p90'])} | {fmt_ms(lat['p99'])} | "
-            f"{fmt_ms(lat['max'])} | {r.lost:,} | {cpu} | {r.loadgen_cpu_percent:.0f} % | {redis_cpu} | {rss} |"
+            f"{fmt_ms(lat['max'])} | {r.lost:,} | {cpu} | {r.loadgen_cpu_percent:.0f} % | {redis_cpu} | {rss} "
+            f"| {record.loadavg:.1f} |"
         )
     notes = []
     for label, r in results:
@@ -189,8 +206,8 @@ METHOD = """\
   {nproc} cores, and the CPU columns show how. A server near 100 % is saturated; when
   server + load generator + Redis approach {total} %, the machine is.
 - **Memory (scenario 4)**: server RSS (process tree) before the first connection and
-  {settle} s after the last `ready`, opened 100 at a time per worker; the growth is divided
-  by the connections.
+  {settle} s after the last `ready`, opened {idle_concurrency} at a time per worker; the growth
+  is divided by the connections.
 - **Servers**: each group starts fresh on a free port of 127.0.0.1 with the open-files
   limit raised, its scenarios run in the order 4, 1, 2, 5, 3 (4 first, on a fresh process;
   5 connects to the room scenario 1 filled with history), and the Redis database
@@ -235,7 +252,7 @@ def render(records: list[Record], meta: Meta, chart_name: str) -> str:
 
     out += ["## Scenario details", ""]
     for key, scenario in SCENARIOS.items():
-        rows = [(r.label, r.result) for r in records if r.scenario == key and r.group != PRODUCT_X2]
+        rows = [(r.label, r) for r in records if r.scenario == key and r.group != PRODUCT_X2]
         if rows:
             out += [
                 f"### {key}. {scenario.title}",
@@ -245,11 +262,7 @@ def render(records: list[Record], meta: Meta, chart_name: str) -> str:
                 *detail_table(rows),
                 "",
             ]
-    six = [
-        (f"{r.label} — as scenario {r.scenario}", r.result)
-        for r in records
-        if r.group == PRODUCT_X2
-    ]
+    six = [(f"{r.label} — as scenario {r.scenario}", r) for r in records if r.group == PRODUCT_X2]
     if six:
         out += ["### 6. Two product processes sharing Redis", ""]
         out += [
@@ -259,7 +272,8 @@ def render(records: list[Record], meta: Meta, chart_name: str) -> str:
             "",
         ]
         one = [
-            (f"product (SQLite) — as scenario {k}", _find(records, PRODUCT, k)) for k in SCENARIO_6
+            (f"product (SQLite) — as scenario {k}", _record(records, PRODUCT, k))
+            for k in SCENARIO_6
         ]
         out += [*detail_table([(label, r) for label, r in one if r is not None] + six), ""]
 
@@ -279,6 +293,7 @@ def render(records: list[Record], meta: Meta, chart_name: str) -> str:
             nproc=meta.machine["nproc"],
             total=100 * int(meta.machine["nproc"]),
             settle=f"{sizes['settle']:g}",
+            idle_concurrency=IDLE_CONNECT_CONCURRENCY,
             pg=" and PostgreSQL (scenario 3)",
         ),
         "## Machine and versions",
@@ -384,6 +399,8 @@ def write(records: list[Record], meta: Meta, out_dir: Path) -> Path:
                 "group": r.group,
                 "label": r.label,
                 "scenario": r.scenario,
+                "loadavg": r.loadavg,
+                "elapsed_s": r.elapsed_s,
                 "result": r.result.to_dict(),
             }
             for r in records

@@ -14,6 +14,7 @@ puts a flame graph and the top costs in the report.
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 import tempfile
@@ -117,12 +118,14 @@ class Bench:
         else:
             env = servers.product_env(self.db_urls[group.db], self.redis_url)
             procs = [servers.product_server(self.work, env, i) for i in range(group.processes)]
-        started = []
         try:
+            # Side by side: two product processes start in the time of one.
             for proc in procs:
-                started.append(proc.start())
+                proc.spawn()
+            for proc in procs:
+                proc.wait_listening()
         except BaseException:
-            for proc in started:
+            for proc in procs:
                 proc.stop()
             raise
         return procs
@@ -131,15 +134,19 @@ class Bench:
         """Run the group's scenarios against freshly started servers."""
         if group.db and group.db not in self.db_urls:
             return
+        clock = time.monotonic()
         procs = self.start(group)
+        print(f"bench: {group.label}: started in {time.monotonic() - clock:.1f} s", file=sys.stderr)
         try:
             for key in group.scenarios:
                 urls = [p.url for p in procs]
                 plan = SCENARIOS[key].plan(urls, self.tokens.get(group.db or ""), self.sizes)
                 plan.label = f"[{group.label}] {plan.label}"
                 probe = Probe([p.pid for p in procs], redisdb.client())
+                loadavg, clock = os.getloadavg()[0], time.monotonic()
                 result = run_load(plan, probe)
-                self.records.append(Record(group.key, group.label, key, result))
+                elapsed = time.monotonic() - clock
+                self.records.append(Record(group.key, group.label, key, result, loadavg, elapsed))
                 dead = [p.name for p in procs if p.process.poll() is not None]
                 if dead:
                     self.notes.append(

@@ -62,6 +62,11 @@ class Server:
 
     def start(self) -> Server:
         """Start the process and return once its port accepts connections."""
+        self.spawn()
+        return self.wait_listening()
+
+    def spawn(self) -> None:
+        """Start the process without waiting for it (see ``wait_listening``)."""
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 self.argv,
@@ -72,6 +77,10 @@ class Server:
                 stderr=subprocess.STDOUT,
                 preexec_fn=raise_nofile,  # noqa: PLW1509 (no threads in the bench parent)
             )
+
+    def wait_listening(self) -> Server:
+        """Return once the port accepts connections; stop the process and raise if it never does."""
+        assert self.process is not None
         deadline = time.monotonic() + START_TIMEOUT
         while not self._listening():
             if self.process.poll() is not None:
