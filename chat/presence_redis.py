@@ -380,12 +380,15 @@ class RedisPresence:
             self._failures = 0
         # A beat that came late (Redis paused, loop stalled) means other processes'
         # beats were held up too: start the wait before sweeping again.
-        late = self._last_ok is None or now - self._last_ok > self.lease / 2
+        first = self._last_ok is None
+        late = first or now - self._last_ok > self.lease / 2
         if late or self._ok_since is None:
             self._ok_since = now
         self._last_ok = now
         if not held or self._dirty:
-            await self.resync(reason="lost" if not held else "unsure")
+            # The first beat always writes the marker: that is no repair worth a log line.
+            reason = "unsure" if held else ("start" if first else "lost")
+            await self.resync(reason=reason)
 
     async def resync(self, *, reason: str) -> None:
         """Replace what Redis holds for this process by its in-memory counts."""
@@ -408,7 +411,7 @@ class RedisPresence:
             except BaseException:
                 self._dirty = True
                 raise
-            if self._mine or reason != "lost":
+            if reason != "start":
                 logger.info(
                     "presence resynced process=%s reason=%s connections=%d",
                     self.process_id,

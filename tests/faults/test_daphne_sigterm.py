@@ -1,0 +1,67 @@
+"""Fault 6: SIGTERM to a daphne process during a burst (a deploy, a scale-down).
+
+The process stops accepting, closes every WebSocket with 1001 (not a dropped TCP
+connection, 1006), finishes the commits in flight, withdraws its presence and
+publishes what it committed, then exits 0. Its clients reconnect elsewhere with
+``since``; nothing acked is lost and nothing is stored twice.
+"""
+
+import asyncio
+import signal
+import time
+
+from tests.faults.clients import ChatClient, assert_consistent, burst, note, start_all, stop_all
+from tests.faults.probes import in_thread, log_lines, log_problems, presence_in_redis
+from tests.helpers.wait import async_wait_until
+
+
+def test_sigterm_during_a_burst(cluster, chatters, make_room, redis_server):
+    room = make_room()
+    people = chatters(6)
+    ghosts = chatters(2, prefix="ghost")
+    victim, survivor = cluster.start(2)
+    a, b = victim.ws_url(""), survivor.ws_url("")
+
+    async def scenario():
+        clients = [
+            ChatClient(p.name, p.token, [a, b] if i % 2 == 0 else [b, a], room.slug)
+            for i, p in enumerate(people)
+        ]
+        on_victim = clients[::2]
+        stranded = [ChatClient(g.name, g.token, [a], room.slug) for g in ghosts]
+        await start_all(clients + stranded)
+        try:
+            traffic = asyncio.create_task(burst(clients, 12, pause=0.02))
+            await async_wait_until(lambda: sum(len(c.acks) for c in clients) >= 20, 10, "acks")
+            for client in stranded:
+                client.abandon()
+            stopped = time.monotonic()
+            status = await in_thread(victim.stop, signal.SIGTERM)
+            stop_s = time.monotonic() - stopped
+            await traffic
+            report = await assert_consistent(room.pk, clients)
+            assert status == 0
+            for client in on_victim + stranded:
+                assert client.closes[:1] == [1001], (client.name, client.closes)
+            assert all(1006 not in c.closes for c in clients + stranded)
+            # Its users left at once (presence withdrawn on the way out, no lease wait).
+            expected = {p.id: 1 for p in people}
+            await async_wait_until(
+                lambda: presence_in_redis(redis_server, room.pk) == expected, 10, "presence"
+            )
+            left = {e["user"] for e in clients[1].events if e["type"] == "leave"}
+            assert {g.name for g in ghosts} <= left
+            note(
+                "sigterm",
+                stop_s=round(stop_s, 1),
+                resends=report.stats.resends,
+                closes=sorted({code for c in on_victim for code in c.closes}),
+                report=report,
+            )
+        finally:
+            await stop_all(clients + stranded)
+
+    asyncio.run(scenario())
+    assert log_lines(victim, "shutdown: drained")
+    for server in (victim, survivor):
+        assert not log_problems(server), log_problems(server)[:10]
