@@ -2,8 +2,9 @@
 // typing notifications (at most one every 2 s), and whatever stops sending right now
 // (a locked room, a slow-mode or rate-limit countdown, a closed connection).
 
-// The server accepts one typing frame per user per 2 s; sending more is wasted.
-const TYPING_EVERY_MS = 2000;
+// The server accepts one typing frame per user per 2 s and drops the rest; a little
+// slack keeps network jitter from landing a frame just inside the window.
+const TYPING_EVERY_MS = 2250;
 const MAX_HEIGHT_PX = 200;
 const DEFAULT_HINT = "Enter sends · Shift+Enter adds a line";
 
@@ -32,6 +33,7 @@ export class Composer {
     this.closedReason = "";
     this.lastTypingAt = 0;
     this.typingActive = false;
+    this.typingTimer = null;
     this.placeholder = input.placeholder;
     this.autosize = !(window.CSS && CSS.supports("field-sizing", "content"));
     input.addEventListener("keydown", (event) => {
@@ -89,24 +91,39 @@ export class Composer {
     if (!body.trim() || size > this.maxLength || !this.canWrite() || this.cooldownSeconds() > 0) return;
     this.onSend(body);
     this.input.value = "";
-    this.lastTypingAt = 0;
-    this.typingActive = false;
+    // The message ends the typing on the other side; lastTypingAt stays, as the
+    // server's 2 s window does.
+    this.cancelTyping();
     this.update();
     this.input.focus();
   }
 
   typed() {
     const hasText = this.input.value.trim() !== "";
-    const now = Date.now();
-    if (hasText && now - this.lastTypingAt >= TYPING_EVERY_MS) {
-      this.lastTypingAt = now;
-      this.typingActive = true;
-      this.onTyping(true);
-    } else if (!hasText && this.typingActive) {
-      this.typingActive = false;
-      this.lastTypingAt = 0;
+    if (hasText) {
+      const wait = this.lastTypingAt + TYPING_EVERY_MS - Date.now();
+      if (wait <= 0) this.sendTyping();
+      // Inside the server's 2 s window a frame would be dropped: send one when it ends,
+      // or a message just sent would hide that the user is already typing the next.
+      else if (this.typingTimer === null) this.typingTimer = setTimeout(() => this.sendTyping(), wait);
+    } else if (this.typingActive) {
+      this.cancelTyping();
       this.onTyping(false);
     }
+  }
+
+  sendTyping() {
+    this.cancelTyping();
+    if (this.input.value.trim() === "") return;
+    this.lastTypingAt = Date.now();
+    this.typingActive = true;
+    this.onTyping(true);
+  }
+
+  cancelTyping() {
+    clearTimeout(this.typingTimer);
+    this.typingTimer = null;
+    this.typingActive = false;
   }
 
   update() {
