@@ -3,6 +3,7 @@
 import pytest
 
 from chat import health, metrics
+from tests.helpers.processes import free_port
 from tests.helpers.wait import wait_until
 
 pytestmark = pytest.mark.django_db
@@ -32,15 +33,16 @@ def test_healthz_in_redis_mode(client, settings, redis_url):
     assert body == {"status": "ok", "database": "ok", "redis": "ok"}
 
 
-def test_healthz_is_503_when_redis_is_configured_but_nobody_listens(client, settings):
-    from tests.helpers.processes import free_port
-
+def test_healthz_is_503_when_redis_is_configured_but_nobody_listens(client, settings, caplog):
     settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
 
     status, body = healthz(client)
 
     assert status == 503
     assert body == {"status": "error", "database": "ok", "redis": "error"}
+    # An expected state, logged once as a warning, not as a server ERROR per probe.
+    assert [r.levelname for r in caplog.records if "healthz" in r.getMessage()] == ["WARNING"]
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
 
 
 @pytest.mark.redis

@@ -43,7 +43,12 @@ def healthz(request: HttpRequest) -> JsonResponse:
         "database": "error" if database_problem else "ok",
         "redis": redis_state,
     }
-    return JsonResponse(body, status=200 if healthy else 503)
+    response = JsonResponse(body, status=200 if healthy else 503)
+    if not healthy:
+        # A 503 here is the expected answer while a backend is down, logged above as
+        # a warning; keep django.request from logging every probe as an ERROR too.
+        response._has_been_logged = True
+    return response
 
 
 @never_cache
