@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from functools import wraps
 
 from asgiref.sync import async_to_sync
@@ -20,6 +21,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.timesince import timesince
 from django.views.decorators.http import require_POST
 
 from .. import presence, selectors, services
@@ -59,11 +61,25 @@ def online_counts(rooms: list[Room]) -> dict[int, int] | None:
         return None
 
 
+def activity(moment: datetime | None, now: datetime) -> str:
+    """When a room was last active, as people say it: "just now", "25 minutes ago"."""
+    if moment is None:
+        return ""
+    if now - moment < timedelta(minutes=1):
+        return "just now"
+    return f"{timesince(moment, now, depth=1)} ago"
+
+
 def render_lobby(request: HttpRequest, form: RoomForm | None = None, status: int = 200):
     rooms = list(selectors.lobby_rooms(user=request.user)[:LOBBY_LIMIT])
     counts = online_counts(rooms)
+    now = timezone.now()
     listing = [
-        {"room": room, "online": None if counts is None else counts.get(room.pk, 0)}
+        {
+            "room": room,
+            "online": None if counts is None else counts.get(room.pk, 0),
+            "activity": activity(room.last_message_at, now),
+        }
         for room in rooms
     ]
     if form is None and request.user.is_authenticated:

@@ -57,6 +57,21 @@ def test_lobby_lists_public_rooms_with_online_count_and_last_activity(client, ro
     assert "1 online" in html
     room.refresh_from_db()
     assert f'datetime="{room.last_message_at.isoformat()}"' in html
+    assert "active <time" in html and ">just now</time>" in html
+
+
+def test_lobby_says_how_long_ago_in_one_unit():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from chat.views.pages import activity
+
+    now = timezone.now()
+    assert activity(now - timedelta(seconds=20), now) == "just now"
+    assert activity(now - timedelta(minutes=25, seconds=5), now) == "25\xa0minutes ago"
+    assert activity(now - timedelta(hours=3, minutes=10), now) == "3\xa0hours ago"
+    assert activity(None, now) == ""
 
 
 def test_lobby_hides_private_rooms_from_outsiders_and_shows_them_to_members(
