@@ -30,8 +30,8 @@ logger = logging.getLogger("faults")
 ACK_TIMEOUT = 3.0  # without an ack by then, resend with the same client_id
 
 
-class Dropped(Exception):
-    """The connection closed before the ack came: resend after reconnecting."""
+# Answer to a send whose connection closed before the ack came: resend after reconnecting.
+DROPPED = {"type": "dropped"}
 
 
 @dataclass
@@ -136,7 +136,7 @@ class ChatClient:
                 self._conn_last = None
                 for future in self._waiting.values():
                     if not future.done():
-                        future.set_exception(Dropped())
+                        future.set_result(DROPPED)
             if code is not None:
                 self.closes.append(code)
             if code in TERMINAL_CLOSE_CODES:
@@ -213,12 +213,14 @@ class ChatClient:
             try:
                 await ws.send(json.dumps({"type": "message", "body": body, "client_id": client_id}))
                 frame = await asyncio.wait_for(future, ACK_TIMEOUT)
-            except (Dropped, TimeoutError, websockets.ConnectionClosed, AttributeError):
+            except (TimeoutError, websockets.ConnectionClosed, AttributeError):
                 continue
             finally:
                 self._waiting.pop(client_id, None)
             if frame["type"] == "ack":
                 return frame
+            if frame is DROPPED:
+                continue
             if frame.get("code") in ("server_error", "rate_limited"):
                 self.stats.server_errors += 1
                 await asyncio.sleep(frame.get("retry_after") or 0.5)
@@ -351,3 +353,38 @@ async def assert_consistent(
                 f"{client.name} seq {seq} differs"
             )
     return Report(stored=len(rows), acked=acked, stats=totals(clients))
+
+
+# --- a client that never reads ------------------------------------------------------
+
+
+def silent_socket(host: str, port: int, path: str, token: str, receive_buffer: int = 4096):
+    """Open a WebSocket by hand and never read from it again (a stalled client).
+
+    Only the handshake response is read; after that the kernel's small receive
+    buffer fills, then the server's send buffers. Close it with ``.close()``.
+    """
+    import base64
+    import os
+    import socket
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+    sock.settimeout(10)
+    sock.connect((host, port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        (
+            f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            f"Authorization: Bearer {token}\r\n\r\n"
+        ).encode()
+    )
+    response = b""
+    while b"\r\n\r\n" not in response:
+        chunk = sock.recv(1)
+        if not chunk:
+            raise AssertionError(f"handshake failed: {response!r}")
+        response += chunk
+    assert response.startswith(b"HTTP/1.1 101"), response
+    return sock

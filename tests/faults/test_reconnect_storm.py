@@ -1,0 +1,73 @@
+"""Fault 9: a reconnect storm — every process restarts under several hundred clients.
+
+All clients are closed with 1001, retry with backoff while nothing listens, and
+reconnect at once when the processes are back, each with ``since``. They all
+recover what was sent meanwhile, the recoveries are served from the Redis cache
+(which outlives the processes), and nothing lands in the error log.
+"""
+
+import asyncio
+import signal
+import time
+
+from tests.faults.clients import ChatClient, assert_consistent, burst, note, start_all, stop_all
+from tests.faults.probes import in_thread, log_problems, metrics, presence_in_redis
+from tests.helpers.processes import tail
+from tests.helpers.wait import async_wait_until
+
+USERS = 60
+TABS = 5  # connections per user: 300 clients
+
+
+def test_reconnect_storm_after_a_restart(cluster, chatters, make_room, redis_server):
+    room = make_room()
+    people = chatters(USERS)
+    servers = cluster.start(2)
+    urls = [server.ws_url("") for server in servers]
+
+    def restart(server):
+        server.stop(signal.SIGTERM)
+        server.start()
+
+    async def scenario():
+        clients = [
+            ChatClient(f"{p.name}.{tab}", p.token, urls[n % 2 :] + urls[: n % 2], room.slug)
+            for n, (p, tab) in enumerate((p, tab) for p in people for tab in range(TABS))
+        ]
+        senders = clients[:: TABS * 6]  # one tab of every sixth user
+        await start_all(clients, timeout=60)
+        try:
+            await burst(senders, 5)
+            # Everyone goes away together; the senders keep sending through the restart.
+            restarted = time.monotonic()
+            during = asyncio.create_task(burst(senders, 5))
+            await asyncio.gather(*(in_thread(restart, server) for server in servers))
+            await during
+            report = await assert_consistent(room.pk, clients, catch_up=60)
+            recovery = time.monotonic() - restarted
+            assert all(c.closes and c.closes[0] == 1001 for c in clients)
+            expected = {p.id: TABS for p in people}
+            await async_wait_until(
+                lambda: presence_in_redis(redis_server, room.pk) == expected, 15, "presence"
+            )
+            hits = sum(metrics(s).get('chat_history_cache_total{result="hit"}', 0) for s in servers)
+            misses = sum(
+                metrics(s).get('chat_history_cache_total{result="miss"}', 0) for s in servers
+            )
+            note(
+                "reconnect storm",
+                clients=len(clients),
+                recovery_s=round(recovery, 1),
+                cache_hits=int(hits),
+                cache_misses=int(misses),
+                report=report,
+            )
+            assert hits >= 0.9 * (hits + misses), (hits, misses)
+        finally:
+            await stop_all(clients)
+
+    asyncio.run(scenario())
+    for server in servers:
+        assert not log_problems(server), log_problems(server)[:10]
+        before = tail(server.log_dir / "stderr-1.log", 10**6)
+        assert "Traceback" not in before and " ERROR " not in before
