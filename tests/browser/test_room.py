@@ -108,11 +108,13 @@ def test_scrolling_up_loads_older_pages_without_moving_the_view(server, open_ui,
 
 
 def test_server_restart_while_typing_loses_and_doubles_nothing(
-    server, site_env, open_ui, user, other_user, room
+    site_env, open_ui, user, other_user, room
 ):
     # Alice's page talks to `server`; Bob's to a second process sharing Redis and the
-    # database, so Bob can keep chatting while Alice's server is down.
-    with DaphneServer(site_env) as other_server:
+    # database, so Bob can keep chatting while Alice's server is down. Recovery is
+    # limited to 3 missed messages, so a second, longer outage cannot be caught up.
+    env = site_env | {"CHAT_RECOVERY_LIMIT": "3"}
+    with DaphneServer(env) as server, DaphneServer(env) as other_server:
         alice = open_ui(server.url, user=user).open_room("lobby")
         bob = open_ui(other_server.url, user=other_user).open_room("lobby")
         wait_until(lambda: "bob" in alice.online(), 10, "bob online on alice's page")
@@ -151,9 +153,23 @@ def test_server_restart_while_typing_loses_and_doubles_nothing(
         assert alice.bodies() == expected
         assert bob.bodies() == expected
         assert alice.seqs() == [1, 2, 3, 4, 5]
+        assert Message.objects.filter(body="typed before, sent while offline").count() == 1
         # Caught up with ?since (recovered), not by reloading the view.
         expect(alice.page.locator("#notice")).to_be_hidden()
-        assert Message.objects.filter(body="typed before, sent while offline").count() == 1
+
+        # Four missed messages are more than the server recovers: the page reloads the
+        # conversation and says so, still showing each message once.
+        server.stop()
+        expect(alice.page.locator("#connection-text")).to_contain_text("Reconnecting in")
+        missed = [f"missed {n}" for n in range(1, 5)]
+        for body in missed:
+            bob.send(body)
+        bob.wait_confirmed()
+        server.start()
+        alice.wait_state("live", timeout=30_000)
+        expect(alice.page.locator("#notice")).to_contain_text("reloaded with the latest messages")
+        wait_until(lambda: alice.bodies() == expected + missed, 10, "the reloaded conversation")
+        assert alice.seqs() == list(range(1, 10))
 
 
 def test_html_in_messages_is_shown_as_text(server, open_ui, user, other_user, room):
@@ -196,3 +212,44 @@ def test_moderator_deletes_and_bans_live(server, open_ui, user, other_user, room
     bob.wait_state("closed")
     expect(bob.page.locator("#notice")).to_contain_text("banned")
     expect(bob.page.locator("#composer-input")).to_be_disabled()
+
+
+def test_limits_and_a_locked_room_show_before_sending(
+    site_env, open_ui, user, other_user, make_room
+):
+    room = make_room("quiet", is_locked=True)
+    room.moderators.add(user)
+    limits = {"CHAT_MAX_MESSAGE_LENGTH": "20", "CHAT_RATE_LIMIT": "3/1h"}
+    with DaphneServer(site_env | limits) as server:
+        # Locked: bob reads only; alice moderates, so she may still write.
+        bob = open_ui(server.url, user=other_user).open_room("quiet")
+        expect(bob.page.locator("#room-locked")).to_be_visible()
+        expect(bob.composer).to_be_disabled()
+        expect(bob.page.locator("#composer-hint")).to_have_text(
+            "This room is read-only: only moderators can write."
+        )
+        alice = open_ui(server.url, user=user).open_room("quiet")
+        expect(alice.composer).to_be_enabled()
+
+        # Too long is shown while typing, and Enter does nothing.
+        alice.composer.press_sequentially("x" * 25)
+        expect(alice.page.locator("#composer-counter")).to_have_text("25 / 20")
+        expect(alice.page.locator("#composer-hint")).to_have_text(
+            "5 characters over the limit of 20"
+        )
+        expect(alice.page.locator("#composer-send")).to_be_disabled()
+        alice.composer.press("Enter")
+        assert alice.page.locator("#messages li.msg").count() == 0
+        alice.composer.fill("")
+
+        # The fourth message in the window is refused: failed with a retry, and a countdown.
+        for n in range(1, 5):
+            alice.send(f"note {n}")
+        failed = alice.message("note 4")
+        expect(failed).to_contain_text("Not sent: too many messages")
+        expect(failed.get_by_role("button", name="Retry sending this message")).to_be_visible()
+        expect(alice.page.locator("#composer-hint")).to_contain_text(
+            "Slow down: you can send again in"
+        )
+        bob.wait_for_message("note 3")
+        assert bob.bodies() == ["note 1", "note 2", "note 3"]

@@ -37,12 +37,13 @@ function excerpt(item) {
 }
 
 export class ActionDialog {
-  constructor({ dialog, roomUrl, csrfToken, socket, toast }) {
+  constructor({ dialog, roomUrl, csrfToken, socket, toast, fallbackFocus }) {
     this.dialog = dialog;
     this.roomUrl = roomUrl;
     this.csrfToken = csrfToken;
     this.socket = socket;
     this.toast = toast;
+    this.fallbackFocus = fallbackFocus;
     this.form = dialog.querySelector("form");
     this.title = dialog.querySelector("#dialog-title");
     this.text = dialog.querySelector("#dialog-text");
@@ -58,7 +59,10 @@ export class ActionDialog {
       this.confirm();
     });
     dialog.addEventListener("close", () => {
-      this.current?.opener?.focus();
+      // The button that opened the dialog is gone when its message was just deleted.
+      const opener = this.current?.opener;
+      if (opener?.isConnected) opener.focus();
+      else this.fallbackFocus.focus({ preventScroll: true });
       this.current = null;
     });
   }

@@ -105,6 +105,7 @@ const dialog = new ActionDialog({
   csrfToken: document.querySelector("#composer [name=csrfmiddlewaretoken]").value,
   socket,
   toast,
+  fallbackFocus: byId("timeline"),
 });
 
 function act(action, item) {
