@@ -294,9 +294,8 @@ class RedisPresence:
                     pipe.hlen(room_key(room_id))
                 counts = await pipe.execute()
         except (RedisError, OSError) as exc:
-            # The lobby still renders; the counts say nobody until Redis is back.
-            logger.warning("presence unavailable op=online_counts: %r", exc)
-            return dict.fromkeys(room_ids, 0)
+            # Not zeros: the lobby shows no counts rather than wrong ones.
+            raise Unavailable() from exc
         return dict(zip(room_ids, counts, strict=True))
 
     async def _run(self, script, *, keys: list, args: list):
