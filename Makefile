@@ -47,7 +47,7 @@ run: $(VENV)/.installed
 	@echo
 	@echo "  Chat:   http://$(HOST):$(PORT)/"
 	@echo "  Admin:  http://$(HOST):$(PORT)/admin/"
-	@echo "  Create an admin user (in another terminal):  $(PY) manage.py createsuperuser"
+	@echo "  Create an admin user (in another terminal):  DEBUG=true $(PY) manage.py createsuperuser"
 	@echo
 	$(RUN_ENV) $(PY) -m chatsite.serve --host $(HOST) --port $(PORT)
 
