@@ -1,0 +1,208 @@
+"""Redis presence: counting across processes, leases, the sweeper and self-repair.
+
+Two ``RedisPresence`` objects in one test stand for two daphne processes (each has
+its own process id, lease and hash). They run against this test run's database on
+the shared Redis; nothing here stops or pauses that server.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import redis as sync_redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from chat import broadcast, presence_redis
+from chat.presence import Unavailable
+from chat.presence_redis import LEASES_KEY, RedisPresence, process_key, user_key
+from tests.helpers.wait import async_wait_until
+
+pytestmark = pytest.mark.redis
+
+LEASE = 1  # second: the sweeper's tests wait for a lease to run out
+
+
+@pytest.fixture
+async def processes(redis_url):
+    """Factory of presence backends, each a "process"; stopped and closed at the end."""
+    made: list[RedisPresence] = []
+
+    def make(lease: float = 30) -> RedisPresence:
+        backend = RedisPresence(redis_url, lease_seconds=lease)
+        made.append(backend)
+        return backend
+
+    yield make
+    for backend in made:
+        backend.stop()
+        await backend.redis.aclose()
+
+
+@pytest.fixture
+def announced(monkeypatch) -> list[tuple[int, str]]:
+    """``(room_id, frame)`` of every presence frame published (instead of publishing it)."""
+    frames: list[tuple[int, str]] = []
+
+    async def publish(outbound):
+        frames.append((outbound.room_id, outbound.event["text"]))
+
+    monkeypatch.setattr(broadcast, "publish", publish)
+    return frames
+
+
+def leaves(frames: list[tuple[int, str]]) -> set[tuple[int, str]]:
+    import json
+
+    return {
+        (room, json.loads(text)["user"])
+        for room, text in frames
+        if json.loads(text)["type"] == "leave"
+    }
+
+
+async def test_first_and_last_connection_count_across_processes(processes):
+    one, two = processes(), processes()
+
+    assert (await one.arrive(room_id=1, user_id=7, username="alice", limit=5)).first_in_room
+    assert not (await two.arrive(room_id=1, user_id=7, username="alice", limit=5)).first_in_room
+    await two.arrive(room_id=1, user_id=8, username="bob", limit=5)
+    assert await one.online(1) == ["alice", "bob"]
+    assert await one.online_counts([1, 2]) == {1: 2, 2: 0}
+
+    assert await one.depart(room_id=1, user_id=7) is False  # alice still has a tab on two
+    assert await two.depart(room_id=1, user_id=7) is True
+    assert await two.online(1) == ["bob"]
+
+
+async def test_connection_cap_counts_every_process_and_refusals_register_nothing(
+    processes, redis_url
+):
+    one, two = processes(), processes()
+    await one.arrive(room_id=1, user_id=7, username="alice", limit=2)
+    await two.arrive(room_id=2, user_id=7, username="alice", limit=2)
+
+    refused = await one.arrive(room_id=3, user_id=7, username="alice", limit=2)
+
+    assert not refused.accepted
+    assert await one.online(3) == []
+    assert int(sync_redis.Redis.from_url(redis_url).get(user_key(7))) == 2
+
+
+async def test_a_dead_process_is_swept_its_users_leave_and_the_cap_is_freed(
+    processes, announced, redis_url
+):
+    dead, alive = processes(lease=LEASE), processes(lease=LEASE)
+    await dead.arrive(room_id=1, user_id=7, username="alice", limit=1)
+    await dead.arrive(room_id=1, user_id=8, username="bob", limit=5)
+    await alive.arrive(room_id=1, user_id=8, username="bob", limit=5)
+    dead.stop()  # killed -9: no departs, no more heartbeats
+
+    async def swept() -> bool:
+        # Whoever sweeps (this call or the alive process's own sweeper) once the lease ran out.
+        await alive.sweep(force=True)
+        return await alive.online(1) == ["bob"]
+
+    await async_wait_until(swept, 5, "the dead process withdrawn")
+
+    assert leaves(announced) == {(1, "alice")}  # bob is still here through the other process
+    client = sync_redis.Redis.from_url(redis_url)
+    assert client.get(user_key(7)) is None
+    assert not client.exists(process_key(dead.process_id))
+    assert client.zscore(LEASES_KEY, dead.process_id) is None
+    assert (await alive.arrive(room_id=2, user_id=7, username="alice", limit=1)).accepted
+
+
+async def test_counts_lost_by_redis_are_written_back_at_the_next_heartbeat(processes, redis_url):
+    one = processes()
+    await one.arrive(room_id=1, user_id=7, username="alice", limit=5)
+    await one.arrive(room_id=1, user_id=7, username="alice", limit=5)
+    await one.heartbeat()
+    sync_redis.Redis.from_url(redis_url).flushdb()  # a flush or a restart
+    assert await one.online(1) == []
+
+    await one.heartbeat()
+
+    assert await one.online(1) == ["alice"]
+    assert int(sync_redis.Redis.from_url(redis_url).get(user_key(7))) == 2
+    assert await one.depart(room_id=1, user_id=7) is False
+    assert await one.depart(room_id=1, user_id=7) is True
+
+
+async def test_a_failed_depart_is_repaired_and_announced(processes, announced):
+    one = processes()
+    await one.arrive(room_id=1, user_id=7, username="alice", limit=5)
+    await one.heartbeat()
+
+    async def broken(**kwargs):
+        raise RedisConnectionError("connection reset")
+
+    working, one._depart = one._depart, broken
+    with pytest.raises(Unavailable):
+        await one.depart(room_id=1, user_id=7)
+    one._depart = working
+    assert await one.online(1) == ["alice"]  # Redis still counts her
+
+    await one.heartbeat()  # the failed call left the counts unsure: resync
+
+    assert await one.online(1) == []
+    assert leaves(announced) == {(1, "alice")}
+
+
+async def test_a_sweep_held_up_in_redis_withdraws_nothing(processes, redis_url):
+    dead, sweeper = processes(), processes()
+    await dead.arrive(room_id=1, user_id=7, username="alice", limit=5)
+    dead.stop()
+    client = sync_redis.Redis.from_url(redis_url)
+    client.zadd(LEASES_KEY, {dead.process_id: 0})  # its lease ran out long ago
+
+    # Valid until a moment that has passed: it waited in a paused Redis.
+    result = await sweeper._sweep(
+        keys=[LEASES_KEY], args=[presence_redis.PREFIX, 10, "", repr(time.time() - 5)]
+    )
+
+    assert result == [-1]
+    assert await sweeper.online(1) == ["alice"]
+
+
+async def test_no_sweeping_right_after_a_late_heartbeat(processes, redis_url):
+    """After Redis was away, every process must get a chance to renew before anyone sweeps."""
+    dead, sweeper = processes(lease=30), processes(lease=30)
+    await dead.arrive(room_id=1, user_id=7, username="alice", limit=5)
+    dead.stop()
+    sync_redis.Redis.from_url(redis_url).zadd(LEASES_KEY, {dead.process_id: 0})
+    await sweeper.heartbeat()
+    sweeper._last_ok = time.monotonic() - 60  # its previous beat was long ago
+
+    await sweeper.heartbeat()
+
+    assert await sweeper.sweep() == 0
+    assert await sweeper.online(1) == ["alice"]
+    assert await sweeper.sweep(force=True) == 1
+    assert await sweeper.online(1) == []
+
+
+async def test_retire_withdraws_the_process_at_once(processes, announced, redis_url):
+    one, other = processes(), processes()
+    await one.arrive(room_id=1, user_id=7, username="alice", limit=5)
+    await other.arrive(room_id=1, user_id=8, username="bob", limit=5)
+
+    await one.retire()
+
+    assert await other.online(1) == ["bob"]
+    assert leaves(announced) == {(1, "alice")}
+    assert sync_redis.Redis.from_url(redis_url).zscore(LEASES_KEY, one.process_id) is None
+
+
+@pytest.mark.timeout(15)  # redis-py's default would retry ten times per call
+async def test_redis_unreachable_is_unavailable():
+    backend = RedisPresence("redis://127.0.0.1:1/0", lease_seconds=30)
+    try:
+        with pytest.raises(Unavailable):
+            await backend.arrive(room_id=1, user_id=7, username="alice", limit=5)
+        with pytest.raises(Unavailable):
+            await backend.online(1)
+        with pytest.raises(Unavailable):
+            await backend.online_counts([1])
+    finally:
+        backend.stop()
