@@ -1,7 +1,7 @@
 """Fault tests: real daphne processes on a private redis-server, real WebSocket clients.
 
-Every test here is marked ``processes``, ``redis`` and ``slow`` and runs on a
-transactional test database that the daphne children share (``live_env``).
+Every test here is marked ``processes`` and ``slow`` (and ``redis`` unless it runs in
+embedded mode) and runs on a transactional test database that the daphne children share (``live_env``).
 Redis is always the test's own ``redis-server`` on a free port (``redis_server``),
 never the shared 6379 instance: these tests restart, pause and flush it.
 
@@ -32,7 +32,8 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if FAULTS_DIR in Path(str(item.fspath)).resolve().parents:
             item.add_marker(pytest.mark.processes)
-            item.add_marker(pytest.mark.redis)
+            if "redis_server" in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.redis)
             item.add_marker(pytest.mark.slow)
             item.add_marker(pytest.mark.django_db(transaction=True))
             item.add_marker(pytest.mark.timeout(90))

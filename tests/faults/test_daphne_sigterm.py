@@ -12,6 +12,7 @@ import time
 
 from tests.faults.clients import ChatClient, assert_consistent, burst, note, start_all, stop_all
 from tests.faults.probes import in_thread, log_lines, log_problems, presence_in_redis
+from tests.helpers.processes import DaphneServer
 from tests.helpers.wait import async_wait_until
 
 
@@ -65,3 +66,33 @@ def test_sigterm_during_a_burst(cluster, chatters, make_room, redis_server):
     assert log_lines(victim, "shutdown: drained")
     for server in (victim, survivor):
         assert not log_problems(server), log_problems(server)[:10]
+
+
+def test_sigterm_in_embedded_mode(live_env, chatters, make_room):
+    """One process, no Redis (``make run``): a restart closes with 1001 and loses nothing."""
+    room = make_room()
+    people = chatters(4)
+    server = DaphneServer(live_env | {"CHAT_RATE_LIMIT": ""}).start()
+    url = server.ws_url("")
+
+    async def scenario():
+        clients = [ChatClient(p.name, p.token, [url], room.slug) for p in people]
+        await start_all(clients)
+        try:
+            traffic = asyncio.create_task(burst(clients, 10, pause=0.02))
+            await async_wait_until(lambda: sum(len(c.acks) for c in clients) >= 10, 10, "acks")
+            status = await in_thread(server.stop, signal.SIGTERM)
+            assert status == 0
+            assert all(c.closes[:1] == [1001] for c in clients), [c.closes for c in clients]
+            await in_thread(server.start)
+            await traffic
+            report = await assert_consistent(room.pk, clients)
+            note("sigterm embedded", resends=report.stats.resends, report=report)
+        finally:
+            await stop_all(clients)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        server.kill()
+    assert not log_problems(server), log_problems(server)[:10]
