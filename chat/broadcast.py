@@ -16,6 +16,7 @@ groups of the rooms its connections are in, and fans events out locally.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -187,7 +188,6 @@ class Publisher:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.queue: asyncio.Queue[Outbound] = asyncio.Queue()
-        self.busy = False  # a batch taken off the queue is being published
         self.task = loop.create_task(self._run())
 
     @classmethod
@@ -239,18 +239,17 @@ class Publisher:
             batch = [outbound]
             while not self.queue.empty() and len(batch) < 256:
                 batch.append(self.queue.get_nowait())
-            self.busy = True
             try:
                 for item in _merge_cache_adds(batch):
                     await publish(item)
             finally:
-                self.busy = False
+                for _ in batch:
+                    self.queue.task_done()
 
-    async def drain(self, timeout: float = 5.0) -> None:
+    async def drain(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109 - a bound is the point
         """Wait until everything queued so far is published (graceful shutdown, tests)."""
-        deadline = self.loop.time() + timeout
-        while (self.busy or not self.queue.empty()) and self.loop.time() < deadline:
-            await asyncio.sleep(0.01)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.queue.join(), timeout)
 
 
 def _merge_cache_adds(batch: list[Outbound]) -> list[Outbound]:

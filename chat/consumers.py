@@ -8,6 +8,7 @@ exception: daphne would turn it into close 1011 for this connection.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import logging
 from urllib.parse import parse_qs
@@ -31,6 +32,7 @@ from . import (
 from .conf import chat_settings
 from .errors import ChatError, CloseCode, ErrorCode, Refusal
 from .fanout import Hub
+from .transport import Frame, Socket
 from .writer import Writer
 
 logger = logging.getLogger(__name__)
@@ -49,38 +51,6 @@ class State(enum.Enum):
     CONNECTING = "connecting"
     LIVE = "live"
     CLOSED = "closed"
-
-
-def daphne_protocol(send):
-    """daphne's WebSocket protocol object behind ``send``, or None (tests, other servers).
-
-    Under daphne, ``send`` is ``partial(server.handle_reply, protocol)``; channels'
-    SessionMiddleware wraps it in a bound method that keeps it as ``real_send``.
-    """
-    for _ in range(8):
-        inner = getattr(getattr(send, "__self__", None), "real_send", None)
-        if getattr(send, "args", None) or inner is None:
-            break
-        send = inner
-    args = getattr(send, "args", ())
-    return args[0] if args else None
-
-
-def socket_buffer_probe(send):
-    """Return a function giving the bytes queued in daphne's socket buffer, if we can see it.
-
-    The protocol's Twisted transport holds what the client has not read yet. ASGI
-    itself has no back-pressure, so this is the only way to notice a client that
-    stopped reading. Elsewhere (tests, other servers) there is no probe.
-    """
-    transport = getattr(daphne_protocol(send), "transport", None)
-    if transport is None or not hasattr(transport, "dataBuffer"):
-        return None
-
-    def buffered() -> int:
-        return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
-
-    return buffered
 
 
 def parse_since(scope) -> int | None:
@@ -102,8 +72,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.scope = scope
         self.channel_layer = None
         self.base_send = send
-        self.socket_buffered = socket_buffer_probe(send)
-        self.ws_protocol = daphne_protocol(send)
+        self.socket = Socket(send)
+        self.ws_protocol = self.socket.protocol
         self.state = State.CONNECTING
         self.queued: list[tuple[int | None, str]] | None = []
         self.catching_up = False
@@ -113,10 +83,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.registered = False
         self.user_id = 0
         self.token_id = scope.get("chat_token_id")
-        try:
+        with contextlib.suppress(StopConsumer):
             await await_many_dispatch([receive], self.dispatch)
-        except StopConsumer:
-            pass
 
     async def dispatch(self, message):
         # channels 4.3 hops to the database thread before every handler to close
@@ -232,7 +200,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             else (entries[0][0] if entries else last_seq + 1)
         )
         has_more = first_seq > 1 if keep_newest else bool(entries) and entries[0][0] > 1
-        await self.send_text(
+        await self.send_frame(
             protocol.ready_frame(
                 room=self.info,
                 user=self.username,
@@ -244,7 +212,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         )
         # A recovery too big for ready continues at once as message frames, in order.
         for text in rest:
-            await self.send_text(protocol.message_frame_from_json(text))
+            await self.send_frame(protocol.message_frame_from_json(text))
         self.last_seq = entries[-1][0] if entries else last_seq
         if recovered is not False and since is None or recovered:
             self.last_seq = max(self.last_seq, last_seq)
@@ -335,7 +303,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     # --- room events (called by the hub) -------------------------------------
 
-    async def deliver_message(self, seq: int, text: str) -> None:
+    async def deliver_message(self, seq: int, text: Frame) -> None:
         """Send room message ``seq`` once, in order, filling any gap from history."""
         if self.state is State.CLOSED:
             return
@@ -348,7 +316,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             await self.enqueue(seq, text)
             await self.catch_up()
 
-    async def deliver_frame(self, text: str) -> None:
+    async def deliver_frame(self, text: Frame) -> None:
         if self.state is State.CONNECTING or self.catching_up:
             await self.enqueue(None, text)
         elif self.state is State.LIVE:
@@ -359,7 +327,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.room.is_locked = info["locked"]
         self.room.slow_mode_seconds = info["slow_mode"]
 
-    async def enqueue(self, seq: int | None, text: str) -> None:
+    async def enqueue(self, seq: int | None, text: Frame | str) -> None:
         if len(self.queued) >= MAX_QUEUED_FRAMES:
             logger.warning(
                 "slow client closed room=%s user=%s queued=%d",
@@ -401,39 +369,47 @@ class RoomConsumer(AsyncWebsocketConsumer):
         finally:
             self.catching_up = False
 
-    async def write(self, text: str) -> None:
+    async def write(self, data: Frame | str) -> None:
         """Send one frame, or close with 4408 if the client stopped reading."""
         if self.state is State.CLOSED:
             return
-        if self.socket_buffered is not None and self.socket_buffered() > MAX_SOCKET_BUFFER:
+        buffered = self.socket.buffered()
+        if buffered is not None and buffered > MAX_SOCKET_BUFFER:
             logger.warning(
                 "slow client closed room=%s user=%s buffered=%d",
                 self.room.pk if self.room else None,
                 self.user_id,
-                self.socket_buffered(),
+                buffered,
             )
             await self.close_with(CloseCode.TOO_SLOW)
             return
-        await self.send_text(text)
+        await self.send_frame(data)
 
-    async def send_text(self, text: str) -> None:
-        """Hand one frame to daphne, unless the connection is closed."""
-        if self.state is not State.CLOSED:
-            await self._hand({"type": "websocket.send", "text": text})
+    async def send_frame(self, data: Frame | str) -> None:
+        """Hand one frame to the socket, unless the connection is closed."""
+        if self.state is State.CLOSED:
+            return
+        try:
+            await self.socket.send(data if isinstance(data, Frame) else Frame(data))
+        except Exception as exc:  # noqa: BLE001 - autobahn raises Disconnected mid close handshake
+            self._closing_socket(exc)
 
     async def _hand(self, message: dict) -> None:
         try:
             await self.base_send(message)
         except Exception as exc:  # noqa: BLE001 - autobahn raises Disconnected mid close handshake
-            # The client is closing: its disconnect event follows. Never let this
-            # escape into the hub, where it would stop delivery to the neighbours.
-            logger.info(
-                "send on a closing socket room=%s user=%s: %r",
-                self.room.pk if self.room else None,
-                self.user_id,
-                exc,
-            )
-            self.state = State.CLOSED
+            self._closing_socket(exc)
+
+    def _closing_socket(self, exc: Exception) -> None:
+        # The client is closing: its disconnect event follows. Never let this
+        # escape into the hub, where it would stop delivery to the neighbours.
+        logger.info(
+            "send on a closing socket room=%s user=%s: %r",
+            self.room.pk if self.room else None,
+            self.user_id,
+            exc,
+        )
+        self.state = State.CLOSED
 
     async def close_soon(self, code: int, text: str | None = None) -> None:
         await self.close_with(code, text)

@@ -26,6 +26,7 @@ from . import history, metrics, protocol, selectors
 from .broadcast import CONTROL_GROUP, Publisher, room_group
 from .errors import CloseCode, Refusal
 from .models import Room
+from .transport import Frame
 
 logger = logging.getLogger(__name__)
 
@@ -51,9 +52,9 @@ class Connection(Protocol):
     user_id: int
     token_id: int | None
 
-    async def deliver_message(self, seq: int, text: str) -> None: ...
+    async def deliver_message(self, seq: int, frame: Frame) -> None: ...
 
-    async def deliver_frame(self, text: str) -> None: ...
+    async def deliver_frame(self, frame: Frame) -> None: ...
 
     async def close_soon(self, code: int, text: str | None = None) -> None: ...
 
@@ -88,10 +89,10 @@ class RoomFanout:
     async def _drain(self) -> None:
         while self.last_seq + 1 in self.pending:
             self.last_seq += 1
-            text = self.pending.pop(self.last_seq)
+            frame = Frame(self.pending.pop(self.last_seq))  # framed once for all
             for connection in list(self.connections):
                 try:
-                    await connection.deliver_message(self.last_seq, text)
+                    await connection.deliver_message(self.last_seq, frame)
                 except Exception:
                     # One broken connection must not starve its neighbours; it
                     # reconnects with since rather than missing a message silently.
@@ -148,9 +149,10 @@ class RoomFanout:
             await self.on_message(newest[0], protocol.message_frame_from_json(newest[1]))
 
     async def broadcast(self, text: str, *, skip_user: int | None = None) -> None:
+        frame = Frame(text)
         for connection in list(self.connections):
             if connection.user_id != skip_user:
-                await connection.deliver_frame(text)
+                await connection.deliver_frame(frame)
 
 
 async def _cached_newest(room_id: int) -> history.Entry | None:

@@ -9,6 +9,7 @@ and each sender is answered only after its own batch has committed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 
@@ -30,6 +31,8 @@ class Writer:
     def __init__(self) -> None:
         self.pending: list[tuple[services.PostRequest, asyncio.Future]] = []
         self.task: asyncio.Task | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     @classmethod
     def current(cls) -> Writer:
@@ -46,6 +49,7 @@ class Writer:
         future = asyncio.get_running_loop().create_future()
         self.pending.append((request, future))
         if self.task is None:
+            self._idle.clear()
             self.task = asyncio.get_running_loop().create_task(self._run())
         result = await future
         if isinstance(result, ChatError):
@@ -74,12 +78,12 @@ class Writer:
                         future.set_result(result)
         finally:
             self.task = None
+            self._idle.set()
 
-    async def idle(self, timeout: float = 10.0) -> None:
-        """Wait for in-flight batches to commit (graceful shutdown)."""
-        deadline = time.monotonic() + timeout
-        while (self.pending or self.task is not None) and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
+    async def idle(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109 - a bound is the point
+        """Wait for in-flight batches to commit (graceful shutdown); at most ``timeout`` s."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), timeout)
 
 
 def _server_error(request: services.PostRequest, exc: Exception) -> ChatError:
