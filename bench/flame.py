@@ -12,9 +12,11 @@ from __future__ import annotations
 import html
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from zlib import crc32
 
@@ -28,16 +30,30 @@ def py_spy() -> str | None:
     return str(local) if local.exists() else shutil.which("py-spy")
 
 
-def start_recording(pid: int, seconds: float, out: Path) -> subprocess.Popen:
-    """Start py-spy on ``pid`` (and its children) for ``seconds``, writing collapsed stacks to ``out``."""
-    exe = py_spy()
-    if exe is None:
-        raise RuntimeError("py-spy is not installed: pip install -r requirements-dev.txt")
-    argv = [
-        exe, "record", "--pid", str(pid), "--duration", str(max(1, round(seconds))),
-        "--rate", "200", "--subprocesses", "--function", "--format", "raw", "--output", str(out),
-    ]  # fmt: skip
-    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+class Recorder:
+    """py-spy recording ``pid`` and its children until ``stop``, into collapsed stacks at ``out``."""
+
+    def __init__(self, pid: int, out: Path) -> None:
+        exe = py_spy()
+        if exe is None:
+            raise RuntimeError("py-spy is not installed: pip install -r requirements-dev.txt")
+        argv = [
+            exe, "record", "--pid", str(pid), "--rate", "200", "--subprocesses", "--function",
+            "--format", "raw", "--output", str(out),
+        ]  # fmt: skip
+        self.out = out
+        self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Stop recording (SIGINT makes py-spy write its file); True if the file is there."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        return self.out.exists()
 
 
 def read_stacks(path: Path) -> list[tuple[list[str], int]]:
@@ -62,21 +78,53 @@ def short(frame: str) -> str:
     return f"{match.group('name')} ({file})"
 
 
-def top_costs(stacks: list[tuple[list[str], int]], n: int = 15) -> tuple[int, list, list]:
-    """Total samples, and the ``n`` top frames by own samples and by inclusive samples."""
+# Dispatch frames that sit under most of a thread's samples and say nothing about cost.
+_PLUMBING = ("Handle._run ", "_WorkItem.run ", "Thread.", "_worker ", "<module> ", "_run_code ")
+
+
+@dataclass
+class Costs:
+    """What a profile says: samples, event-loop vs thread-pool split, top frames."""
+
+    total: int
+    in_threads: int  # samples in worker threads (sync_to_async / database_sync_to_async)
+    own: list[tuple[str, int]]
+    inclusive: list[tuple[str, int]]
+
+
+def _root(frames: list[str]) -> str:
+    return frames[1] if frames[0].startswith("process ") and len(frames) > 1 else frames[0]
+
+
+def top_costs(stacks: list[tuple[list[str], int]], n: int = 15) -> Costs:
+    """The ``n`` top frames by own samples and by samples including callees.
+
+    Frames present in every sample of their thread (the process, the reactor's run
+    loop, the thread bootstrap) are left out of the inclusive list: they are 100 %
+    and say nothing.
+    """
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
-    total = 0
+    per_root: Counter[str] = Counter()
+    roots_of: dict[str, set[str]] = {}
+    total = in_threads = 0
     for frames, count in stacks:
         total += count
-        names = [short(f) for f in frames]
+        root = _root(frames)
+        per_root[root] += count
+        names = [short(f) for f in frames if not f.startswith("process ")]
+        if any(name.startswith("Thread._bootstrap ") for name in names):
+            in_threads += count
         own[names[-1]] += count
         for name in set(names):
             inclusive[name] += count
-    # Process/thread roots and the event loop's run loop are 100 % and say nothing.
-    boring = ("process ", "thread ", "<module>", "run (", "run_forever", "_run_once", "main (")
-    interesting = [(k, v) for k, v in inclusive.most_common() if not k.startswith(boring)]
-    return total, own.most_common(n), interesting[:n]
+            roots_of.setdefault(name, set()).add(root)
+    interesting = [
+        (name, v)
+        for name, v in inclusive.most_common()
+        if v < sum(per_root[r] for r in roots_of[name]) and not name.startswith(_PLUMBING)
+    ]
+    return Costs(total, in_threads, own.most_common(n), interesting[:n])
 
 
 def _tree(stacks: list[tuple[list[str], int]]) -> dict:
@@ -131,15 +179,18 @@ def write_svg(
     out.write_text(svg)
 
 
-def summary_markdown(total: int, own: list, inclusive: list) -> str:
-    """Two tables: top frames by own time and by inclusive time."""
+def summary_markdown(costs: Costs) -> str:
+    """A sentence on where the samples are, then the top frames by own and inclusive time."""
+    total = costs.total or 1
     lines = [
-        f"{total:,} samples at 200 Hz (idle time excluded).",
+        f"{costs.total:,} samples at 200 Hz over all threads, idle excluded: "
+        f"{100 * (costs.total - costs.in_threads) / total:.0f} % on the event loop thread, "
+        f"{100 * costs.in_threads / total:.0f} % in worker threads (sync_to_async, database).",
         "",
         "| own time | function |",
         "|---:|---|",
     ]
-    lines += [f"| {100 * v / total:.1f} % | `{k}` |" for k, v in own]
+    lines += [f"| {100 * v / total:.1f} % | `{k}` |" for k, v in costs.own]
     lines += ["", "| incl. callees | function |", "|---:|---|"]
-    lines += [f"| {100 * v / total:.1f} % | `{k}` |" for k, v in inclusive]
+    lines += [f"| {100 * v / total:.1f} % | `{k}` |" for k, v in costs.inclusive]
     return "\n".join(lines)

@@ -48,7 +48,8 @@ class LoadPlan:
     settle: float = 0.0  # idle time after everyone is ready (memory readings)
     body_size: int = 100
     connect_concurrency: int = 0  # per worker; 0 opens every connection at once
-    connect_timeout: float = 30.0
+    connect_timeout: float = 30.0  # per connection
+    connect_budget: float = 0.0  # whole connect phase; 0: connect_timeout
     workers: int = 0  # 0: one per CPU, at least 2
     label: str = "load"
 
@@ -143,7 +144,8 @@ class _Workers:
             body_size=plan.body_size,
             connect_concurrency=plan.connect_concurrency,
             connect_timeout=plan.connect_timeout,
-            lifetime=plan.connect_timeout + plan.settle + plan.duration + plan.drain + 120,
+            connect_budget=_budget(plan),
+            lifetime=_budget(plan) + plan.settle + plan.duration + plan.drain + 120,
             run_id=secrets.token_hex(4),
         )
         # fork, not spawn: nothing to re-import, and no "__main__" guard needed by callers.
@@ -210,6 +212,10 @@ class _Workers:
             pipe.close()
 
 
+def _budget(plan: LoadPlan) -> float:
+    return plan.connect_budget or plan.connect_timeout
+
+
 def _sleep_sampling(until: float, probe: Probe | None) -> None:
     while time.monotonic() < until:
         time.sleep(min(0.25, max(0.0, until - time.monotonic())))
@@ -222,17 +228,18 @@ def run_load(
     probe: Probe | None = None,
     *,
     quiet: bool = False,
-    on_send_window: Callable[[], None] | None = None,
+    on_phase: Callable[[str], None] | None = None,
 ) -> LoadResult:
     """Run ``plan`` against the server(s) and measure it.
 
-    ``probe`` watches the server processes; ``on_send_window`` is called when the send
-    window opens (e.g. to attach a profiler); ``quiet`` hides the progress bar.
+    ``probe`` watches the server processes; ``on_phase`` is called with ``"connect"``,
+    ``"connected"``, ``"send"`` and ``"sent"`` as the phases start and end (e.g. to
+    attach a profiler); ``quiet`` hides the progress bar.
     """
     bar = ProgressBar(plan.label, stream=open(os.devnull, "w") if quiet else None)  # noqa: SIM115
     workers = _Workers(plan)
     try:
-        return _drive(plan, workers, probe, bar, on_send_window)
+        return _drive(plan, workers, probe, bar, on_phase or (lambda phase: None))
     finally:
         workers.stop()
 
@@ -242,7 +249,7 @@ def _drive(
     workers: _Workers,
     probe: Probe | None,
     bar: ProgressBar,
-    on_send_window: Callable[[], None] | None,
+    on_phase: Callable[[str], None],
 ) -> LoadResult:
     n = len(plan.conns)
     workers.collect("hello", 60)
@@ -250,14 +257,16 @@ def _drive(
 
     start_at = time.monotonic() + 0.2
     workers.send("connect", start_at)
+    on_phase("connect")
     connected = workers.collect(
         "connected",
-        plan.connect_timeout + 30,
+        _budget(plan) + 30,
         lambda t: bar.update(
             (t.get("connected", 0) + t.get("failed", 0)) / n,
             f"connecting {t.get('connected', 0)}/{n}",
         ),
     )
+    on_phase("connected")
     _sleep_sampling(time.monotonic() + plan.settle, probe)
     s_ready = probe.sample() if probe else None
 
@@ -266,8 +275,7 @@ def _drive(
     workers.send("run", run_start, run_end)
     _sleep_sampling(run_start, probe)
     s_run = probe.sample() if probe else None
-    if on_send_window is not None:
-        on_send_window()
+    on_phase("send")
 
     def running(t: dict[str, int]) -> None:
         elapsed = time.monotonic() - run_start
@@ -279,6 +287,7 @@ def _drive(
             probe.sample()
 
     sent_replies = workers.collect("sent", plan.duration + 60, running)
+    on_phase("sent")
     sent: Counter[str] = Counter()
     for reply in sent_replies:
         sent.update(reply["sent"])

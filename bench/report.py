@@ -208,11 +208,10 @@ METHOD = """\
 - **Memory (scenario 4)**: server RSS (process tree) before the first connection and
   {settle} s after the last `ready`, opened {idle_concurrency} at a time per worker; the growth
   is divided by the connections.
-- **Servers**: each group starts fresh on a free port of 127.0.0.1 with the open-files
-  limit raised, its scenarios run in the order 4, 1, 2, 5, 3 (4 first, on a fresh process;
-  5 connects to the room scenario 1 filled with history), and the Redis database
-  (a number claimed for this run, emptied before each group) is shared by product and
-  tutorial. The product runs in Redis mode through `python -m chatsite.serve`
+- **Servers**: every scenario starts its server(s) afresh on free ports of 127.0.0.1, with
+  the open-files limit raised and the Redis database (a number claimed for this run)
+  emptied first; only scenario 5 reuses the server of scenario 1, to connect to a room
+  with history. Product and tutorial use the same Redis server. The product runs in Redis mode through `python -m chatsite.serve`
   (`CHAT_RATE_LIMIT` empty, `CHAT_MAX_CONNECTIONS_PER_USER` high, `DEBUG` off) on a fresh
   SQLite file and a fresh PostgreSQL database, both migrated with `manage.py migrate`.
   Product and tutorial daphne both run with `--access-log /dev/null`.
@@ -243,6 +242,15 @@ def render(records: list[Record], meta: Meta, chart_name: str) -> str:
             f"{sizes['big_room']} instead of 1,000 members, {sizes['duration']:g} s windows, "
             f"{sizes['idle_connections']:,} idle connections, {sizes['connect_clients']} clients in "
             "the storm. The numbers show the suite works; they do not answer the targets.",
+            "",
+        ]
+    busiest = max((r.loadavg for r in records), default=0.0)
+    cores = int(meta.machine["nproc"])
+    if busiest > cores / 2:
+        out += [
+            f"**Busy machine**: the 1-minute load average before a run reached {busiest:.1f} on "
+            f"{cores} cores (other work was running: see the *load avg* column). Runs made "
+            "then are slower and noisier than on an idle machine.",
             "",
         ]
     out += ["## Results against the targets", "", *summary_table(records, quick), ""]
@@ -278,7 +286,7 @@ def render(records: list[Record], meta: Meta, chart_name: str) -> str:
         out += [*detail_table([(label, r) for label, r in one if r is not None] + six), ""]
 
     if meta.profile_md:
-        out += ["## Profile of the product under scenario 1", ""]
+        out += ["## Profile of the product", ""]
         if meta.profile_svg:
             out += [f"Flame graph: [{meta.profile_svg}]({meta.profile_svg}) (hover for names).", ""]
         out += [meta.profile_md, ""]

@@ -1,14 +1,14 @@
 """Run the benchmark suite against the product and both baselines, then write the report.
 
     python -m bench.run [--quick] [--scenarios 1,2,3,4,5,6] [--servers raw,tutorial,product]
-                        [--profile] [--out docs/benchmarks]
+                        [--profile [N]] [--out docs/benchmarks]
 
 Every server group starts fresh on free ports of 127.0.0.1, runs its scenarios, and is
 stopped by pid. Needs Redis on 127.0.0.1:6379; PostgreSQL on 127.0.0.1:5432 for the
 PostgreSQL rows (skipped with a note when it is not there). ``--quick`` runs small
 versions of every scenario in about a minute (a smoke test: no targets judged).
-``--profile`` adds a pass of scenario 1 against the product with py-spy attached and
-puts a flame graph and the top costs in the report.
+``--profile [N]`` adds a pass of scenario N (default 1) against the product with py-spy
+attached and puts a flame graph and the top costs in the report.
 """
 
 from __future__ import annotations
@@ -31,7 +31,10 @@ from .scenarios import FULL, QUICK, SCENARIO_6, SCENARIOS, Sizes
 from .servers import Server
 
 DEFAULT_OUT = servers.BASE_DIR / "docs" / "benchmarks"
-ORDER = ("4", "1", "2", "5", "3")  # 4 on a fresh process; 5 after 1 filled the room's history
+ORDER = ("4", "1", "5", "2", "3")
+# Every scenario gets fresh servers (and an empty Redis database), except 5, which
+# connects to the server 1 just used, so its room has history to send in ``ready``.
+SHARES_SERVER = {"5": "1"}
 
 
 @dataclass(frozen=True)
@@ -131,66 +134,86 @@ class Bench:
         return procs
 
     def run_group(self, group: Group) -> None:
-        """Run the group's scenarios against freshly started servers."""
+        """Run the group's scenarios, each on freshly started servers (5 shares 1's)."""
         if group.db and group.db not in self.db_urls:
             return
-        clock = time.monotonic()
-        procs = self.start(group)
-        print(f"bench: {group.label}: started in {time.monotonic() - clock:.1f} s", file=sys.stderr)
+        procs: list[Server] = []
+        previous = None
         try:
             for key in group.scenarios:
-                urls = [p.url for p in procs]
-                plan = SCENARIOS[key].plan(urls, self.tokens.get(group.db or ""), self.sizes)
-                plan.label = f"[{group.label}] {plan.label}"
-                probe = Probe([p.pid for p in procs], redisdb.client())
-                loadavg, clock = os.getloadavg()[0], time.monotonic()
-                result = run_load(plan, probe)
-                elapsed = time.monotonic() - clock
-                self.records.append(Record(group.key, group.label, key, result, loadavg, elapsed))
+                if not (key in SHARES_SERVER and SHARES_SERVER[key] == previous and procs):
+                    self.stop(procs)
+                    clock = time.monotonic()
+                    procs = self.start(group)
+                    took = time.monotonic() - clock
+                    print(f"bench: {group.label}: started in {took:.1f} s", file=sys.stderr)
+                previous = key
+                self.records.append(self.run_scenario(group, key, procs))
                 dead = [p.name for p in procs if p.process.poll() is not None]
                 if dead:
                     self.notes.append(
                         f"{group.label}: {', '.join(dead)} exited during scenario {key}"
                     )
-                    break
+                    procs = []
                 time.sleep(self.sizes.pause)
         finally:
-            for proc in procs:
-                proc.stop()
+            self.stop(procs)
 
-    def profile(self, out_dir: Path, stem: str) -> tuple[str, str] | None:
-        """Scenario 1 against a fresh product process with py-spy attached; (summary, svg name)."""
+    def run_scenario(self, group: Group, key: str, procs: list[Server]) -> Record:
+        """One scenario against running servers."""
+        plan = SCENARIOS[key].plan(
+            [p.url for p in procs], self.tokens.get(group.db or ""), self.sizes
+        )
+        plan.label = f"[{group.label}] {plan.label}"
+        probe = Probe([p.pid for p in procs], redisdb.client())
+        loadavg, clock = os.getloadavg()[0], time.monotonic()
+        result = run_load(plan, probe)
+        return Record(group.key, group.label, key, result, loadavg, time.monotonic() - clock)
+
+    @staticmethod
+    def stop(procs: list[Server]) -> None:
+        for proc in procs:
+            proc.stop()
+
+    def profile(self, key: str, out_dir: Path, stem: str) -> tuple[str, str] | None:
+        """Scenario ``key`` against a fresh product process under py-spy; (summary, svg name).
+
+        py-spy records the phase that scenario is about: the send window for 1-3, the
+        connect phase for 4 and 5. The run's numbers are not reported (the profiler
+        slows the server).
+        """
         if "sqlite" not in self.db_urls:
             return None
-        group = Group("product", "product (SQLite), profiled", "product", "sqlite", 1, ("1",))
+        window = ("connect", "connected") if key in ("4", "5") else ("send", "sent")
+        group = Group("product", "product (SQLite), profiled", "product", "sqlite")
         procs = self.start(group)
         raw_path = out_dir / f"{stem}-profile.txt"
-        recorder = None
+        raw_path.unlink(missing_ok=True)
+        recorder: flame.Recorder | None = None
+
+        def on_phase(phase: str) -> None:
+            nonlocal recorder
+            if phase == window[0]:
+                recorder = flame.Recorder(procs[0].pid, raw_path)
+            elif phase == window[1] and recorder is not None:
+                recorder.stop()
+
         try:
-            plan = SCENARIOS["1"].plan([procs[0].url], self.tokens["sqlite"], self.sizes)
-            plan.label = "[profile] s1 closed loop"
-
-            def attach() -> None:
-                nonlocal recorder
-                recorder = flame.start_recording(procs[0].pid, self.sizes.duration, raw_path)
-
-            run_load(plan, Probe([procs[0].pid]), on_send_window=attach)
-            if recorder is not None:
-                recorder.wait(60)
+            plan = SCENARIOS[key].plan([procs[0].url], self.tokens["sqlite"], self.sizes)
+            plan.label = f"[profile] {plan.label}"
+            run_load(plan, Probe([procs[0].pid]), on_phase=on_phase)
         finally:
-            if recorder is not None and recorder.poll() is None:
-                recorder.kill()
-            for proc in procs:
-                proc.stop()
+            if recorder is not None:
+                recorder.stop()
+            self.stop(procs)
         if not raw_path.exists():
             self.notes.append("profile: py-spy wrote nothing (is ptrace allowed?)")
             return None
         stacks = flame.read_stacks(raw_path)
         svg = out_dir / f"{stem}-profile.svg"
-        flame.write_svg(
-            stacks, svg, f"product under scenario 1 ({self.sizes.big_room} members), py-spy"
-        )
-        return flame.summary_markdown(*flame.top_costs(stacks)), svg.name
+        title = f"product, scenario {key} ({window[0]} phase, {self.sizes.big_room}-member room), py-spy"
+        flame.write_svg(stacks, svg, title)
+        return flame.summary_markdown(flame.top_costs(stacks)), svg.name
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -207,7 +230,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--servers", default="raw,tutorial,product", help="comma-separated: raw, tutorial, product"
     )
     parser.add_argument(
-        "--profile", action="store_true", help="also profile the product under scenario 1 (py-spy)"
+        "--profile",
+        nargs="?",
+        const="1",
+        choices=["1", "2", "3", "4", "5"],
+        help="also profile the product under a scenario with py-spy (default 1)",
     )
     parser.add_argument(
         "--out", type=Path, default=DEFAULT_OUT, help="report directory (default docs/benchmarks)"
@@ -239,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
             for group in groups:
                 bench.run_group(group)
             if args.profile:
-                profile = bench.profile(args.out, stem)
+                profile = bench.profile(args.profile, args.out, stem)
         finally:
             if bench.postgres_url:
                 databases.drop_postgres(bench.postgres_url)

@@ -24,6 +24,7 @@ class Sizes:
     idle_connections: int  # scenario 4
     idle_rooms: int
     settle: float  # idle seconds before reading RSS (scenario 4)
+    idle_budget: float  # longest connect phase of scenario 4: a slow server is measured on fewer
     connect_clients: int  # scenario 5
     pause: float  # between two scenarios on one server: leaves and closes finish
 
@@ -37,6 +38,7 @@ FULL = Sizes(
     idle_connections=10_000,
     idle_rooms=100,
     settle=5.0,
+    idle_budget=240.0,
     connect_clients=1000,
     pause=2.0,
 )
@@ -49,6 +51,7 @@ QUICK = Sizes(
     idle_connections=200,
     idle_rooms=10,
     settle=0.5,
+    idle_budget=30.0,
     connect_clients=100,
     pause=0.3,
 )
@@ -108,7 +111,8 @@ def _s4(urls: list[str], tokens: list[str] | None, sizes: Sizes) -> LoadPlan:
         drain=0.0,
         settle=sizes.settle,
         connect_concurrency=IDLE_CONNECT_CONCURRENCY,
-        connect_timeout=120.0,
+        connect_timeout=60.0,
+        connect_budget=sizes.idle_budget,
         label="s4 idle memory",
     )
 

@@ -58,7 +58,8 @@ class WorkerParams:
 
     body_size: int = 100
     connect_concurrency: int = 0  # connections opening at once per worker; 0 = all
-    connect_timeout: float = 30.0
+    connect_timeout: float = 30.0  # per connection: handshake to ``ready``
+    connect_budget: float = 60.0  # the whole connect phase; what is not ready by then fails
     lifetime: float = 600.0  # hard bound: the worker exits after this long whatever happens
     # Prefix of every client_id: unique per run, since a client_id repeated by the same
     # user in the same room is (rightly) acknowledged again but never broadcast again.
@@ -171,7 +172,13 @@ class Worker:
         cpu = _cpu_seconds()
         limit = self.params.connect_concurrency
         gate = asyncio.Semaphore(limit) if limit else None
-        await asyncio.gather(*(self._open(conn, start_at, gate) for conn in self.conns))
+        try:
+            async with asyncio.timeout(self.params.connect_budget):
+                await asyncio.gather(*(self._open(conn, start_at, gate) for conn in self.conns))
+        except TimeoutError:
+            # A server that slow still gets measured, on the connections it took.
+            pending = len(self.conns) - len(self.ready_times) - sum(self.failures.values())
+            self.failures[f"not ready within {self.params.connect_budget:g} s"] += pending
         self._reply(
             "connected",
             ready_times=self.ready_times,
