@@ -156,7 +156,12 @@ class _Workers:
         for w in range(count):
             share = [(i, spec) for i, spec in enumerate(plan.conns) if i % count == w]
             parent_end, child_end = context.Pipe()
-            proc = context.Process(target=run_worker, args=(child_end, share, params), daemon=True)
+            # Each child closes its inherited copies of the earlier workers' parent ends, so
+            # a worker sees EOF on its pipe as soon as the parent is gone.
+            inherited = [p.fileno() for p in self.pipes]
+            proc = context.Process(
+                target=run_worker, args=(child_end, share, params, inherited), daemon=True
+            )
             proc.start()
             child_end.close()
             self.pipes.append(parent_end)

@@ -13,12 +13,15 @@ the latency by subtracting it from its own ``time.monotonic_ns()``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import random
 import re
 import resource
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
@@ -346,8 +349,19 @@ class Worker:
                 pending[1].set_result(None)
 
 
-def run_worker(pipe: Connection, conns: list[tuple[int, ConnSpec]], params: WorkerParams) -> None:
-    """Process entry point: raise the open-files limit, then run the worker on uvloop."""
+def run_worker(
+    pipe: Connection,
+    conns: list[tuple[int, ConnSpec]],
+    params: WorkerParams,
+    inherited: Sequence[int] = (),
+) -> None:
+    """Process entry point: raise the open-files limit, then run the worker on uvloop.
+
+    ``inherited`` are file descriptors of other workers' pipes this fork copied: closed.
+    """
+    for fd in inherited:
+        with contextlib.suppress(OSError):
+            os.close(fd)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
