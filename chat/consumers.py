@@ -299,6 +299,14 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     async def send_error(self, error: ChatError) -> None:
         metrics.ERRORS.labels(str(error.code)).inc()
+        logger.info(
+            "error code=%s room=%s user=%s client_id=%s detail=%s",
+            error.code,
+            self.room.pk if self.room else None,
+            self.user_id,
+            error.client_id,
+            error.detail,
+        )
         await self.write(protocol.error_frame(error))
 
     # --- room events (called by the hub) -------------------------------------

@@ -14,6 +14,7 @@ import logging
 import time
 
 from channels.db import database_sync_to_async
+from django.db import DatabaseError
 
 from . import metrics, services
 from .errors import ChatError, ErrorCode
@@ -65,6 +66,16 @@ class Writer:
                     results = await database_sync_to_async(services.post_messages)(
                         [r for r, _ in batch]
                     )
+                except DatabaseError as exc:
+                    # Locked, restarting, unreachable: a fault with one line, not a
+                    # traceback per batch; every sender gets server_error and retries.
+                    logger.warning(
+                        "database unavailable: batch of %d messages rooms=%s not stored: %r",
+                        len(batch),
+                        sorted({request.room_id for request, _ in batch}),
+                        exc,
+                    )
+                    results = [_server_error(request, exc) for request, _ in batch]
                 except Exception as exc:  # noqa: BLE001 - answer every sender, then go on
                     logger.exception("batch of %d messages failed", len(batch))
                     results = [_server_error(request, exc) for request, _ in batch]
