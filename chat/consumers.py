@@ -17,6 +17,7 @@ from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.utils import await_many_dispatch
+from django.db import DatabaseError
 
 from . import (
     broadcast,
@@ -116,6 +117,20 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 self.user_id or None,
             )
             await self.close_with(CloseCode.INTERNAL_ERROR, protocol.error_frame(exc))
+        except DatabaseError as exc:
+            # The database is down or locked past its timeout: one line per refusal.
+            logger.warning(
+                "refused code=1011 path=%s user=%s detail=database unavailable: %r",
+                self.scope.get("path"),
+                self.user_id or None,
+                exc,
+            )
+            await self.close_with(
+                CloseCode.INTERNAL_ERROR,
+                protocol.error_frame(
+                    ChatError(ErrorCode.SERVER_ERROR, "the database is unavailable; reconnect")
+                ),
+            )
         except Exception:
             logger.exception("connect failed path=%s", self.scope.get("path"))
             await self.close_with(
