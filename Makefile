@@ -78,10 +78,17 @@ fmt: $(VENV)/.installed-dev
 # The DB-level tests (marked `postgres`) run on PostgreSQL first; the whole suite on
 # SQLite runs last so its summary line closes the output. Without a PostgreSQL
 # server they skip with the reason (and fail with CI=true).
+# PYTHONWARNINGS=default also prints ResourceWarnings at interpreter exit, after
+# pytest's summary: the summary line is repeated so that it closes the output.
 test: lint
 	PYTHONWARNINGS=default DATABASE_URL=$(POSTGRES_TEST_URL) env -u REDIS_URL \
 		$(PY) -m pytest -q -m postgres -p no:cacheprovider
-	PYTHONWARNINGS=default env -u REDIS_URL -u DATABASE_URL $(PY) -m pytest -q
+	@log=$$(mktemp); set -o pipefail; \
+	echo "PYTHONWARNINGS=default $(PY) -m pytest -q"; \
+	PYTHONWARNINGS=default env -u REDIS_URL -u DATABASE_URL $(PY) -m pytest -q 2>&1 | tee $$log; \
+	status=$$?; \
+	grep -E '(passed|failed|errors?|skipped|deselected|no tests ran).* in [0-9.]+s' $$log | tail -1; \
+	rm -f $$log; exit $$status
 
 test-fast: $(VENV)/.installed-dev
 	env -u REDIS_URL -u DATABASE_URL $(PY) -m pytest -q -x -m "not slow and not browser and not processes"
