@@ -261,13 +261,13 @@ class RedisPresence:
 
     async def depart(self, *, room_id: int, user_id: int) -> bool:
         key = (room_id, user_id)
-        # The connection is gone whatever Redis says: forget it locally first, so a
-        # failed call below is repaired by the next resync.
-        if self._mine[key] > 0:
-            self._mine[key] -= 1
-        if self._mine[key] <= 0:
-            del self._mine[key]
         async with self._call(f"depart room={room_id} user={user_id}"):
+            # The connection is gone whatever Redis says: forget it here (inside the
+            # gate, so no resync runs in between), and a failed call below is
+            # repaired by the next resync.
+            self._mine[key] -= 1
+            if self._mine[key] <= 0:
+                del self._mine[key]
             last = await self._run(
                 self._depart,
                 keys=[room_key(room_id), user_key(user_id), process_key(self.process_id)],

@@ -28,8 +28,12 @@ async def processes(redis_url):
     """Factory of presence backends, each a "process"; stopped and closed at the end."""
     made: list[RedisPresence] = []
 
-    def make(lease: float = 30) -> RedisPresence:
+    def make(lease: float = 30, *, beating: bool = True) -> RedisPresence:
         backend = RedisPresence(redis_url, lease_seconds=lease)
+        if not beating:
+            # A process that dies before its first heartbeat: only arrive's lease
+            # exists, and no background command can renew it behind the test's back.
+            backend.start = lambda: None
         made.append(backend)
         return backend
 
@@ -92,11 +96,11 @@ async def test_connection_cap_counts_every_process_and_refusals_register_nothing
 async def test_a_dead_process_is_swept_its_users_leave_and_the_cap_is_freed(
     processes, announced, redis_url
 ):
-    dead, alive = processes(lease=LEASE), processes(lease=LEASE)
+    dead, alive = processes(lease=LEASE, beating=False), processes(lease=LEASE)
     await dead.arrive(room_id=1, user_id=7, username="alice", limit=1)
     await dead.arrive(room_id=1, user_id=8, username="bob", limit=5)
     await alive.arrive(room_id=1, user_id=8, username="bob", limit=5)
-    dead.stop()  # killed -9: no departs, no more heartbeats
+    # killed -9: no departs, no heartbeats
 
     async def swept() -> bool:
         # Whoever sweeps (this call or the alive process's own sweeper) once the lease ran out.
@@ -150,9 +154,8 @@ async def test_a_failed_depart_is_repaired_and_announced(processes, announced):
 
 
 async def test_a_sweep_held_up_in_redis_withdraws_nothing(processes, redis_url):
-    dead, sweeper = processes(), processes()
+    dead, sweeper = processes(beating=False), processes()
     await dead.arrive(room_id=1, user_id=7, username="alice", limit=5)
-    dead.stop()
     client = sync_redis.Redis.from_url(redis_url)
     client.zadd(LEASES_KEY, {dead.process_id: 0})  # its lease ran out long ago
 
@@ -167,9 +170,8 @@ async def test_a_sweep_held_up_in_redis_withdraws_nothing(processes, redis_url):
 
 async def test_no_sweeping_right_after_a_late_heartbeat(processes, redis_url):
     """After Redis was away, every process must get a chance to renew before anyone sweeps."""
-    dead, sweeper = processes(lease=30), processes(lease=30)
+    dead, sweeper = processes(beating=False), processes()
     await dead.arrive(room_id=1, user_id=7, username="alice", limit=5)
-    dead.stop()
     sync_redis.Redis.from_url(redis_url).zadd(LEASES_KEY, {dead.process_id: 0})
     await sweeper.heartbeat()
     sweeper._last_ok = time.monotonic() - 60  # its previous beat was long ago
@@ -206,3 +208,31 @@ async def test_redis_unreachable_is_unavailable():
             await backend.online_counts([1])
     finally:
         backend.stop()
+
+
+async def test_a_resync_never_interleaves_with_arrivals_and_departures(processes, redis_url):
+    """Counts stay exact when connections come and go while a resync runs."""
+    import asyncio
+
+    one = processes()
+    await one.arrive(room_id=1, user_id=7, username="alice", limit=9)
+    await one.arrive(room_id=1, user_id=7, username="alice", limit=9)
+    await one.heartbeat()
+    release = asyncio.Event()
+    arrive = one._arrive
+
+    async def slow_arrive(**kwargs):
+        await release.wait()
+        return await arrive(**kwargs)
+
+    one._arrive = slow_arrive
+    arriving = asyncio.create_task(one.arrive(room_id=1, user_id=7, username="alice", limit=9))
+    await async_wait_until(lambda: one._inflight == 1, 5, "arrival in flight")
+    resyncing = asyncio.create_task(one.resync(reason="unsure"))
+    await async_wait_until(lambda: one._resyncing is not None, 5, "resync waiting")
+    departing = asyncio.create_task(one.depart(room_id=1, user_id=7))
+    release.set()
+    await asyncio.gather(arriving, resyncing, departing)
+
+    assert int(sync_redis.Redis.from_url(redis_url).get(user_key(7))) == 2  # 2 + 1 - 1
+    assert await one.online(1) == ["alice"]
