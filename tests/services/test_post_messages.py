@@ -38,10 +38,13 @@ def test_post_message_assigns_seq_and_publishes_only_after_commit(
 def test_a_rolled_back_post_publishes_nothing(
     room, user, published, django_capture_on_commit_callbacks
 ):
-    with django_capture_on_commit_callbacks(execute=True):
-        with pytest.raises(RuntimeError), transaction.atomic():
-            services.post_message(room=room, author=user, body="never")
-            raise RuntimeError("rollback")
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        services.post_message(room=room, author=user, body="never")
+        raise RuntimeError("rollback")
     assert published == []
     assert Message.objects.count() == 0
 
