@@ -57,7 +57,8 @@ class InteractiveView:
                 f"here are the latest {len(new)}"
             )
         else:
-            say(f"-- reconnected; {len(new) or 'no'} missed message(s)")
+            missed = f"{len(new)} missed message(s)" if new else "nothing missed"
+            say(f"-- reconnected; {missed}")
         self._note_oldest(new)
         for message in new:
             say(cli_render.message_line(message))
@@ -118,10 +119,10 @@ async def handle_input(line: str, session: RoomSession, view: InteractiveView) -
     command, _, argument = text.strip().partition(" ")
     if not text.strip():
         return True
-    if text.startswith("//"):
-        session.send(text[1:])
-    elif not text.startswith("/"):
-        session.send(text)
+    if text.startswith("//") or not text.startswith("/"):
+        session.send(text[1:] if text.startswith("//") else text)
+        if not session.connected:
+            say("-- not connected: the message will be sent after reconnecting")
     elif command == "/quit":
         return False
     elif command == "/who":
@@ -154,7 +155,9 @@ async def run_interactive(session: RoomSession, view: InteractiveView) -> int:
     from prompt_toolkit import PromptSession
     from prompt_toolkit.patch_stdout import patch_stdout
 
-    prompt: PromptSession[str] = PromptSession()
+    # The sent line disappears from the prompt: the room echoes it back, with its time,
+    # once it is stored (so what is on screen is what the room has).
+    prompt: PromptSession[str] = PromptSession(erase_when_done=True)
     loop = asyncio.get_running_loop()
 
     async def read_lines() -> None:

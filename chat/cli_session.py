@@ -162,6 +162,11 @@ class RoomSession:
             await self.ws.close()
 
     @property
+    def connected(self) -> bool:
+        """True while a connection is open and past its ``ready``."""
+        return self.ws is not None and self.ready_seen
+
+    @property
     def pending(self) -> int:
         """Messages not acknowledged yet."""
         return len(self.queue) + (self.in_flight is not None)
@@ -380,14 +385,14 @@ class RoomSession:
 
     def _pump(self) -> None:
         """Send the next message if the connection is ready and nothing is in flight."""
-        if self.in_flight is not None or not self.queue or self.ws is None or not self.ready_seen:
+        if self.in_flight is not None or not self.queue or not self.connected:
             return
         self.in_flight = self.queue.popleft()
         self._transmit(self.in_flight)
 
     def _resend(self, item: Outgoing) -> None:
         self._retry = None
-        if self.in_flight is item and self.ws is not None and self.ready_seen:
+        if self.in_flight is item and self.connected:
             self._transmit(item)
 
     def _transmit(self, item: Outgoing) -> None:
