@@ -280,3 +280,36 @@ def test_refusals_map_to_http_statuses(client, user, other_user, make_room):
 
 def test_history_needs_get(user, room):
     assert Client().post(messages_url(), **bearer(user)).status_code == 405
+
+
+@pytest.mark.redis
+def test_the_throttle_counts_in_redis(monkeypatch, redis_url):
+    # Redis mode: Django's cache is Redis, so every process shares the counters.
+    from django.core.cache.backends.redis import RedisCache
+
+    monkeypatch.setattr(throttle, "cache", RedisCache(redis_url, {}))
+    keys = throttle.keys(ip="10.1.1.1", username="alice")
+
+    for _ in range(throttle.MAX_FAILURES):
+        assert throttle.blocked(keys) is None
+        throttle.failed(keys)
+    assert 1 <= throttle.blocked(keys) <= throttle.WINDOW_SECONDS
+    throttle.succeeded(keys)
+    assert throttle.blocked(throttle.keys(ip="10.9.9.9", username="alice")) is None
+    assert throttle.blocked(keys) is not None  # the address is still counted
+
+
+def test_a_cache_outage_fails_open(monkeypatch):
+    class Down:
+        def __getattr__(self, name):
+            def fail(*args, **kwargs):
+                raise ConnectionError("cache down")
+
+            return fail
+
+    monkeypatch.setattr(throttle, "cache", Down())
+    keys = throttle.keys(ip="10.1.1.1", username="alice")
+
+    throttle.failed(keys)
+    throttle.succeeded(keys)
+    assert throttle.blocked(keys) is None
