@@ -52,6 +52,15 @@ CLOSE_EXPLANATIONS: dict[int, str] = {
     CloseCode.TOO_MANY_CONNECTIONS: "too many connections for this user; retry later",
 }
 
+# A refusal as an HTTP status: the views refuse for the same reasons the WebSocket does.
+HTTP_STATUS_FOR_CLOSE: dict[int, int] = {
+    CloseCode.BAD_REQUEST: 400,
+    CloseCode.NOT_AUTHENTICATED: 401,
+    CloseCode.FORBIDDEN: 403,
+    CloseCode.NO_SUCH_ROOM: 404,
+    CloseCode.ROOM_ARCHIVED: 410,
+}
+
 # A client must not reconnect after these: nothing would change by retrying.
 TERMINAL_CLOSE_CODES = frozenset(
     {

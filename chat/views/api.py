@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from .. import history, selectors, services
 from ..conf import chat_settings
-from ..errors import CloseCode, ErrorCode, Refusal
+from ..errors import HTTP_STATUS_FOR_CLOSE, CloseCode, ErrorCode, Refusal
 from . import throttle
 
 logger = logging.getLogger(__name__)
@@ -29,14 +29,6 @@ logger = logging.getLogger(__name__)
 # The JSON body of a token request is two short strings; anything bigger is not one.
 MAX_TOKEN_REQUEST_BYTES = 4096
 
-# A refused room, as HTTP: the same reasons the WebSocket closes with.
-HTTP_STATUS_FOR_CLOSE = {
-    CloseCode.BAD_REQUEST: 400,
-    CloseCode.NOT_AUTHENTICATED: 401,
-    CloseCode.FORBIDDEN: 403,
-    CloseCode.NO_SUCH_ROOM: 404,
-    CloseCode.ROOM_ARCHIVED: 410,
-}
 NOT_AUTHENTICATED = "not_authenticated"
 ARCHIVED = "archived"
 

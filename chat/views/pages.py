@@ -26,7 +26,7 @@ from django.views.decorators.http import require_POST
 
 from .. import presence, selectors, services
 from ..conf import chat_settings
-from ..errors import ChatError, CloseCode, Refusal
+from ..errors import HTTP_STATUS_FOR_CLOSE, ChatError, CloseCode, Refusal
 from ..forms import ReasonForm, RoomForm, SanctionForm, SignupForm
 from ..models import Message, Room
 
@@ -36,13 +36,6 @@ logger = logging.getLogger(__name__)
 LOBBY_LIMIT = 200
 # Older history the room page asks for at a time when the reader scrolls up.
 HISTORY_PAGE = 50
-# How a refused room looks over HTTP.
-REFUSAL_STATUS = {
-    CloseCode.NOT_AUTHENTICATED: 401,
-    CloseCode.FORBIDDEN: 403,
-    CloseCode.NO_SUCH_ROOM: 404,
-    CloseCode.ROOM_ARCHIVED: 410,
-}
 
 
 # --- lobby and rooms -------------------------------------------------------------
@@ -147,7 +140,7 @@ def room(request: HttpRequest, slug: str) -> HttpResponse:
     except Refusal as refusal:
         if refusal.close_code == CloseCode.NO_SUCH_ROOM:
             raise Http404("no such room") from None
-        status = REFUSAL_STATUS.get(refusal.close_code, 403)
+        status = HTTP_STATUS_FOR_CLOSE.get(refusal.close_code, 403)
         return render(
             request,
             "chat/room_refused.html",
@@ -210,7 +203,7 @@ def moderator_action(view: Callable[..., JsonResponse]) -> Callable[..., JsonRes
         try:
             room = selectors.room_for_user(slug=slug, user=request.user)
         except Refusal as refusal:
-            return json_error(REFUSAL_STATUS.get(refusal.close_code, 403), refusal.detail)
+            return json_error(HTTP_STATUS_FOR_CLOSE.get(refusal.close_code, 403), refusal.detail)
         if not selectors.is_moderator(room=room, user=request.user):
             return json_error(403, "only moderators of this room can do that")
         try:
