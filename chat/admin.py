@@ -458,15 +458,31 @@ class ReportAdmin(admin.ModelAdmin):
             count += 1
         self.message_user(request, f"{count} open report(s) resolved: {done}.", messages.SUCCESS)
 
-    @admin.action(description="Resolve: delete the reported messages", permissions=["change"])
+    # Resolving acts on another model too: it needs that model's permission, as the same
+    # action there would. Triaging reports alone (change_report) may only dismiss them.
+    def _may_resolve_with(self, request, permission: str) -> bool:
+        return self.has_change_permission(request) and request.user.has_perm(permission)
+
+    def has_change_message_permission(self, request) -> bool:
+        return self._may_resolve_with(request, "chat.change_message")
+
+    def has_add_ban_permission(self, request) -> bool:
+        return self._may_resolve_with(request, "chat.add_ban")
+
+    def has_add_mute_permission(self, request) -> bool:
+        return self._may_resolve_with(request, "chat.add_mute")
+
+    @admin.action(
+        description="Resolve: delete the reported messages", permissions=["change_message"]
+    )
     def delete_message(self, request, queryset):
         self._resolve(request, queryset, Report.Status.DELETED, "messages deleted")
 
-    @admin.action(description="Resolve: ban the authors from the room", permissions=["change"])
+    @admin.action(description="Resolve: ban the authors from the room", permissions=["add_ban"])
     def ban_author(self, request, queryset):
         self._resolve(request, queryset, Report.Status.BANNED, "authors banned")
 
-    @admin.action(description="Resolve: mute the authors in the room", permissions=["change"])
+    @admin.action(description="Resolve: mute the authors in the room", permissions=["add_mute"])
     def mute_author(self, request, queryset):
         self._resolve(request, queryset, Report.Status.MUTED, "authors muted")
 
