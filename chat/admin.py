@@ -192,6 +192,13 @@ class RoomAdmin(admin.ModelAdmin):
                 **state,
             )
 
+    def save_related(self, request, form, formsets, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        # Members and moderators are saved here, after save_model: only now can we
+        # tell who may no longer read the room, and close their open connections.
+        if change and {"is_private", "members", "moderators"} & set(form.changed_data):
+            services.close_outsiders(room=form.instance)
+
     def _set_state(self, request, queryset, message: str, **state) -> None:
         reason = action_reason(request, "")
         for room in queryset:

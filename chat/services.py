@@ -15,12 +15,14 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from asgiref.sync import async_to_sync
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from . import broadcast, protocol, selectors
+from . import broadcast, presence, protocol, selectors
 from .conf import chat_settings
 from .errors import ChatError, CloseCode, ErrorCode
 from .models import ApiToken, Ban, Message, ModerationAction, Mute, Report, Room
@@ -446,6 +448,36 @@ def set_room_state(
         info = selectors.room_info(room)
         broadcast.publish_on_commit(broadcast.room_event(room.pk, info))
     return room
+
+
+def close_outsiders(*, room: Room) -> int:
+    """Close (4403) the open connections of users who may no longer read ``room``.
+
+    For a room made private, or a member or moderator removed, in the admin: the
+    connection checked access when it opened, and would otherwise go on reading.
+    Who is connected comes from presence (every process). Returns how many users
+    were closed; with presence unavailable (Redis down) it logs and closes nobody.
+    """
+    if not room.is_private:
+        return 0
+    try:
+        online = async_to_sync(presence.presence().online)(room.pk)
+    except Exception as exc:  # noqa: BLE001 - the change itself is committed; say so and go on
+        logger.warning("room access check failed room=%s: %r", room.pk, exc)
+        return 0
+    allowed = set(room.members.values_list("pk", flat=True))
+    allowed |= set(room.moderators.values_list("pk", flat=True))
+    candidates = get_user_model().objects.filter(username__in=online).exclude(pk__in=allowed)
+    outsiders = [user for user in candidates if not selectors.reads_every_room(user)]
+    for user in outsiders:
+        broadcast.publish_on_commit(
+            broadcast.close_event(
+                room.pk, CloseCode.FORBIDDEN, "this room is private", user_id=user.pk
+            )
+        )
+    if outsiders:
+        logger.info("room access closed room=%s users=%s", room.pk, [u.pk for u in outsiders])
+    return len(outsiders)
 
 
 # --- reports -------------------------------------------------------------------
