@@ -56,6 +56,12 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, list[str
     parser.add_argument(
         "--port", type=int, default=DEFAULT_PORT, help="TCP port (default %(default)s)"
     )
+    parser.add_argument(
+        "--start-without-redis",
+        action="store_true",
+        help="start even if Redis does not answer yet (a fleet started before its Redis); "
+        "/healthz answers 503 and WebSockets are refused until it does",
+    )
     return parser.parse_known_args(argv)
 
 
@@ -89,7 +95,7 @@ def daphne_argv(*, host: str, port: int, extra: Sequence[str] = ()) -> list[str]
     ]
 
 
-def check_configuration() -> None:
+def check_configuration(*, require_redis: bool = True) -> None:
     """Raise ``ConfigurationError`` unless the settings, database and Redis are usable."""
     from django.conf import settings
 
@@ -119,7 +125,12 @@ def check_configuration() -> None:
     redis_url = getattr(settings, "REDIS_URL", "")
     if redis_url:
         problem = health.redis_problem(redis_url, timeout=3.0)
-        if problem:
+        if problem and not require_redis:
+            sys.stderr.write(
+                f"chat: warning: cannot reach Redis at REDIS_URL={health.redact(redis_url)} "
+                f"({problem}); starting anyway (--start-without-redis).\n"
+            )
+        elif problem:
             raise ConfigurationError(
                 f"cannot reach Redis at REDIS_URL={health.redact(redis_url)} ({problem}); "
                 "start Redis, or unset REDIS_URL to run in embedded mode."
@@ -136,15 +147,14 @@ def refuse(sentence: str) -> int:
 class ChatServer(daphne.server.Server):
     """daphne's server; the place for process lifecycle hooks."""
 
-    def run(self) -> None:
-        # ---- HOOK: graceful shutdown ----------------------------------------------
-        # On SIGTERM/SIGINT Twisted stops the reactor, and daphne's own "before
-        # shutdown" trigger (registered inside super().run()) kills the application
-        # instances. Closing every WebSocket with 1001 first goes here, registered
-        # before super().run() so that it runs before daphne's trigger, e.g.
-        #     reactor.addSystemEventTrigger("before", "shutdown", close_all_with_1001)
-        # ----------------------------------------------------------------------------
-        super().run()
+    def kill_all_applications(self):
+        # Graceful shutdown. On SIGTERM/SIGINT Twisted runs its "before shutdown"
+        # triggers all at once, so a trigger of our own could not run before daphne's
+        # (which cancels every application): extend daphne's instead. Close every
+        # WebSocket with 1001 and finish commits, then let daphne cancel the rest.
+        from chat import shutdown
+
+        return shutdown.before_kill(self, super().kill_all_applications)
 
 
 class ChatCommandLine(CommandLineInterface):
@@ -160,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         # Settings that refuse to load print their own sentence and exit 2.
         django.setup()
-        check_configuration()
+        check_configuration(require_redis=not args.start_without_redis)
     except ConfigurationError as exc:
         return refuse(str(exc))
     except ImproperlyConfigured as exc:
