@@ -368,11 +368,13 @@ def ban_user(
         target_user=user,
         until=until.isoformat() if until else None,
     )
-    broadcast.publish_on_commit(
-        broadcast.close_event(
-            room.pk, CloseCode.FORBIDDEN, "you were banned from this room", user_id=user.pk
+    # A ban that has already ended (an expired one edited in the admin) closes nobody.
+    if ban.is_active():
+        broadcast.publish_on_commit(
+            broadcast.close_event(
+                room.pk, CloseCode.FORBIDDEN, "you were banned from this room", user_id=user.pk
+            )
         )
-    )
     return ban
 
 
