@@ -47,12 +47,17 @@ class CappedCountPaginator(Paginator):
         return min(len(self.object_list), self.cap)
 
 
-class ModerationActionForm(ActionForm):
-    """The action bar's extra fields: why, and for how long (bans and mutes)."""
+class ReasonActionForm(ActionForm):
+    """The action bar's extra field: why (recorded in the audit trail)."""
 
     reason = forms.CharField(
         required=False, max_length=500, widget=forms.TextInput(attrs={"placeholder": "reason"})
     )
+
+
+class ModerationActionForm(ReasonActionForm):
+    """The action bar of the report queue: why, and for how long (bans and mutes)."""
+
     hours = forms.IntegerField(
         required=False,
         min_value=1,
@@ -164,7 +169,7 @@ class RoomAdmin(admin.ModelAdmin):
         "last_seq",
         "last_message_at",
     )
-    action_form = ModerationActionForm
+    action_form = ReasonActionForm
     actions = ("lock", "unlock", "slow_mode_30s", "slow_mode_off", "archive", "unarchive")
 
     # Changing these must reach open clients (a ``room`` frame, or 4410) and the audit trail.
@@ -256,7 +261,7 @@ class MessageAdmin(admin.ModelAdmin):
         "deleted_by",
     )
     readonly_fields = fields
-    action_form = ModerationActionForm
+    action_form = ReasonActionForm
     actions = ("delete_messages", "restore_messages")
 
     @admin.display(description="body")
