@@ -21,7 +21,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -173,13 +173,47 @@ async def publish(outbound: Outbound) -> None:
             await history.remember(outbound.room_id, outbound.cache_add)
         if outbound.cache_replace is not None:
             await history.forget(outbound.room_id, outbound.cache_replace)
+    event = outbound.event
+    local = _local_hubs.get(asyncio.get_running_loop())
+    if local is not None:
+        # This process's own connections get the event now, without the round trip
+        # through Redis (and while Redis is away); the hub skips the layer's copy.
+        try:
+            await local.dispatch(event)
+        except Exception:
+            logger.exception(
+                "local delivery failed group=%s kind=%s", outbound.group, event.get("kind")
+            )
+        event = {**event, "origin": local.origin}
     try:
-        await get_channel_layer().group_send(outbound.group, outbound.event)
+        await get_channel_layer().group_send(outbound.group, event)
     except Exception as exc:  # noqa: BLE001 - the layer raises many types when Redis is down
         # The DB has the message; receivers fill the gap from history.
         logger.warning(
             "broadcast failed group=%s kind=%s: %r", outbound.group, outbound.event.get("kind"), exc
         )
+
+
+class LocalHub(Protocol):
+    """The receiving side in this process (``chat.fanout.Hub``), seen from here."""
+
+    origin: str
+
+    async def dispatch(self, event: dict[str, Any]) -> None: ...
+
+
+_local_hubs: dict[asyncio.AbstractEventLoop, LocalHub] = {}
+
+
+def register_local_hub(hub: LocalHub | None) -> None:
+    """Deliver this loop's events to ``hub`` directly (None: stop)."""
+    loop = asyncio.get_running_loop()
+    for old in [old for old in _local_hubs if old.is_closed()]:
+        del _local_hubs[old]
+    if hub is None:
+        _local_hubs.pop(loop, None)
+    else:
+        _local_hubs[loop] = hub
 
 
 class Publisher:

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from collections.abc import Iterable
 from typing import Any, Protocol
 
@@ -23,7 +24,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
 from . import history, metrics, protocol, selectors
-from .broadcast import CONTROL_GROUP, Publisher, room_group
+from .broadcast import CONTROL_GROUP, Publisher, register_local_hub, room_group
 from .errors import CloseCode, Refusal
 from .models import Room
 from .transport import Frame
@@ -218,6 +219,9 @@ class Hub:
         self.troubled_until = 0.0
         self.token_checker: asyncio.Task | None = None
         self._start_lock = asyncio.Lock()
+        # Events this hub delivered itself when they were published carry this id;
+        # the copy the layer brings back is skipped.
+        self.origin = uuid.uuid4().hex
 
     @classmethod
     def current(cls) -> Hub:
@@ -244,6 +248,7 @@ class Hub:
             self.reader = loop.create_task(self._read())
             self.refresher = loop.create_task(self._refresh())
             self.token_checker = loop.create_task(self._check_tokens())
+            register_local_hub(self)
 
     async def _add_group(self, group: str) -> None:
         try:
@@ -302,6 +307,8 @@ class Hub:
                 logger.warning("layer receive failed, retrying in %.1fs: %r", backoff, exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
+                continue
+            if event.get("origin") == self.origin:
                 continue
             try:
                 await self.dispatch(event)
@@ -374,6 +381,7 @@ class Hub:
             await asyncio.wait(tasks, timeout=2)
         self.reader = self.refresher = self.token_checker = None
         self._hubs.pop(asyncio.get_running_loop(), None)
+        register_local_hub(None)
 
     async def close_all(self, code: int) -> None:
         """Close every connection of this process (graceful shutdown)."""
