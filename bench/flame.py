@@ -79,7 +79,15 @@ def short(frame: str) -> str:
 
 
 # Dispatch frames that sit under most of a thread's samples and say nothing about cost.
-_PLUMBING = ("Handle._run ", "_WorkItem.run ", "Thread.", "_worker ", "<module> ", "_run_code ")
+_PLUMBING = (
+    "Handle._run ",
+    "BaseEventLoop._run_once ",
+    "_WorkItem.run ",
+    "Thread.",
+    "_worker ",
+    "<module> ",
+    "_run_code ",
+)
 
 
 @dataclass

@@ -14,6 +14,7 @@ from pathlib import Path
 from .loadgen import LoadResult
 from .scenarios import (
     IDLE_CONNECT_CONCURRENCY,
+    MEMBER_CONNECT_CONCURRENCY,
     SCENARIO_6,
     SCENARIOS,
     fmt_ms,
@@ -187,8 +188,10 @@ METHOD = """\
   frame). Every connection authenticates with its own user's token
   (`Authorization: Bearer`, users `bench-u00000`... made in bulk by `bench/seed.py`),
   sends an `Origin` header, and waits for `ready`. Compression off on both sides.
-- **Timing**: all connections start at one instant; connect time is from that instant
-  to each `ready` (so it includes queueing in the server's accept backlog). Then the
+- **Timing**: in scenarios 1-3 members connect {member_concurrency} at a time per worker
+  and the room settles {member_settle} s before the first message (the storm is scenario
+  5's subject: there all connections start at one instant, and connect time runs from
+  that instant to each `ready`, queueing in the accept backlog included). Then the
   send window ({duration} s), then a drain of at most {drain} s that ends as soon as
   every expected delivery arrived. Closed loop: the one sender sends its next message
   when its previous one comes back to it as a `message` frame. Fixed rate: each sender
@@ -302,6 +305,8 @@ def render(records: list[Record], meta: Meta, chart_name: str) -> str:
             total=100 * int(meta.machine["nproc"]),
             settle=f"{sizes['settle']:g}",
             idle_concurrency=IDLE_CONNECT_CONCURRENCY,
+            member_concurrency=MEMBER_CONNECT_CONCURRENCY,
+            member_settle=f"{sizes['member_settle']:g}",
             pg=" and PostgreSQL (scenario 3)",
         ),
         "## Machine and versions",

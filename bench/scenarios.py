@@ -25,6 +25,8 @@ class Sizes:
     idle_rooms: int
     settle: float  # idle seconds before reading RSS (scenario 4)
     idle_budget: float  # longest connect phase of scenario 4: a slow server is measured on fewer
+    member_budget: float  # longest connect phase of scenarios 1-3
+    member_settle: float  # idle seconds between the last ready and the first message
     connect_clients: int  # scenario 5
     pause: float  # between two scenarios on one server: leaves and closes finish
 
@@ -39,6 +41,8 @@ FULL = Sizes(
     idle_rooms=100,
     settle=5.0,
     idle_budget=240.0,
+    member_budget=120.0,
+    member_settle=2.0,
     connect_clients=1000,
     pause=2.0,
 )
@@ -52,11 +56,14 @@ QUICK = Sizes(
     idle_rooms=10,
     settle=0.5,
     idle_budget=30.0,
+    member_budget=30.0,
+    member_settle=0.3,
     connect_clients=100,
     pause=0.3,
 )
 
 IDLE_CONNECT_CONCURRENCY = 25  # per load generator worker, scenario 4
+MEMBER_CONNECT_CONCURRENCY = 25  # per load generator worker, scenarios 1-3
 BIG_ROOM = "big-1"  # scenarios 1 and 5 (5 connects where 1 left history)
 RATE_ROOM = "big-2"
 
@@ -81,23 +88,38 @@ class Scenario:
     rooms: Callable[[Sizes], list[str]]
 
 
+def _members(conns: list, sizes: Sizes, label: str) -> LoadPlan:
+    # Members join a few at a time and the room settles before the first message:
+    # scenarios 1-3 are about messages; the connect storm is scenario 5's.
+    return LoadPlan(
+        conns=conns,
+        duration=sizes.duration,
+        drain=sizes.drain,
+        settle=sizes.member_settle,
+        connect_concurrency=MEMBER_CONNECT_CONCURRENCY,
+        connect_timeout=60.0,
+        connect_budget=sizes.member_budget,
+        label=label,
+    )
+
+
 def _s1(urls: list[str], tokens: list[str] | None, sizes: Sizes) -> LoadPlan:
     conns = build_conns(
         urls, [BIG_ROOM], sizes.big_room, tokens=tokens, rate=CLOSED_LOOP, senders_per_room=1
     )
-    return LoadPlan(conns=conns, duration=sizes.duration, drain=sizes.drain, label="s1 closed loop")
+    return _members(conns, sizes, "s1 closed loop")
 
 
 def _s2(urls: list[str], tokens: list[str] | None, sizes: Sizes) -> LoadPlan:
     conns = build_conns(
         urls, [RATE_ROOM], sizes.big_room, tokens=tokens, rate=10.0, senders_per_room=1
     )
-    return LoadPlan(conns=conns, duration=sizes.duration, drain=sizes.drain, label="s2 10 msg/s")
+    return _members(conns, sizes, "s2 10 msg/s")
 
 
 def _s3(urls: list[str], tokens: list[str] | None, sizes: Sizes) -> LoadPlan:
     conns = build_conns(urls, small_rooms(sizes), sizes.small_members, tokens=tokens, rate=1.0)
-    return LoadPlan(conns=conns, duration=sizes.duration, drain=sizes.drain, label="s3 small rooms")
+    return _members(conns, sizes, "s3 small rooms")
 
 
 def _s4(urls: list[str], tokens: list[str] | None, sizes: Sizes) -> LoadPlan:
