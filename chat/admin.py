@@ -513,6 +513,7 @@ class ModerationActionAdmin(admin.ModelAdmin):
     list_display = (
         "created_at",
         "kind",
+        "change",
         "actor",
         "room",
         "target_user",
@@ -544,6 +545,21 @@ class ModerationActionAdmin(admin.ModelAdmin):
             .get_queryset(request)
             .select_related("actor", "room", "target_user", "target_message")
         )
+
+    @admin.display(description="change")
+    def change(self, obj: ModerationAction) -> str:
+        """What changed, from ``details``: "is_locked: False → True", "until: 2026-05-01 12:00"."""
+        parts = []
+        for key, value in (obj.details or {}).items():
+            if isinstance(value, list) and len(value) == 2:
+                parts.append(f"{key}: {value[0]} → {value[1]}")
+            elif key == "until":
+                parts.append(
+                    f"until: {value[:16].replace('T', ' ')} UTC" if value else "until lifted"
+                )
+            elif value is not None:
+                parts.append(f"{key}: {value}")
+        return "; ".join(parts)
 
     def has_add_permission(self, request) -> bool:
         return False
