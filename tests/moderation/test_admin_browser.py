@@ -193,6 +193,10 @@ def moderate(server, browser, data, live: LiveUser, out: Path) -> None:  # noqa:
         expect(rows).to_have_count(7)  # 3 deletes, mute + report, 2 earlier slow mode changes
         expect(rows.first).to_contain_text("watch spam")
         expect(page.locator("#result_list")).to_contain_text("spam links")
+        # What changed shows in the list, not only on each entry's page.
+        expect(rows.nth(3)).to_contain_text("status: muted")  # the resolved report
+        expect(rows.nth(4)).to_contain_text(" UTC")  # the mute, and until when
+        expect(rows.last).to_contain_text("slow_mode_seconds: 0 → 10")
         page.screenshot(path=str(out / "admin-audit.png"), full_page=True)
         assert list(
             ModerationAction.objects.filter(actor=data["maria"]).values_list("kind", flat=True)
