@@ -163,21 +163,18 @@ def publish_now_unsafe(outbound: Outbound) -> None:
 
 
 async def publish(outbound: Outbound) -> None:
-    """Update the cache and send one event to its group now (logs, never raises).
+    """Deliver one event to this process, cache it, and send it to its group (never raises).
 
     For events with nothing to commit (typing, presence); committed data goes
     through ``publish_on_commit``.
     """
-    if outbound.room_id is not None:
-        if outbound.cache_add:
-            await history.remember(outbound.room_id, outbound.cache_add)
-        if outbound.cache_replace is not None:
-            await history.forget(outbound.room_id, outbound.cache_replace)
     event = outbound.event
     local = _local_hubs.get(asyncio.get_running_loop())
     if local is not None:
-        # This process's own connections get the event now, without the round trip
+        # This process's own connections get the event first, without the round trip
         # through Redis (and while Redis is away); the hub skips the layer's copy.
+        # The cache is not needed for it: a reader that cannot prove the cache
+        # complete up to the room's last seq asks the database.
         try:
             await local.dispatch(event)
         except Exception:
@@ -185,6 +182,11 @@ async def publish(outbound: Outbound) -> None:
                 "local delivery failed group=%s kind=%s", outbound.group, event.get("kind")
             )
         event = {**event, "origin": local.origin}
+    if outbound.room_id is not None:
+        if outbound.cache_add:
+            await history.remember(outbound.room_id, outbound.cache_add)
+        if outbound.cache_replace is not None:
+            await history.forget(outbound.room_id, outbound.cache_replace)
     try:
         await get_channel_layer().group_send(outbound.group, event)
     except Exception as exc:  # noqa: BLE001 - the layer raises many types when Redis is down
