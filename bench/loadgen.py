@@ -60,6 +60,7 @@ class ServerStats:
 
     pid: int
     cpu_percent: float  # during the send window and drain, of one core
+    connect_cpu_percent: float  # during the connect phase
     rss_before: int  # before any connection opened
     rss_ready: int  # all connections ready (after ``settle``)
     rss_end: int
@@ -93,9 +94,11 @@ class LoadResult:
     other_frames: dict[str, int]
     servers: list[ServerStats]
     loadgen_cpu_percent: float
-    loadgen_connect_cpu_s: float
     loadgen_workers: int
     redis_cpu_percent: float | None
+    connect_phase_s: float  # from the common start to the last worker done connecting
+    loadgen_connect_cpu_percent: float
+    redis_connect_cpu_percent: float | None
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -272,6 +275,8 @@ def _drive(
         ),
     )
     on_phase("connected")
+    s_connected = probe.sample() if probe else None
+    connect_phase = time.monotonic() - start_at
     _sleep_sampling(time.monotonic() + plan.settle, probe)
     s_ready = probe.sample() if probe else None
 
@@ -310,16 +315,22 @@ def _drive(
         ),
     )
     s_end = probe.sample() if probe else None
-    result = _aggregate(plan, connected, results, run_start, len(workers.pipes))
+    result = _aggregate(plan, connected, results, run_start, len(workers.pipes), connect_phase)
     if probe:
-        result.servers = _server_stats(probe, s_before, s_ready, s_run, s_end)
+        result.servers = _server_stats(probe, s_before, s_connected, s_ready, s_run, s_end)
         result.redis_cpu_percent = redis_cpu_percent(s_run, s_end)
+        result.redis_connect_cpu_percent = redis_cpu_percent(s_before, s_connected)
     bar.close(_one_line(result))
     return result
 
 
 def _aggregate(
-    plan: LoadPlan, connected: list[dict], results: list[dict], run_start: float, worker_count: int
+    plan: LoadPlan,
+    connected: list[dict],
+    results: list[dict],
+    run_start: float,
+    worker_count: int,
+    connect_phase: float,
 ) -> LoadResult:
     ready_times = [t for reply in connected for t in reply["ready_times"]]
     failures: Counter[str] = Counter()
@@ -383,7 +394,11 @@ def _aggregate(
         other_frames=dict(totals["other"]),
         servers=[],
         loadgen_cpu_percent=100.0 * cpu / wall if wall else 0.0,
-        loadgen_connect_cpu_s=sum(reply["cpu"] for reply in connected),
+        connect_phase_s=connect_phase,
+        loadgen_connect_cpu_percent=100.0
+        * sum(reply["cpu"] for reply in connected)
+        / connect_phase,
+        redis_connect_cpu_percent=None,
         loadgen_workers=worker_count,
         redis_cpu_percent=None,
         notes=notes,
@@ -391,12 +406,13 @@ def _aggregate(
 
 
 def _server_stats(
-    probe: Probe, before: Sample, ready: Sample, run: Sample, end: Sample
+    probe: Probe, before: Sample, connected: Sample, ready: Sample, run: Sample, end: Sample
 ) -> list[ServerStats]:
     return [
         ServerStats(
             pid=pid,
             cpu_percent=cpu_percent(run, end, pid),
+            connect_cpu_percent=cpu_percent(before, connected, pid),
             rss_before=before.rss[pid],
             rss_ready=ready.rss[pid],
             rss_end=end.rss[pid],

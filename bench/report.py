@@ -134,8 +134,12 @@ def _mb(n: int) -> str:
     return f"{n / 2**20:,.0f} MB"
 
 
-def detail_table(rows: list[tuple[str, Record]]) -> list[str]:
-    """One row per server: every number the run measured."""
+def detail_table(rows: list[tuple[str, Record]], connect_phase: bool = False) -> list[str]:
+    """One row per server: every number the run measured.
+
+    CPU columns cover the send window and drain, or with ``connect_phase`` (scenarios
+    4 and 5, which send nothing) the connect phase.
+    """
     lines = [
         "| server | ready | connect (all / p50) | sent | deliveries/s | p50 | p90 | p99 | max | lost "
         "| server CPU | loadgen CPU | Redis CPU | server RSS before → ready → end | load avg |",
@@ -144,7 +148,16 @@ def detail_table(rows: list[tuple[str, Record]]) -> list[str]:
     results = [(label, record.result) for label, record in rows]
     for (label, r), (_, record) in zip(results, rows, strict=True):
         lat = r.latency_ms
-        cpu = " + ".join(f"{s.cpu_percent:.0f} %" for s in r.servers) or "-"
+        if connect_phase:
+            server_cpu = [s.connect_cpu_percent for s in r.servers]
+            loadgen_cpu, redis_cpu_value = (
+                r.loadgen_connect_cpu_percent,
+                r.redis_connect_cpu_percent,
+            )
+        else:
+            server_cpu = [s.cpu_percent for s in r.servers]
+            loadgen_cpu, redis_cpu_value = r.loadgen_cpu_percent, r.redis_cpu_percent
+        cpu = " + ".join(f"{c:.0f} %" for c in server_cpu) or "-"
         rss = "; ".join(
             f"{_mb(s.rss_before)} → {_mb(s.rss_ready)} → {_mb(s.rss_end)}" for s in r.servers
         )
@@ -152,11 +165,11 @@ def detail_table(rows: list[tuple[str, Record]]) -> list[str]:
             f"{r.connect_all_ready_s:.2f} s" if r.connect_all_ready_s is not None else "incomplete"
         )
         ready_p50 = f"{r.connect_p50_s:.2f} s" if r.connect_p50_s is not None else "-"
-        redis_cpu = f"{r.redis_cpu_percent:.0f} %" if r.redis_cpu_percent is not None else "-"
+        redis_cpu = f"{redis_cpu_value:.0f} %" if redis_cpu_value is not None else "-"
         lines.append(
             f"| {label} | {r.connected:,}/{r.connections:,} | {ready_all} / {ready_p50} | {r.sent:,} | "
             f"{r.deliveries_per_s:,.0f} | {fmt_ms(lat['p50'])} | {fmt_ms(lat['p90'])} | {fmt_ms(lat['p99'])} | "
-            f"{fmt_ms(lat['max'])} | {r.lost:,} | {cpu} | {r.loadgen_cpu_percent:.0f} % | {redis_cpu} | {rss} "
+            f"{fmt_ms(lat['max'])} | {r.lost:,} | {cpu} | {loadgen_cpu:.0f} % | {redis_cpu} | {rss} "
             f"| {record.loadavg:.1f} |"
         )
     notes = []
@@ -201,9 +214,11 @@ METHOD = """\
   each member, sender included. Percentiles from a merged log histogram (1 % buckets).
 - **Deliveries/s**: `message` frames received by all members / (last delivery − start of
   the send window). **Lost**: Σ over rooms of (messages sent − refused with an `error`)
-  × members still connected, minus deliveries received after the drain.
+  × members still connected, minus deliveries received by the end of the drain: a
+  message the server still had queued then counts as lost too (the notes say how many
+  messages had no `ack` yet, i.e. were not even stored).
 - **CPU**: server processes from psutil (process plus children), over the send window and
-  drain, in % of one core; load generator from `getrusage` of its workers, same window;
+  drain (over the connect phase for scenarios 4 and 5), in % of one core; load generator from `getrusage` of its workers, same window;
   Redis from `INFO cpu` (the Redis server is shared: other clients' work shows there).
   Nothing is pinned: server(s), load generator, Redis{pg} share the machine's
   {nproc} cores, and the CPU columns show how. A server near 100 % is saturated; when
@@ -270,7 +285,7 @@ def render(records: list[Record], meta: Meta, chart_name: str) -> str:
                 "",
                 f"Target: {scenario.target}.",
                 "",
-                *detail_table(rows),
+                *detail_table(rows, connect_phase=key in ("4", "5")),
                 "",
             ]
     six = [(f"{r.label} — as scenario {r.scenario}", r) for r in records if r.group == PRODUCT_X2]
@@ -350,7 +365,13 @@ def chart(records: list[Record], path: Path, title: str) -> None:
         values = [value(r.result) or 0 for r in chosen]
         ax.bar(names, values, color=[colours.get(r.group, "#333") for r in chosen])
         for i, v in enumerate(values):
-            ax.annotate(f"{v:,.3g}", (i, v), ha="center", va="bottom", fontsize=8)
+            ax.annotate(
+                f"{v:,.0f}" if v >= 1000 else f"{v:.3g}",
+                (i, v),
+                ha="center",
+                va="bottom",
+                fontsize=8,
+            )
         ax.set_title(f"{key}. {SCENARIOS[key].title}", fontsize=9)
         ax.set_ylabel(ylabel)
         ax.tick_params(axis="x", labelsize=7)

@@ -75,6 +75,12 @@ def selected_groups(scenarios: set[str], kinds: set[str]) -> list[Group]:
     return chosen
 
 
+def next_key(keys: tuple[str, ...], key: str) -> str | None:
+    """The scenario after ``key`` in ``keys``, or None."""
+    index = keys.index(key)
+    return keys[index + 1] if index + 1 < len(keys) else None
+
+
 class Bench:
     """One invocation: work directory, Redis database, product databases, records."""
 
@@ -155,7 +161,8 @@ class Bench:
                         f"{group.label}: {', '.join(dead)} exited during scenario {key}"
                     )
                     procs = []
-                time.sleep(self.sizes.pause)
+                if SHARES_SERVER.get(next_key(group.scenarios, key)) == key:
+                    time.sleep(self.sizes.pause)  # the closes finish before the next clients come
         finally:
             self.stop(procs)
 
