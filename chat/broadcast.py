@@ -97,11 +97,20 @@ def room_event(room_id: int, info: dict[str, Any]) -> Outbound:
     )
 
 
-def frame_event(room_id: int, frame: str, *, skip_user: int | None = None) -> Outbound:
-    """A frame for everyone in the room (join, leave, typing), optionally not to one user."""
+def frame_event(
+    room_id: int, frame: str, *, skip_user: int | None = None, batch: bool = False
+) -> Outbound:
+    """A frame for everyone in the room, optionally not to one user.
+
+    ``batch`` frames (join, leave, typing) may wait a few milliseconds to be written
+    together with others: a thousand people arriving at once would otherwise cost
+    a million socket writes.
+    """
     event = {"type": "chat.event", "kind": "frame", "room": room_id, "text": frame}
     if skip_user is not None:
         event["skip_user"] = skip_user
+    if batch:
+        event["batch"] = True
     return Outbound(group=room_group(room_id), room_id=room_id, event=event)
 
 

@@ -175,6 +175,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
                     self.room.pk,
                     protocol.user_frame(protocol.ServerType.JOIN, self.username),
                     skip_user=self.user_id,
+                    batch=True,
                 )
             )
         last_seq = max(session.last_seq, self.fanout.last_seq or 0)
@@ -310,7 +311,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
         ):
             return
         frame = protocol.typing_frame(self.username, command.active)
-        await broadcast.publish(broadcast.frame_event(self.room.pk, frame, skip_user=self.user_id))
+        await broadcast.publish(
+            broadcast.frame_event(self.room.pk, frame, skip_user=self.user_id, batch=True)
+        )
 
     async def send_error(self, error: ChatError) -> None:
         metrics.ERRORS.labels(str(error.code)).inc()
@@ -344,6 +347,14 @@ class RoomConsumer(AsyncWebsocketConsumer):
             await self.enqueue(None, text)
         elif self.state is State.LIVE:
             await self.write(text)
+
+    async def deliver_frames(self, frames: list[Frame]) -> None:
+        """Several frames at once (a presence batch): one socket write when live."""
+        if self.state is State.CONNECTING or self.catching_up:
+            for frame in frames:
+                await self.enqueue(None, frame)
+        elif self.state is State.LIVE:
+            await self.write(frames)
 
     def room_changed(self, info: dict) -> None:
         self.info = info
@@ -392,7 +403,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         finally:
             self.catching_up = False
 
-    async def write(self, data: Frame | str) -> None:
+    async def write(self, data: Frame | str | list[Frame]) -> None:
         """Send one frame, or close with 4408 if the client stopped reading."""
         if self.state is State.CLOSED:
             return
@@ -408,12 +419,14 @@ class RoomConsumer(AsyncWebsocketConsumer):
             return
         await self.send_frame(data)
 
-    async def send_frame(self, data: Frame | str) -> None:
-        """Hand one frame to the socket, unless the connection is closed."""
+    async def send_frame(self, data: Frame | str | list[Frame]) -> None:
+        """Hand frames to the socket, unless the connection is closed."""
         if self.state is State.CLOSED:
             return
+        if isinstance(data, str):
+            data = Frame(data)
         try:
-            await self.socket.send(data if isinstance(data, Frame) else Frame(data))
+            await self.socket.send(data if isinstance(data, list) else [data])
         except Exception as exc:  # noqa: BLE001 - autobahn raises Disconnected mid close handshake
             self._closing_socket(exc)
 
@@ -496,6 +509,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
             if last:
                 await broadcast.publish(
                     broadcast.frame_event(
-                        self.room.pk, protocol.user_frame(protocol.ServerType.LEAVE, self.username)
+                        self.room.pk,
+                        protocol.user_frame(protocol.ServerType.LEAVE, self.username),
+                        batch=True,
                     )
                 )

@@ -31,6 +31,9 @@ from .transport import Frame
 
 logger = logging.getLogger(__name__)
 
+# Presence and typing frames of a room are written together at most this late: a
+# crowd arriving at once sends one write per connection per window, not per arrival.
+BATCH_WINDOW = 0.05
 # How long an out-of-order message waits for the ones before it before we fetch them.
 REORDER_WAIT = 0.2
 # Group memberships are re-asserted this often: a flushed or restarted Redis forgets them,
@@ -52,10 +55,13 @@ class Connection(Protocol):
 
     user_id: int
     token_id: int | None
+    batch_floor: int  # the first batched frame of its room it should get
 
     async def deliver_message(self, seq: int, frame: Frame) -> None: ...
 
     async def deliver_frame(self, frame: Frame) -> None: ...
+
+    async def deliver_frames(self, frames: list[Frame]) -> None: ...
 
     async def close_soon(self, code: int, text: str | None = None) -> None: ...
 
@@ -73,9 +79,14 @@ class RoomFanout:
         # that a tail lost before any event reached this process is still noticed.
         self.last_seq: int | None = getattr(room, "last_seq", None)
         self.pending: dict[int, str] = {}
+        self.batched: list[tuple[Frame, int | None, int]] = []  # frame, skip_user, index
+        self.batch_count = 0
+        self.flush_handle: asyncio.TimerHandle | None = None
         self.gap_task: asyncio.Task | None = None
 
     async def on_message(self, seq: int, text: str, sent_at: float | None = None) -> None:
+        if self.batched:
+            await self._flush()
         if self.last_seq is None:
             self.last_seq = seq - 1
         if seq <= self.last_seq:
@@ -158,10 +169,50 @@ class RoomFanout:
             await self.on_message(newest[0], protocol.message_frame_from_json(newest[1]))
 
     async def broadcast(self, text: str, *, skip_user: int | None = None) -> None:
+        if self.batched:
+            await self._flush()
         frame = Frame(text)
         for connection in list(self.connections):
             if connection.user_id != skip_user:
                 await connection.deliver_frame(frame)
+
+    def batch(self, text: str, *, skip_user: int | None = None) -> None:
+        """Queue a presence or typing frame; queued frames go out together shortly.
+
+        They never change places with the room's other frames: anything else sent to
+        the room first flushes the queue.
+        """
+        self.batched.append((Frame(text), skip_user, self.batch_count))
+        self.batch_count += 1
+        if self.flush_handle is None:
+            loop = asyncio.get_running_loop()
+            self.flush_handle = loop.call_later(BATCH_WINDOW, self._start_flush)
+
+    def _start_flush(self) -> None:
+        self.flush_handle = None
+        asyncio.get_running_loop().create_task(self._flush())
+
+    async def _flush(self) -> None:
+        batched, self.batched = self.batched, []
+        if not batched:
+            return
+        everyone = [frame for frame, _, _ in batched]
+        skipped = {user for _, user, _ in batched if user is not None}
+        first = batched[0][2]
+        for connection in list(self.connections):
+            frames = everyone
+            if connection.user_id in skipped or connection.batch_floor > first:
+                # Not its own frames, nor those queued before it joined (ready covered them).
+                frames = [
+                    frame
+                    for frame, user, index in batched
+                    if user != connection.user_id and index >= connection.batch_floor
+                ]
+            if frames:
+                try:
+                    await connection.deliver_frames(frames)
+                except Exception:
+                    logger.exception("batch delivery failed room=%s", self.room.pk)
 
 
 async def _cached_newest(room_id: int) -> history.Entry | None:
@@ -268,6 +319,7 @@ class Hub:
         if fanout is None:
             fanout = self.rooms[room.pk] = RoomFanout(self, room)
             await self._add_group(room_group(room.pk))
+        connection.batch_floor = fanout.batch_count
         fanout.connections.add(connection)
         if connection.token_id is not None:
             self.by_token.setdefault(connection.token_id, set()).add(connection)
@@ -287,6 +339,8 @@ class Hub:
             del self.rooms[room_id]
             if fanout.gap_task:
                 fanout.gap_task.cancel()
+            if fanout.flush_handle:
+                fanout.flush_handle.cancel()
             with contextlib.suppress(Exception):
                 await self.layer.group_discard(room_group(room_id), self.channel)
 
@@ -325,6 +379,8 @@ class Hub:
             return
         if kind == "message":
             await fanout.on_message(event["seq"], event["text"], event.get("at"))
+        elif kind == "frame" and event.get("batch"):
+            fanout.batch(event["text"], skip_user=event.get("skip_user"))
         elif kind == "frame":
             await fanout.broadcast(event["text"], skip_user=event.get("skip_user"))
         elif kind == "room":
