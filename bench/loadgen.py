@@ -99,6 +99,7 @@ class LoadResult:
     connect_phase_s: float  # from the common start to the last worker done connecting
     loadgen_connect_cpu_percent: float
     redis_connect_cpu_percent: float | None
+    listen_overflows: int = 0  # during the connect phase (machine-wide kernel counter)
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -320,6 +321,7 @@ def _drive(
         result.servers = _server_stats(probe, s_before, s_connected, s_ready, s_run, s_end)
         result.redis_cpu_percent = redis_cpu_percent(s_run, s_end)
         result.redis_connect_cpu_percent = redis_cpu_percent(s_before, s_connected)
+        result.listen_overflows = s_connected.listen_overflows - s_before.listen_overflows
     bar.close(_one_line(result))
     return result
 

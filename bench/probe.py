@@ -20,6 +20,7 @@ class Sample:
     cpu: dict[int, float]
     rss: dict[int, int]
     redis_cpu: float | None = None
+    listen_overflows: int = 0  # machine-wide: connections the kernel dropped, accept queue full
 
 
 def _tree(pid: int) -> list[psutil.Process]:
@@ -58,7 +59,13 @@ class Probe:
         for pid in self.pids:
             cpu[pid], rss[pid] = _cpu_and_rss(pid)
             self.peak_rss[pid] = max(self.peak_rss.get(pid, 0), rss[pid])
-        return Sample(at=time.monotonic(), cpu=cpu, rss=rss, redis_cpu=self._redis_cpu())
+        return Sample(
+            at=time.monotonic(),
+            cpu=cpu,
+            rss=rss,
+            redis_cpu=self._redis_cpu(),
+            listen_overflows=listen_overflows(),
+        )
 
     def _redis_cpu(self) -> float | None:
         if self.redis is None:
@@ -68,6 +75,21 @@ class Probe:
         except Exception:  # a probe must never fail a run
             return None
         return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+def listen_overflows() -> int:
+    """The kernel's TcpExt ListenOverflows counter (0 where it cannot be read).
+
+    It grows when a SYN finds a listening socket's accept queue full: the client then
+    waits for a retransmit (1 s, 3 s, ...), which shows up as connect time.
+    """
+    try:
+        with open("/proc/net/netstat") as fh:
+            lines = [line.split() for line in fh if line.startswith("TcpExt:")]
+        names, values = lines[0], lines[1]
+        return int(values[names.index("ListenOverflows")])
+    except (OSError, IndexError, ValueError):
+        return 0
 
 
 def cpu_percent(start: Sample, end: Sample, pid: int) -> float:

@@ -177,6 +177,10 @@ def detail_table(rows: list[tuple[str, Record]], connect_phase: bool = False) ->
         extra = []
         if r.connect_failures:
             extra.append(f"connect failures {r.connect_failures}")
+        if r.listen_overflows:
+            extra.append(
+                f"{r.listen_overflows:,} SYNs found the accept queue full (kernel ListenOverflows)"
+            )
         if r.unexpected_closes:
             extra.append(f"closed during the run {r.unexpected_closes}")
         if r.errors:
@@ -232,7 +236,10 @@ METHOD = """\
   with history. Product and tutorial use the same Redis server. The product runs in Redis mode through `python -m chatsite.serve`
   (`CHAT_RATE_LIMIT` empty, `CHAT_MAX_CONNECTIONS_PER_USER` high, `DEBUG` off) on a fresh
   SQLite file and a fresh PostgreSQL database, both migrated with `manage.py migrate`.
-  Product and tutorial daphne both run with `--access-log /dev/null`.
+  Product and tutorial daphne both run with `--access-log /dev/null` and daphne's
+  listen backlog (Twisted's default, 50); the raw server listens with a backlog of
+  4,096. SYNs the kernel dropped on a full accept queue are in the notes (a dropped
+  SYN costs the client a 1 s retransmit).
 - **Baselines**: *tutorial* = `bench/baselines/tutorial/`, the Channels tutorial's
   `ChatConsumer` (AsyncWebsocketConsumer, `AuthMiddlewareStack`, one group per room,
   `group_send` per message, JSON re-encoded per member, channels-redis core layer, nothing
