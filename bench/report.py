@@ -11,7 +11,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .loadgen import LoadResult
+from .loadgen import LoadResult, ServerStats
 from .scenarios import (
     IDLE_CONNECT_CONCURRENCY,
     MEMBER_CONNECT_CONCURRENCY,
@@ -123,9 +123,25 @@ def summary_table(records: list[Record], quick: bool) -> list[str]:
         one, two = _find(records, PRODUCT, key), _find(records, PRODUCT_X2, key)
         if two is None:
             continue
+        before = f"1 process: {headline(key, one)}; " if one else ""
         lines.append(
-            f"| 6 (as {key}) | report 1 → 2 processes | 2 processes: {headline(key, two)} | - | - | "
+            f"| 6 (as {key}) | report 1 → 2 processes | {before}2 processes: {headline(key, two)} | - | - | "
             f"{_RATIO_OF[key]}, 2 procs / 1 proc | {_ratio(_value(key, two), _value(key, one))} | - | reported |"
+        )
+    return lines
+
+
+def cpu_sharing(rows: list[tuple[str, Record]], cores: int) -> list[str]:
+    """How the machine's cores were split between server(s), load generator and Redis."""
+    lines = [f"How the {cores} cores were shared during the send window (nothing is pinned):", ""]
+    for label, record in rows:
+        r = record.result
+        servers = [s.cpu_percent for s in r.servers]
+        redis = r.redis_cpu_percent or 0.0
+        total = sum(servers) + r.loadgen_cpu_percent + redis
+        lines.append(
+            f"- {label}: server {' + '.join(f'{c:.0f} %' for c in servers)}, load generator "
+            f"{r.loadgen_cpu_percent:.0f} %, Redis {redis:.0f} %: {total:.0f} % of {100 * cores} %"
         )
     return lines
 
@@ -308,7 +324,8 @@ def render(records: list[Record], meta: Meta, chart_name: str) -> str:
             (f"product (SQLite) — as scenario {k}", _record(records, PRODUCT, k))
             for k in SCENARIO_6
         ]
-        out += [*detail_table([(label, r) for label, r in one if r is not None] + six), ""]
+        both = [(label, r) for label, r in one if r is not None] + six
+        out += [*detail_table(both), "", *cpu_sharing(both, int(meta.machine["nproc"])), ""]
 
     if meta.profile_md:
         out += ["## Profile of the product", ""]
@@ -452,3 +469,33 @@ def write(records: list[Record], meta: Meta, out_dir: Path) -> Path:
         # A copy, not a symlink: it renders the same everywhere (the chart link is relative).
         shutil.copyfile(report_path, out_dir / "latest.md")
     return report_path
+
+
+def load(path: Path) -> tuple[list[Record], Meta]:
+    """Read back a ``<date>.json`` written by ``write`` (to render it again)."""
+    raw = json.loads(path.read_text())
+    records = []
+    for item in raw["records"]:
+        result = dict(item["result"])
+        result["servers"] = [ServerStats(**s) for s in result["servers"]]
+        records.append(
+            Record(
+                group=item["group"],
+                label=item["label"],
+                scenario=item["scenario"],
+                result=LoadResult(**result),
+                loadavg=item.get("loadavg", 0.0),
+                elapsed_s=item.get("elapsed_s", 0.0),
+            )
+        )
+    return records, Meta(**raw["meta"])
+
+
+if __name__ == "__main__":
+    # Render a report again from its JSON, e.g. after changing the layout:
+    #     python -m bench.report docs/benchmarks/2026-01-31.json
+    import sys
+
+    for name in sys.argv[1:]:
+        records, meta = load(Path(name))
+        print(write(records, meta, Path(name).parent))

@@ -3,8 +3,9 @@
     python -m bench.run [--quick] [--scenarios 1,2,3,4,5,6] [--servers raw,tutorial,product]
                         [--profile [N]] [--out docs/benchmarks]
 
-Every server group starts fresh on free ports of 127.0.0.1, runs its scenarios, and is
-stopped by pid. Needs Redis on 127.0.0.1:6379; PostgreSQL on 127.0.0.1:5432 for the
+Each scenario starts its server(s) fresh on free ports of 127.0.0.1 and stops them by
+pid afterwards; a server that fails to start or dies is noted in the report and the
+run goes on with the next. Needs Redis on 127.0.0.1:6379; PostgreSQL on 127.0.0.1:5432 for the
 PostgreSQL rows (skipped with a note when it is not there). ``--quick`` runs small
 versions of every scenario in about a minute (a smoke test: no targets judged).
 ``--profile [N]`` adds a pass of scenario N (default 1) against the product with py-spy
@@ -155,11 +156,11 @@ class Bench:
                     print(f"bench: {group.label}: started in {took:.1f} s", file=sys.stderr)
                 previous = key
                 self.records.append(self.run_scenario(group, key, procs))
-                dead = [p.name for p in procs if p.process.poll() is not None]
+                dead = [p for p in procs if p.process.poll() is not None]
                 if dead:
-                    self.notes.append(
-                        f"{group.label}: {', '.join(dead)} exited during scenario {key}"
-                    )
+                    tail = " / ".join(dead[0].log_tail(3).splitlines())
+                    self.notes.append(f"{group.label}: exited during scenario {key}: {tail}")
+                    self.stop(procs)
                     procs = []
                 if SHARES_SERVER.get(next_key(group.scenarios, key)) == key:
                     time.sleep(self.sizes.pause)  # the closes finish before the next clients come
@@ -271,7 +272,13 @@ def main(argv: list[str] | None = None) -> int:
         try:
             bench.prepare_databases(groups)
             for group in groups:
-                bench.run_group(group)
+                try:
+                    bench.run_group(group)
+                except (RuntimeError, TimeoutError) as exc:
+                    # One broken server (or a hung load) must not cost the others' numbers.
+                    first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+                    bench.notes.append(f"{group.label}: stopped early: {first}")
+                    print(f"bench: {group.label}: {exc}", file=sys.stderr)
             if args.profile:
                 profile = bench.profile(args.profile, args.out, stem)
         finally:
