@@ -26,7 +26,6 @@ from . import (
     presence,
     protocol,
     ratelimit,
-    selectors,
     services,
     shutdown,
 )
@@ -83,7 +82,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.fanout = None
         self.registered = False
         self.user_id = 0
-        self.token_id = scope.get("chat_token_id")
+        self.token_id = None
         with contextlib.suppress(StopConsumer):
             await await_many_dispatch([receive], self.dispatch)
 
@@ -145,12 +144,13 @@ class RoomConsumer(AsyncWebsocketConsumer):
         if refusal is not None:
             raise refusal
         since = parse_since(self.scope)
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            raise Refusal(CloseCode.NOT_AUTHENTICATED)
-        self.user, self.user_id, self.username = user, user.pk, user.get_username()
-        slug = self.scope["url_route"]["kwargs"]["slug"]
-        session = await database_sync_to_async(selectors.session_for)(slug=slug, user=user)
+        session = await database_sync_to_async(services.open_session)(
+            slug=self.scope["url_route"]["kwargs"]["slug"],
+            user=self.scope.get("user"),
+            token_key=self.scope.get("chat_token_key"),
+        )
+        self.user, self.token_id = session.user, session.token_id
+        self.user_id, self.username = self.user.pk, self.user.get_username()
         self.room, self.info, self.is_moderator = session.room, session.info, session.is_moderator
 
         settings = chat_settings()

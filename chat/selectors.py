@@ -148,20 +148,24 @@ def room_info(room: Room) -> dict[str, Any]:
 class Session:
     """What a connection needs to know about its room and user, read once on connect."""
 
+    user: User
     room: Room
     info: dict[str, Any]
     is_moderator: bool
     last_seq: int
+    token_id: int | None = None
 
 
-def session_for(*, slug: str, user: User) -> Session:
-    """Everything ``connect`` needs in one database round trip (one thread hop)."""
+def session_for(*, slug: str, user: User, token_id: int | None = None) -> Session:
+    """The room ``user`` may enter and what the connection needs of it, or ``Refusal``."""
     room = room_for_user(slug=slug, user=user)
     return Session(
+        user=user,
         room=room,
         info=room_info(room),
         is_moderator=is_moderator(room=room, user=user),
         last_seq=room.last_seq,
+        token_id=token_id,
     )
 
 

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from . import broadcast, presence, protocol, selectors
 from .conf import chat_settings
-from .errors import ChatError, CloseCode, ErrorCode
+from .errors import ChatError, CloseCode, ErrorCode, Refusal
 from .models import ApiToken, Ban, Message, ModerationAction, Mute, Report, Room
 
 logger = logging.getLogger(__name__)
@@ -600,6 +600,26 @@ def revoke_tokens(*, tokens, by: User | None = None) -> int:
         broadcast.publish_on_commit(broadcast.revoke_event(token.pk))
     ApiToken.objects.filter(pk__in=[t.pk for t in revoked]).update(revoked_at=now)
     return len(revoked)
+
+
+def open_session(
+    *, slug: str, user: User | None, token_key: str | None = None
+) -> selectors.Session:
+    """Who connects to which room: one database round trip for a WebSocket's connect.
+
+    With ``token_key`` the token decides who the user is (``Refusal`` 4401 when it
+    is unknown or revoked); otherwise ``user`` (from the session). Raises the
+    ``Refusal`` of ``selectors.room_for_user`` when the room refuses them.
+    """
+    token_id = None
+    if token_key is not None:
+        user = user_for_token(token_key) if token_key else None
+        if user is None:
+            raise Refusal(CloseCode.NOT_AUTHENTICATED, "invalid or revoked token")
+        token_id = user.chat_token_id
+    if user is None or not user.is_authenticated:
+        raise Refusal(CloseCode.NOT_AUTHENTICATED)
+    return selectors.session_for(slug=slug, user=user, token_id=token_id)
 
 
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
