@@ -15,10 +15,9 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from channels.db import database_sync_to_async
-from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
-from . import metrics, protocol, selectors
+from . import metrics, protocol, redis_clients, selectors
 from .conf import chat_settings
 from .models import Room
 
@@ -130,7 +129,7 @@ class RedisHistoryCache:
     """The cache in Redis: one sorted set per room, scored by seq."""
 
     def __init__(self, url: str) -> None:
-        self._redis = aioredis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self._redis = redis_clients.client(url, timeout=2)
         self._add = self._redis.register_script(_ADD_SCRIPT)
         self._replace = self._redis.register_script(_REPLACE_SCRIPT)
 

@@ -30,12 +30,12 @@ import time
 import uuid
 from collections import Counter
 
-from redis import asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
+from . import redis_clients
 from .conf import chat_settings
 from .presence import Arrival, Unavailable
 
@@ -204,11 +204,8 @@ class RedisPresence:
     def __init__(self, url: str, *, lease_seconds: float | None = None) -> None:
         # Joins wait on presence: give up after one quick retry (redis-py's default is
         # ten, with backoff, seconds of waiting while Redis is down).
-        self.redis = aioredis.Redis.from_url(
-            url,
-            socket_timeout=2,
-            socket_connect_timeout=2,
-            retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 1),
+        self.redis = redis_clients.client(
+            url, timeout=2, retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 1)
         )
         self.process_id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.lease = float(lease_seconds or chat_settings().presence_lease_seconds)

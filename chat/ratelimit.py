@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 import time
 
-from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
+from . import redis_clients
 from .conf import RateLimit, chat_settings
 
 logger = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ class LocalLimiter:
 
 class RedisLimiter:
     def __init__(self, url: str) -> None:
-        self._redis = aioredis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+        self._redis = redis_clients.client(url, timeout=1)
 
     async def hit(self, key: str, rate: RateLimit) -> float | None:
         now = time.time()

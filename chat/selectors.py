@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from . import protocol
@@ -74,13 +74,16 @@ def messages_before(*, room: Room, before_seq: int | None, limit: int) -> list[d
     return payloads
 
 
+def is_staff_moderator(user: User) -> bool:
+    """Staff who may change messages in every room."""
+    return user.is_superuser or (user.is_staff and user.has_perm("chat.change_message"))
+
+
 def is_moderator(*, room: Room, user: User) -> bool:
     """Staff who may change messages, or a moderator of this room."""
     if not user.is_authenticated:
         return False
-    if user.is_superuser or (user.is_staff and user.has_perm("chat.change_message")):
-        return True
-    return room.moderators.filter(pk=user.pk).exists()
+    return is_staff_moderator(user) or room.moderators.filter(pk=user.pk).exists()
 
 
 def reads_every_room(user: User) -> bool:
@@ -112,28 +115,52 @@ def active_mute(*, room: Room, user: User, now: datetime | None = None) -> Mute 
     )
 
 
+def _room_with_access(*, slug: str, user: User, now: datetime) -> Room | None:
+    """The room by slug, annotated with the user's relation to it: one query, not four.
+
+    A WebSocket connect reads these on the one database thread every connection
+    shares, so a crowd arriving at once waits on their sum.
+    """
+    through = Room.members.through
+    moderators = Room.moderators.through
+    return (
+        Room.objects.filter(slug=slug)
+        .annotate(
+            user_is_member=Exists(through.objects.filter(room_id=OuterRef("pk"), user_id=user.pk)),
+            user_moderates=Exists(
+                moderators.objects.filter(room_id=OuterRef("pk"), user_id=user.pk)
+            ),
+            user_is_banned=Exists(
+                Ban.objects.filter(room_id=OuterRef("pk"), user_id=user.pk).filter(
+                    Q(until__isnull=True) | Q(until__gt=now)
+                )
+            ),
+        )
+        .first()
+    )
+
+
 def room_for_user(*, slug: str, user: User) -> Room:
-    """The room ``user`` may enter, or ``Refusal`` with the close code saying why."""
+    """The room ``user`` may enter, or ``Refusal`` with the close code saying why.
+
+    The room comes annotated with ``user_moderates`` (see ``session_for``).
+    """
     if not user.is_authenticated:
         raise Refusal(CloseCode.NOT_AUTHENTICATED)
-    room = Room.objects.filter(slug=slug).first()
+    now = timezone.now()
+    room = _room_with_access(slug=slug, user=user, now=now)
     if room is None:
         raise Refusal(CloseCode.NO_SUCH_ROOM)
     if room.is_archived:
         raise Refusal(CloseCode.ROOM_ARCHIVED)
     if room.is_private and not (
-        reads_every_room(user)
-        or room.members.filter(pk=user.pk).exists()
-        or room.moderators.filter(pk=user.pk).exists()
+        room.user_is_member or room.user_moderates or reads_every_room(user)
     ):
         raise Refusal(CloseCode.FORBIDDEN, "this room is private")
-    ban = active_ban(room=room, user=user)
-    if ban is not None:
-        raise Refusal(
-            CloseCode.FORBIDDEN,
-            "you are banned from this room"
-            + (f" until {ban.until:%Y-%m-%d %H:%M} UTC" if ban.until else ""),
-        )
+    if room.user_is_banned:
+        ban = active_ban(room=room, user=user, now=now)
+        until = f" until {ban.until:%Y-%m-%d %H:%M} UTC" if ban and ban.until else ""
+        raise Refusal(CloseCode.FORBIDDEN, f"you are banned from this room{until}")
     return room
 
 
@@ -163,7 +190,7 @@ def session_for(*, slug: str, user: User, token_id: int | None = None) -> Sessio
         user=user,
         room=room,
         info=room_info(room),
-        is_moderator=is_moderator(room=room, user=user),
+        is_moderator=room.user_moderates or is_staff_moderator(user),
         last_seq=room.last_seq,
         token_id=token_id,
     )

@@ -116,8 +116,9 @@ except Exception as exc:  # dj-database-url raises several types
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers run beside the single writer; IMMEDIATE takes the write
     # lock at BEGIN so two writers queue on busy_timeout instead of failing
-    # with "database is locked" half-way through a transaction.
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # with "database is locked" half-way through a transaction. Connections stay
+    # open (CONN_MAX_AGE above): opening one, with its PRAGMAs, cost more than
+    # the queries of a WebSocket connect.
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
