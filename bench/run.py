@@ -195,8 +195,7 @@ class Bench:
         window = ("connect", "connected") if key in ("4", "5") else ("send", "sent")
         group = Group("product", "product (SQLite), profiled", "product", "sqlite")
         procs = self.start(group)
-        raw_path = out_dir / f"{stem}-profile.txt"
-        raw_path.unlink(missing_ok=True)
+        raw_path = self.work / f"{stem}-profile.txt"  # collapsed stacks: large, not kept
         recorder: flame.Recorder | None = None
 
         def on_phase(phase: str) -> None:
