@@ -282,7 +282,8 @@ def render(records: list[Record], meta: Meta, chart_name: str) -> str:
             "**Quick run**: rooms of "
             f"{sizes['big_room']} instead of 1,000 members, {sizes['duration']:g} s windows, "
             f"{sizes['idle_connections']:,} idle connections, {sizes['connect_clients']} clients in "
-            "the storm. The numbers show the suite works; they do not answer the targets.",
+            "the storm, one server start per group for all its scenarios. The numbers show the "
+            "suite works; they do not answer the targets.",
             "",
         ]
     busiest = max((r.loadavg for r in records), default=0.0)

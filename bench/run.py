@@ -148,7 +148,8 @@ class Bench:
         previous = None
         try:
             for key in group.scenarios:
-                if not (key in SHARES_SERVER and SHARES_SERVER[key] == previous and procs):
+                shares = SHARES_SERVER.get(key) == previous or not self.sizes.fresh_servers
+                if not (procs and shares):
                     self.stop(procs)
                     clock = time.monotonic()
                     procs = self.start(group)
@@ -162,7 +163,10 @@ class Bench:
                     self.notes.append(f"{group.label}: exited during scenario {key}: {tail}")
                     self.stop(procs)
                     procs = []
-                if SHARES_SERVER.get(next_key(group.scenarios, key)) == key:
+                following = next_key(group.scenarios, key)
+                if following and (
+                    SHARES_SERVER.get(following) == key or not self.sizes.fresh_servers
+                ):
                     time.sleep(self.sizes.pause)  # the closes finish before the next clients come
         finally:
             self.stop(procs)

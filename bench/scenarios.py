@@ -29,6 +29,7 @@ class Sizes:
     member_settle: float  # idle seconds between the last ready and the first message
     connect_clients: int  # scenario 5
     pause: float  # between two scenarios on one server: leaves and closes finish
+    fresh_servers: bool  # restart the servers for every scenario (quick: once per group)
 
 
 FULL = Sizes(
@@ -45,10 +46,11 @@ FULL = Sizes(
     member_settle=2.0,
     connect_clients=1000,
     pause=2.0,
+    fresh_servers=True,
 )
 QUICK = Sizes(
     big_room=100,
-    duration=1.5,
+    duration=1.0,
     drain=3.0,
     small_rooms=10,
     small_members=10,
@@ -60,6 +62,7 @@ QUICK = Sizes(
     member_settle=0.3,
     connect_clients=100,
     pause=0.3,
+    fresh_servers=False,
 )
 
 IDLE_CONNECT_CONCURRENCY = 25  # per load generator worker, scenario 4
