@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,7 +18,7 @@ from asgiref.sync import async_to_sync
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Q
+from django.db.models import Case, Max, Q, Value, When
 from django.utils import timezone
 
 from . import broadcast, presence, protocol, selectors
@@ -105,135 +104,159 @@ def post_messages(requests: list[PostRequest]) -> list[PostResult | ChatError]:
 
 
 def _post_batch(requests: list[PostRequest]) -> list[PostResult | ChatError]:
-    results: list[PostResult | ChatError | None] = [None] * len(requests)
-    by_room: dict[int, list[int]] = defaultdict(list)
-    for index, request in enumerate(requests):
-        by_room[request.room_id].append(index)
-    for room_id, indexes in by_room.items():
-        _post_in_room(room_id, [requests[i] for i in indexes], results, indexes)
-    return results  # type: ignore[return-value]
-
-
-def _post_in_room(
-    room_id: int, requests: list[PostRequest], results: list, indexes: list[int]
-) -> None:
+    # A fixed number of queries per batch, whatever the number of rooms in it: with a
+    # hundred busy rooms, queries per room made the database thread the bottleneck.
     now = timezone.now()
-    # Locks the row until commit (PostgreSQL); SQLite's IMMEDIATE transaction
-    # already holds the database write lock.
-    room = Room.objects.select_for_update().filter(pk=room_id).first()
-    if room is None or room.is_archived:
-        error = ChatError(ErrorCode.FORBIDDEN, "the room is archived" if room else "no such room")
-        for index, request in zip(indexes, requests, strict=True):
-            results[index] = _with_client_id(error, request.client_id)
-        return
-
+    room_ids = sorted({request.room_id for request in requests})
+    # Locks the rows until commit (PostgreSQL; in pk order, so two batches never
+    # deadlock); SQLite's IMMEDIATE transaction already holds the write lock.
+    rooms = {
+        room.pk: room
+        for room in Room.objects.select_for_update().filter(pk__in=room_ids).order_by("pk")
+    }
     author_ids = {request.author.pk for request in requests}
-    banned = set(
-        Ban.objects.filter(room=room, user_id__in=author_ids)
-        .filter(_active(now))
-        .values_list("user_id", flat=True)
-    )
-    muted = dict(
-        Mute.objects.filter(room=room, user_id__in=author_ids)
-        .filter(_active(now))
-        .values_list("user_id", "until")
-    )
-    moderators = _moderator_ids(room, requests)
-    client_ids = {request.client_id for request in requests if request.client_id}
-    existing = (
-        {
-            (message.author_id, message.client_id): message
-            for message in Message.objects.filter(
-                room=room, author_id__in=author_ids, client_id__in=client_ids
-            )
-        }
-        if client_ids
-        else {}
-    )
-    last_sent = _last_sent(room, author_ids - moderators) if room.slow_mode_seconds else {}
+    pairs = _Sanctions(room_ids, author_ids, now)
+    moderators = _moderator_pairs(room_ids, requests)
+    existing = _existing(requests, room_ids, author_ids)
+    slow_rooms = [room for room in rooms.values() if room.slow_mode_seconds]
+    last_sent = _last_sent(slow_rooms, author_ids) if slow_rooms else {}
 
+    results: list[PostResult | ChatError | None] = [None] * len(requests)
     new: list[tuple[int, Message]] = []
     repeats: list[tuple[int, Message]] = []
-    seq = room.last_seq
-    for index, request in zip(indexes, requests, strict=True):
+    seqs = {room_id: room.last_seq for room_id, room in rooms.items()}
+    for index, request in enumerate(requests):
+        room = rooms.get(request.room_id)
         author_id = request.author.pk
-        key = (author_id, request.client_id)
-        if request.client_id and key in existing:
+        key = (request.room_id, author_id, request.client_id)
+        if room is not None and request.client_id and key in existing:
             repeats.append((index, existing[key]))
             continue
-        error = _refusal(room, author_id, banned, muted, moderators, last_sent, now)
+        error = _refusal(room, author_id, pairs, moderators, last_sent, now)
         if error is not None:
             results[index] = _with_client_id(error, request.client_id)
             continue
-        seq += 1
+        seqs[room.pk] += 1
         message = Message(
             room=room,
             author=request.author,
             body=request.body,
-            seq=seq,
+            seq=seqs[room.pk],
             client_id=request.client_id,
             created_at=now,
         )
         new.append((index, message))
         if request.client_id:
             existing[key] = message  # a repeat inside this batch
-        if room.slow_mode_seconds and author_id not in moderators:
-            last_sent[author_id] = now
+        last_sent[(room.pk, author_id)] = now
 
     if new:
         Message.objects.bulk_create([message for _, message in new])
-        Room.objects.filter(pk=room.pk).update(last_seq=seq, last_message_at=now)
+        changed = {message.room_id for _, message in new}
+        Room.objects.filter(pk__in=changed).update(
+            last_seq=Case(*(When(pk=room_id, then=Value(seqs[room_id])) for room_id in changed)),
+            last_message_at=now,
+        )
 
-    for created, pairs in ((True, new), (False, repeats)):
-        for index, message in pairs:
+    for created, found in ((True, new), (False, repeats)):
+        for index, message in found:
+            room = rooms[message.room_id]
             payload = selectors.message_payload(
                 message, room_slug=room.slug, username=message.author.get_username()
             )
             results[index] = PostResult(message=message, payload=payload, created=created)
             if created:
                 broadcast.publish_on_commit(broadcast.message_event(room.pk, payload))
+    return results  # type: ignore[return-value]
 
 
 def _active(now: datetime) -> Q:
     return Q(until__isnull=True) | Q(until__gt=now)
 
 
-def _moderator_ids(room: Room, requests: list[PostRequest]) -> set[int]:
+class _Sanctions:
+    """The bans and mutes in force for (room, author) pairs of a batch: two queries."""
+
+    def __init__(self, room_ids: list[int], author_ids: set[int], now: datetime) -> None:
+        self.banned = set(
+            Ban.objects.filter(room_id__in=room_ids, user_id__in=author_ids)
+            .filter(_active(now))
+            .values_list("room_id", "user_id")
+        )
+        self.muted = {
+            (room_id, user_id): until
+            for room_id, user_id, until in Mute.objects.filter(
+                room_id__in=room_ids, user_id__in=author_ids
+            )
+            .filter(_active(now))
+            .values_list("room_id", "user_id", "until")
+        }
+
+
+def _moderator_pairs(room_ids: list[int], requests: list[PostRequest]) -> set[tuple[int, int]]:
+    """(room, user) pairs whose user moderates the room: room moderators and such staff."""
     staff = {
         r.author.pk
         for r in requests
         if r.author.is_superuser or (r.author.is_staff and r.author.has_perm("chat.change_message"))
     }
+    pairs = {(r.room_id, r.author.pk) for r in requests if r.author.pk in staff}
     others = {r.author.pk for r in requests} - staff
-    if not others:
-        return staff
-    return staff | set(room.moderators.filter(pk__in=others).values_list("pk", flat=True))
+    if others:
+        pairs |= set(
+            Room.moderators.through.objects.filter(
+                room_id__in=room_ids, user_id__in=others
+            ).values_list("room_id", "user_id")
+        )
+    return pairs
 
 
-def _last_sent(room: Room, author_ids: set[int]) -> dict[int, datetime]:
-    if not author_ids:
+def _existing(requests, room_ids, author_ids) -> dict[tuple[int, int, str], Message]:
+    """Messages already stored under the batch's client_ids (repeats): one query."""
+    client_ids = {request.client_id for request in requests if request.client_id}
+    if not client_ids:
         return {}
+    return {
+        (message.room_id, message.author_id, message.client_id): message
+        for message in Message.objects.filter(
+            room_id__in=room_ids, author_id__in=author_ids, client_id__in=client_ids
+        ).select_related("author")
+    }
+
+
+def _last_sent(rooms: list[Room], author_ids: set[int]) -> dict[tuple[int, int], datetime]:
+    """When each author last wrote in each slow-mode room of the batch: one query."""
     rows = (
-        Message.objects.filter(room=room, author_id__in=author_ids)
-        .values("author_id")
+        Message.objects.filter(room__in=rooms, author_id__in=author_ids)
+        .values("room_id", "author_id")
         .annotate(last=Max("created_at"))
     )
-    return {row["author_id"]: row["last"] for row in rows}
+    return {(row["room_id"], row["author_id"]): row["last"] for row in rows}
 
 
-def _refusal(room, author_id, banned, muted, moderators, last_sent, now) -> ChatError | None:
-    if author_id in banned:
+def _refusal(
+    room: Room | None,
+    author_id: int,
+    sanctions: _Sanctions,
+    moderators: set[tuple[int, int]],
+    last_sent: dict[tuple[int, int], datetime],
+    now: datetime,
+) -> ChatError | None:
+    if room is None or room.is_archived:
+        return ChatError(ErrorCode.FORBIDDEN, "the room is archived" if room else "no such room")
+    pair = (room.pk, author_id)
+    if pair in sanctions.banned:
         return ChatError(ErrorCode.FORBIDDEN, "you are banned from this room")
-    if author_id in muted:
-        until = muted[author_id]
+    if pair in sanctions.muted:
+        until = sanctions.muted[pair]
         retry = (until - now).total_seconds() if until else None
         return ChatError(ErrorCode.MUTED, "you are muted in this room", retry_after=retry)
-    if author_id in moderators:
+    if pair in moderators:
         return None
     if room.is_locked:
         return ChatError(ErrorCode.ROOM_LOCKED, "the room is locked; only moderators can write")
-    if room.slow_mode_seconds and author_id in last_sent:
-        wait = room.slow_mode_seconds - (now - last_sent[author_id]).total_seconds()
+    if room.slow_mode_seconds and pair in last_sent:
+        wait = room.slow_mode_seconds - (now - last_sent[pair]).total_seconds()
         if wait > 0:
             return ChatError(
                 ErrorCode.RATE_LIMITED,
