@@ -177,32 +177,68 @@ async def publish(outbound: Outbound) -> None:
     For events with nothing to commit (typing, presence); committed data goes
     through ``publish_on_commit``.
     """
-    event = outbound.event
+    await _publish_batch([outbound])
+
+
+async def _publish_batch(batch: list[Outbound]) -> None:
+    """Publish events in three steps, each over the whole batch.
+
+    1. This process's own connections get every event first, without the round trip
+       through Redis (and while Redis is away); the hub skips the layer's copy.
+    2. The history cache: one script call per room, rooms side by side, so that
+       reconnecting clients find new messages there rather than in the database.
+    3. The layer: each room's events in order, rooms side by side, at most
+       ``ROOMS_AT_ONCE`` callers on the layer's connection pool.
+    """
     local = _local_hubs.get(asyncio.get_running_loop())
-    if local is not None:
-        # This process's own connections get the event first, without the round trip
-        # through Redis (and while Redis is away); the hub skips the layer's copy.
-        # The cache is not needed for it: a reader that cannot prove the cache
-        # complete up to the room's last seq asks the database.
-        try:
-            await local.dispatch(event)
-        except Exception:
-            logger.exception(
-                "local delivery failed group=%s kind=%s", outbound.group, event.get("kind")
-            )
-        event = {**event, "origin": local.origin}
-    if outbound.room_id is not None:
+    events = []
+    for outbound in batch:
+        event = outbound.event
+        if local is not None:
+            try:
+                await local.dispatch(event)
+            except Exception:
+                logger.exception(
+                    "local delivery failed group=%s kind=%s", outbound.group, event.get("kind")
+                )
+            event = {**event, "origin": local.origin}
+        events.append((outbound, event))
+    caching: dict[int, list[Outbound]] = {}
+    for outbound in _merge_cache_adds(batch):
+        if outbound.cache_add or outbound.cache_replace:
+            caching.setdefault(outbound.room_id, []).append(outbound)
+    by_room = list(caching.values())
+    for start in range(0, len(by_room), ROOMS_AT_ONCE):
+        await asyncio.gather(*(_cache(room) for room in by_room[start : start + ROOMS_AT_ONCE]))
+    groups: dict[str, list[tuple[Outbound, dict]]] = {}
+    for outbound, event in events:
+        groups.setdefault(outbound.group, []).append((outbound, event))
+    rooms = list(groups.values())
+    for start in range(0, len(rooms), ROOMS_AT_ONCE):
+        await asyncio.gather(
+            *(_send_in_order(room) for room in rooms[start : start + ROOMS_AT_ONCE])
+        )
+
+
+async def _cache(outbounds: list[Outbound]) -> None:
+    """One room's cache changes, in order (a message, then its deletion)."""
+    for outbound in outbounds:
         if outbound.cache_add:
             await history.remember(outbound.room_id, outbound.cache_add)
         if outbound.cache_replace is not None:
             await history.forget(outbound.room_id, outbound.cache_replace)
-    try:
-        await get_channel_layer().group_send(outbound.group, event)
-    except Exception as exc:  # noqa: BLE001 - the layer raises many types when Redis is down
-        # The DB has the message; receivers fill the gap from history.
-        logger.warning(
-            "broadcast failed group=%s kind=%s: %r", outbound.group, outbound.event.get("kind"), exc
-        )
+
+
+async def _send_in_order(events: list[tuple[Outbound, dict]]) -> None:
+    layer = get_channel_layer()
+    for outbound, event in events:
+        try:
+            await layer.group_send(outbound.group, event)
+        except Exception as exc:  # noqa: BLE001 - the layer raises many types when Redis is down
+            # The DB has the message; receivers fill the gap from history.
+            logger.warning(
+                "broadcast failed group=%s kind=%s: %r", outbound.group, event.get("kind"), exc
+            )
 
 
 class LocalHub(Protocol):
@@ -277,16 +313,18 @@ class Publisher:
         else:
             self.loop.call_soon_threadsafe(self.queue.put_nowait, outbound)
 
+    def submit(self, outbound: Outbound) -> None:
+        """Queue ``outbound`` from code running in this loop (never waits)."""
+        self.queue.put_nowait(outbound)
+
     async def _run(self) -> None:
         while True:
             outbound = await self.queue.get()
-            # Batch cache writes of consecutive messages of one room: one round trip.
             batch = [outbound]
-            while not self.queue.empty() and len(batch) < 256:
+            while not self.queue.empty() and len(batch) < 1024:
                 batch.append(self.queue.get_nowait())
             try:
-                for item in _merge_cache_adds(batch):
-                    await publish(item)
+                await _publish_batch(batch)
             finally:
                 for _ in batch:
                     self.queue.task_done()
@@ -295,6 +333,18 @@ class Publisher:
         """Wait until everything queued so far is published (graceful shutdown, tests)."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.queue.join(), timeout)
+
+
+ROOMS_AT_ONCE = 32
+
+
+def publish_soon(outbound: Outbound) -> None:
+    """Publish an event with nothing to commit (typing, presence) from async code.
+
+    Queued behind what this process already publishes; the caller does not wait
+    for Redis.
+    """
+    Publisher.start().submit(outbound)
 
 
 def _merge_cache_adds(batch: list[Outbound]) -> list[Outbound]:

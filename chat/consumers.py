@@ -170,7 +170,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         # Subscribe, then read history: events from now on queue until ready is sent.
         self.fanout = await Hub.current().join(self.room, self)
         if arrival.first_in_room:
-            await broadcast.publish(
+            broadcast.publish_soon(
                 broadcast.frame_event(
                     self.room.pk,
                     protocol.user_frame(protocol.ServerType.JOIN, self.username),
@@ -311,7 +311,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         ):
             return
         frame = protocol.typing_frame(self.username, command.active)
-        await broadcast.publish(
+        broadcast.publish_soon(
             broadcast.frame_event(self.room.pk, frame, skip_user=self.user_id, batch=True)
         )
 
@@ -507,7 +507,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 )
                 return
             if last:
-                await broadcast.publish(
+                broadcast.publish_soon(
                     broadcast.frame_event(
                         self.room.pk,
                         protocol.user_frame(protocol.ServerType.LEAVE, self.username),

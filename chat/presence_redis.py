@@ -474,4 +474,4 @@ class RedisPresence:
             logger.info("presence leave room=%s user=%s reason=%s", room_id, user_id, why)
             if name:
                 frame = protocol.user_frame(protocol.ServerType.LEAVE, name)
-                await broadcast.publish(broadcast.frame_event(room_id, frame, batch=True))
+                broadcast.publish_soon(broadcast.frame_event(room_id, frame, batch=True))

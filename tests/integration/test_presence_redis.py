@@ -48,10 +48,10 @@ def announced(monkeypatch) -> list[tuple[int, str]]:
     """``(room_id, frame)`` of every presence frame published (instead of publishing it)."""
     frames: list[tuple[int, str]] = []
 
-    async def publish(outbound):
+    def publish_soon(outbound):
         frames.append((outbound.room_id, outbound.event["text"]))
 
-    monkeypatch.setattr(broadcast, "publish", publish)
+    monkeypatch.setattr(broadcast, "publish_soon", publish_soon)
     return frames
 
 
