@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from asgiref.sync import async_to_sync
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, Max, Q, Value, When
 from django.utils import timezone
 
@@ -151,7 +151,7 @@ def _post_batch(requests: list[PostRequest]) -> list[PostResult | ChatError]:
         last_sent[(room.pk, author_id)] = now
 
     if new:
-        Message.objects.bulk_create([message for _, message in new])
+        _insert([message for _, message in new])
         changed = {message.room_id for _, message in new}
         Room.objects.filter(pk__in=changed).update(
             last_seq=Case(*(When(pk=room_id, then=Value(seqs[room_id])) for room_id in changed)),
@@ -168,6 +168,39 @@ def _post_batch(requests: list[PostRequest]) -> list[PostResult | ChatError]:
             if created:
                 broadcast.publish_on_commit(broadcast.message_event(room.pk, payload))
     return results  # type: ignore[return-value]
+
+
+def _insert(messages: list[Message]) -> None:
+    """INSERT the batch in one statement and set each message's id.
+
+    ``bulk_create`` does the same, but builds the statement field by field and
+    value by value in Python, which under load was the costliest part of a batch.
+    (SQLite 3.35+ and PostgreSQL both have INSERT ... RETURNING.)
+    """
+    table = connection.ops.quote_name(Message._meta.db_table)
+    created_at = connection.ops.adapt_datetimefield_value(messages[0].created_at)
+    row = "(%s, %s, %s, %s, %s, %s)"
+    params: list = []
+    for message in messages:
+        params += [
+            message.room_id,
+            message.author_id,
+            message.body,
+            message.seq,
+            message.client_id,
+            created_at,
+        ]
+    # Only the table name and placeholders are formatted in; every value is a parameter.
+    sql = (
+        f"INSERT INTO {table} (room_id, author_id, body, seq, client_id, created_at) "  # noqa: S608
+        f"VALUES {', '.join([row] * len(messages))} RETURNING id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        ids = [found[0] for found in cursor.fetchall()]
+    for message, pk in zip(messages, ids, strict=True):
+        message.pk = message.id = pk
+        message._state.adding = False
 
 
 def _active(now: datetime) -> Q:
