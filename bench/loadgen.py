@@ -89,6 +89,7 @@ class LoadResult:
     deliveries_per_s: float
     messages_per_s: float
     latency_ms: dict[str, float | None]
+    ack_latency_ms: dict[str, float | None]  # send -> ack at the sender (stored and committed)
     errors: dict[str, int]
     unexpected_closes: dict[str, int]
     other_frames: dict[str, int]
@@ -343,6 +344,7 @@ def _aggregate(
         for k in ("sent", "refused", "received", "members", "errors", "other", "closes")
     }
     histogram = Histogram()
+    ack_histogram = Histogram()
     cpu = wall = 0.0
     last_received_at = 0.0
     disorder = acks = timeouts = 0
@@ -350,6 +352,7 @@ def _aggregate(
         for key, counter in totals.items():
             counter.update(reply[key])
         histogram.merge(reply["histogram"])
+        ack_histogram.merge(reply["ack_histogram"])
         cpu += reply["cpu"]
         wall = max(wall, reply["wall"])
         last_received_at = max(last_received_at, reply["last_received_at"])
@@ -391,6 +394,7 @@ def _aggregate(
         deliveries_per_s=received / span,
         messages_per_s=sent_total / plan.duration if plan.duration else 0.0,
         latency_ms=histogram.summary(),
+        ack_latency_ms=ack_histogram.summary(),
         errors=dict(totals["errors"]),
         unexpected_closes=dict(totals["closes"]),
         other_frames=dict(totals["other"]),

@@ -158,12 +158,13 @@ def detail_table(rows: list[tuple[str, Record]], connect_phase: bool = False) ->
     """
     lines = [
         "| server | ready | connect (all / p50) | sent | deliveries/s | p50 | p90 | p99 | max | lost "
-        "| server CPU | loadgen CPU | Redis CPU | server RSS before → ready → end | load avg |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
+        "| ack p50 / p99 | server CPU | loadgen CPU | Redis CPU | server RSS before → ready → end "
+        "| load avg |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
     ]
     results = [(label, record.result) for label, record in rows]
     for (label, r), (_, record) in zip(results, rows, strict=True):
-        lat = r.latency_ms
+        lat, ack = r.latency_ms, r.ack_latency_ms
         if connect_phase:
             server_cpu = [s.connect_cpu_percent for s in r.servers]
             loadgen_cpu, redis_cpu_value = (
@@ -185,7 +186,8 @@ def detail_table(rows: list[tuple[str, Record]], connect_phase: bool = False) ->
         lines.append(
             f"| {label} | {r.connected:,}/{r.connections:,} | {ready_all} / {ready_p50} | {r.sent:,} | "
             f"{r.deliveries_per_s:,.0f} | {fmt_ms(lat['p50'])} | {fmt_ms(lat['p90'])} | {fmt_ms(lat['p99'])} | "
-            f"{fmt_ms(lat['max'])} | {r.lost:,} | {cpu} | {loadgen_cpu:.0f} % | {redis_cpu} | {rss} "
+            f"{fmt_ms(lat['max'])} | {r.lost:,} | {fmt_ms(ack['p50'])} / {fmt_ms(ack['p99'])} "
+            f"| {cpu} | {loadgen_cpu:.0f} % | {redis_cpu} | {rss} "
             f"| {record.loadavg:.1f} |"
         )
     notes = []
@@ -232,6 +234,8 @@ METHOD = """\
 - **Latency**: each body starts with `B<sender>:<n>:<CLOCK_MONOTONIC ns>`; the receiver
   subtracts it from its own clock (system-wide on Linux), so latency is send → delivery to
   each member, sender included. Percentiles from a merged log histogram (1 % buckets).
+  *Ack* latency is send → `ack` at the sender: for the product, the time to store and
+  commit (guarantee 1), so the rest of the delivery latency is fan-out.
 - **Deliveries/s**: `message` frames received by all members / (last delivery − start of
   the send window). **Lost**: Σ over rooms of (messages sent − refused with an `error`)
   × members still connected, minus deliveries received by the end of the drain: a
@@ -479,6 +483,8 @@ def load(path: Path) -> tuple[list[Record], Meta]:
     for item in raw["records"]:
         result = dict(item["result"])
         result["servers"] = [ServerStats(**s) for s in result["servers"]]
+        empty = {"p50": None, "p90": None, "p99": None, "max": None}
+        result.setdefault("ack_latency_ms", empty)  # reports from before ack timing
         records.append(
             Record(
                 group=item["group"],

@@ -40,6 +40,7 @@ PROGRESS_EVERY = 0.5
 # The frame type without a full JSON decode: ``message`` frames are the hot path.
 _TYPE = re.compile(r'"type"\s*:\s*"([a-z_]+)"')
 _MARKER = re.compile(r'"body"\s*:\s*"B(\d+):(\d+):(\d+) ')
+_CLIENT_ID = re.compile(r'"client_id"\s*:\s*"[^"-]+-\d+-(\d+)"')
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +72,7 @@ class WorkerParams:
 
 
 class _Conn:
-    __slots__ = ("gid", "spec", "ws", "last_seen", "pending", "sent", "origin")
+    __slots__ = ("gid", "spec", "ws", "last_seen", "pending", "sent", "origin", "unacked")
 
     def __init__(self, gid: int, spec: ConnSpec) -> None:
         self.gid = gid
@@ -80,6 +81,7 @@ class _Conn:
         self.last_seen: dict[int, int] = {}
         self.pending: tuple[int, asyncio.Future] | None = None
         self.sent = 0
+        self.unacked: dict[int, int] = {}  # message number -> send time (ns), until its ack
         host = spec.url.split("://", 1)[1].split("/", 1)[0]
         self.origin = f"http://{host}"
 
@@ -125,6 +127,7 @@ class Worker:
         self.other: Counter[str] = Counter()
         self.closes: Counter[str] = Counter()
         self.histogram = Histogram()
+        self.ack_histogram = Histogram()  # send -> ack: the server's store-and-commit time
         self.padding = ""
 
     # --- plumbing ---------------------------------------------------------------
@@ -255,6 +258,7 @@ class Worker:
             other=dict(self.other),
             closes=dict(self.closes),
             histogram=self.histogram,
+            ack_histogram=self.ack_histogram,
             cpu=_cpu_seconds() - self.run_cpu,
             wall=time.monotonic() - self.run_started,
         )
@@ -295,7 +299,9 @@ class Worker:
             return False
         n = conn.sent
         conn.sent += 1
-        body = f"B{conn.gid}:{n}:{time.monotonic_ns()} {self.padding}"
+        sent_ns = time.monotonic_ns()
+        conn.unacked[n] = sent_ns
+        body = f"B{conn.gid}:{n}:{sent_ns} {self.padding}"
         client_id = f"{self.params.run_id}-{conn.gid}-{n}"
         frame = json.dumps({"type": "message", "body": body, "client_id": client_id})
         if future is not None:
@@ -319,6 +325,10 @@ class Worker:
             self._on_message(conn, text, now)
         elif kind == "ack":
             self.acks += 1
+            match = _CLIENT_ID.search(text)
+            sent_ns = conn.unacked.pop(int(match.group(1)), None) if match else None
+            if sent_ns is not None:
+                self.ack_histogram.record(now - sent_ns)
         elif kind == "error":
             data = json.loads(text)
             self.errors[str(data.get("code"))] += 1
@@ -327,7 +337,9 @@ class Worker:
                 f"{self.params.run_id}-{conn.gid}-"
             ):
                 self.refused_by_room[conn.spec.room] += 1
-                self._resolve(conn, int(client_id.rsplit("-", 1)[1]))
+                n = int(client_id.rsplit("-", 1)[1])
+                conn.unacked.pop(n, None)
+                self._resolve(conn, n)
         else:
             self.other[str(kind)] += 1
 
