@@ -1,7 +1,7 @@
 """ASGI middleware for the WebSocket route: who is connecting, and from where.
 
-Both follow channels' ``BaseMiddleware`` rule: state goes in the scope, never on
-the instance, which serves every connection. They never refuse by themselves; they
+Both follow channels' middleware rule: state goes in the scope, never on the
+instance, which serves every connection. They never refuse by themselves; they
 put a ``Refusal`` in ``scope["chat_refusal"]`` and the consumer accepts, then
 closes with its code, so clients see why (a refusal before accept is a bare 403).
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 from channels.auth import AuthMiddlewareStack
-from channels.middleware import BaseMiddleware
 from channels.security.websocket import OriginValidator
 from django.conf import settings
 
@@ -26,12 +25,18 @@ def header(scope, name: bytes) -> bytes | None:
     return None
 
 
-class OriginCheckMiddleware(BaseMiddleware):
+class OriginCheckMiddleware:
     """Refuse browsers on foreign origins; let clients without ``Origin`` through.
 
     channels' ``AllowedHostsOriginValidator`` also refuses a missing ``Origin``,
     which would lock out the terminal client, and refuses before accept.
+
+    Not a ``BaseMiddleware``: that copies the scope on every call, and each copy
+    lives as long as the connection (a kilobyte apiece, per connection).
     """
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
 
     async def __call__(self, scope, receive, send):
         origin = header(scope, b"origin")
@@ -43,10 +48,10 @@ class OriginCheckMiddleware(BaseMiddleware):
                 parsed = None
             if parsed is None or not validator.valid_origin(parsed):
                 scope = dict(scope, chat_refusal=Refusal(CloseCode.FORBIDDEN, "origin not allowed"))
-        return await super().__call__(scope, receive, send)
+        return await self.inner(scope, receive, send)
 
 
-class BearerTokenMiddleware(BaseMiddleware):
+class BearerTokenMiddleware:
     """``Authorization: Bearer TOKEN`` instead of the session.
 
     The token is only read here; the consumer checks it in the same database round
@@ -55,7 +60,7 @@ class BearerTokenMiddleware(BaseMiddleware):
     """
 
     def __init__(self, inner) -> None:
-        super().__init__(inner)
+        self.inner = inner
         self.session_stack = AuthMiddlewareStack(inner)
 
     async def __call__(self, scope, receive, send):
@@ -64,7 +69,7 @@ class BearerTokenMiddleware(BaseMiddleware):
             return await self.session_stack(scope, receive, send)
         scheme, _, key = value.decode("latin1").partition(" ")
         key = key.strip() if scheme.lower() == "bearer" else ""
-        return await super().__call__(dict(scope, chat_token_key=key), receive, send)
+        return await self.inner(dict(scope, chat_token_key=key), receive, send)
 
 
 def ChatAuthStack(inner):  # noqa: N802 - named like channels' AuthMiddlewareStack

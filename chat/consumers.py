@@ -169,6 +169,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         metrics.CONNECTIONS.inc()
         # Subscribe, then read history: events from now on queue until ready is sent.
         self.fanout = await Hub.current().join(self.room, self)
+        self.room = self.fanout.room  # one Room object per room and process, not per connection
         if arrival.first_in_room:
             broadcast.publish_soon(
                 broadcast.frame_event(
