@@ -20,7 +20,7 @@ import contextlib
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from asgiref.sync import async_to_sync
@@ -177,18 +177,21 @@ async def publish(outbound: Outbound) -> None:
     For events with nothing to commit (typing, presence); committed data goes
     through ``publish_on_commit``.
     """
+    await _write_cache([outbound])
     await _publish_batch([outbound])
 
 
 async def _publish_batch(batch: list[Outbound]) -> None:
-    """Publish events in three steps, each over the whole batch.
+    """Deliver events here, then send them to their groups.
 
     1. This process's own connections get every event first, without the round trip
        through Redis (and while Redis is away); the hub skips the layer's copy.
-    2. The history cache: one script call per room, rooms side by side, so that
-       reconnecting clients find new messages there rather than in the database.
-    3. The layer: each room's events in order, rooms side by side, at most
+    2. The layer: each room's events in order, rooms side by side, at most
        ``ROOMS_AT_ONCE`` callers on the layer's connection pool.
+
+    The history cache is written beside this (``_write_cache``), never behind it: a
+    storm of presence frames must not keep new messages out of the cache while
+    reconnecting clients look for them there.
     """
     local = _local_hubs.get(asyncio.get_running_loop())
     events = []
@@ -203,13 +206,6 @@ async def _publish_batch(batch: list[Outbound]) -> None:
                 )
             event = {**event, "origin": local.origin}
         events.append((outbound, event))
-    caching: dict[int, list[Outbound]] = {}
-    for outbound in _merge_cache_adds(batch):
-        if outbound.cache_add or outbound.cache_replace:
-            caching.setdefault(outbound.room_id, []).append(outbound)
-    by_room = list(caching.values())
-    for start in range(0, len(by_room), ROOMS_AT_ONCE):
-        await asyncio.gather(*(_cache(room) for room in by_room[start : start + ROOMS_AT_ONCE]))
     groups: dict[str, list[tuple[Outbound, dict]]] = {}
     for outbound, event in events:
         groups.setdefault(outbound.group, []).append((outbound, event))
@@ -218,6 +214,17 @@ async def _publish_batch(batch: list[Outbound]) -> None:
         await asyncio.gather(
             *(_send_in_order(room) for room in rooms[start : start + ROOMS_AT_ONCE])
         )
+
+
+async def _write_cache(batch: list[Outbound]) -> None:
+    """The history cache changes of a batch: one script call per room, rooms side by side."""
+    caching: dict[int, list[Outbound]] = {}
+    for outbound in _merge_cache_adds(batch):
+        if outbound.cache_add or outbound.cache_replace:
+            caching.setdefault(outbound.room_id, []).append(outbound)
+    by_room = list(caching.values())
+    for start in range(0, len(by_room), ROOMS_AT_ONCE):
+        await asyncio.gather(*(_cache(room) for room in by_room[start : start + ROOMS_AT_ONCE]))
 
 
 async def _cache(outbounds: list[Outbound]) -> None:
@@ -269,7 +276,9 @@ class Publisher:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.queue: asyncio.Queue[Outbound] = asyncio.Queue()
-        self.task = loop.create_task(self._run())
+        self.cache_queue: asyncio.Queue[Outbound] = asyncio.Queue()
+        self.task = loop.create_task(self._run(self.queue, _publish_batch))
+        self.cache_task = loop.create_task(self._run(self.cache_queue, _write_cache))
 
     @classmethod
     def start(cls) -> Publisher:
@@ -292,7 +301,8 @@ class Publisher:
         if publisher is not None:
             await publisher.drain()
             publisher.task.cancel()
-            await asyncio.wait([publisher.task], timeout=2)
+            publisher.cache_task.cancel()
+            await asyncio.wait([publisher.task, publisher.cache_task], timeout=2)
 
     @classmethod
     def current(cls) -> Publisher | None:
@@ -309,30 +319,35 @@ class Publisher:
         except RuntimeError:
             running = None
         if running is self.loop:
-            self.queue.put_nowait(outbound)
+            self.submit(outbound)
         else:
-            self.loop.call_soon_threadsafe(self.queue.put_nowait, outbound)
+            self.loop.call_soon_threadsafe(self.submit, outbound)
 
     def submit(self, outbound: Outbound) -> None:
         """Queue ``outbound`` from code running in this loop (never waits)."""
+        if outbound.cache_add or outbound.cache_replace is not None:
+            # Its own copy: merging cache entries must not empty the one being sent.
+            self.cache_queue.put_nowait(replace(outbound, cache_add=list(outbound.cache_add)))
         self.queue.put_nowait(outbound)
 
-    async def _run(self) -> None:
+    @staticmethod
+    async def _run(queue: asyncio.Queue[Outbound], handle) -> None:
         while True:
-            outbound = await self.queue.get()
-            batch = [outbound]
-            while not self.queue.empty() and len(batch) < 1024:
-                batch.append(self.queue.get_nowait())
+            batch = [await queue.get()]
+            while not queue.empty() and len(batch) < 1024:
+                batch.append(queue.get_nowait())
             try:
-                await _publish_batch(batch)
+                await handle(batch)
             finally:
                 for _ in batch:
-                    self.queue.task_done()
+                    queue.task_done()
 
     async def drain(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109 - a bound is the point
         """Wait until everything queued so far is published (graceful shutdown, tests)."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.queue.join(), timeout)
+            await asyncio.wait_for(
+                asyncio.gather(self.cache_queue.join(), self.queue.join()), timeout
+            )
 
 
 ROOMS_AT_ONCE = 32
