@@ -388,13 +388,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 if seq <= self.last_seq:
                     continue
                 if seq > self.last_seq + 1:
-                    missing = await history.after(
-                        room=self.room,
-                        seq=self.last_seq,
-                        count=seq - self.last_seq - 1,
-                        last_seq=seq - 1,
+                    missing = await history.missing(
+                        room=self.room, after_seq=self.last_seq, before_seq=seq
                     )
-                    metrics.GAP_FILLS.inc(len(missing))
                     for missing_seq, payload in missing:
                         if missing_seq == self.last_seq + 1:
                             self.last_seq = missing_seq

@@ -117,13 +117,9 @@ class RoomFanout:
             await asyncio.sleep(REORDER_WAIT)
             while self.pending:
                 first = min(self.pending)
-                missing = await history.after(
-                    room=self.room,
-                    seq=self.last_seq,
-                    count=first - self.last_seq - 1,
-                    last_seq=first - 1,
+                missing = await history.missing(
+                    room=self.room, after_seq=self.last_seq, before_seq=first
                 )
-                metrics.GAP_FILLS.inc(len(missing))
                 logger.warning(
                     "gap filled room=%s seqs=%s..%s", self.room.pk, self.last_seq + 1, first - 1
                 )

@@ -271,6 +271,15 @@ async def after(*, room: Room, seq: int, count: int, last_seq: int) -> list[Entr
     return entries_of(payloads)
 
 
+async def missing(*, room: Room, after_seq: int, before_seq: int) -> list[Entry]:
+    """The messages strictly between two seqs a connection has: a gap the layer left."""
+    entries = await after(
+        room=room, seq=after_seq, count=before_seq - after_seq - 1, last_seq=before_seq - 1
+    )
+    metrics.GAP_FILLS.inc(len(entries))
+    return entries
+
+
 async def cached_after(*, room_id: int, seq: int, count: int = 100) -> list[Entry]:
     """Cached messages right after ``seq``, only as far as the cache proves them gapless."""
     entries, _ = await _safe(cache().after(room_id, seq, count), ([], None))

@@ -65,16 +65,22 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, list[str
     return parser.parse_known_args(argv)
 
 
+LISTEN_BACKLOG = 4096
+WEBSOCKET_CONNECT_TIMEOUT = 30
+
+
 def daphne_argv(*, host: str, port: int, extra: Sequence[str] = ()) -> list[str]:
     """daphne's command line for this site, its limits taken from the settings."""
     from chat.conf import chat_settings
 
     max_frame = chat_settings().max_frame_bytes
+    interface = host.strip("[]").replace(":", r"\:")  # endpoint syntax escapes IPv6 colons
     return [
-        "--bind",
-        host,
-        "--port",
-        str(port),
+        # An endpoint rather than --bind/--port, for the listen backlog: Twisted's
+        # default of 50 overflowed when a thousand clients reconnected at once, and
+        # each dropped SYN costs the client a second before it retries.
+        "--endpoint",
+        f"tcp:port={port}:interface={interface}:backlog={LISTEN_BACKLOG}",
         # Limits both directions: daphne refuses larger incoming messages and fails
         # a larger send, so the server also cuts its own frames to this size.
         "--websocket-max-message-size",
@@ -87,6 +93,10 @@ def daphne_argv(*, host: str, port: int, extra: Sequence[str] = ()) -> list[str]
         str(PING_INTERVAL),
         "--ping-timeout",
         str(PING_TIMEOUT),
+        # A crowd arriving at once may wait longer than daphne's default 5 s to be
+        # accepted; refusing them only makes them come back.
+        "--websocket_connect_timeout",
+        str(WEBSOCKET_CONNECT_TIMEOUT),
         # No forced reconnect once a day: keepalive pings find dead peers.
         "--websocket_timeout",
         "-1",

@@ -29,6 +29,12 @@ def assert_refused(result, *fragments: str) -> None:
         assert fragment in lines[0]
 
 
+def test_an_ipv6_host_is_escaped_in_the_endpoint():
+    argv = daphne_argv(host="[::1]", port=9000)
+
+    assert argv[argv.index("--endpoint") + 1].startswith(r"tcp:port=9000:interface=\:\:1:")
+
+
 def test_daphne_gets_the_frame_limit_from_chat_settings(settings):
     settings.CHAT_MAX_FRAME_BYTES = 4096
 
@@ -36,8 +42,8 @@ def test_daphne_gets_the_frame_limit_from_chat_settings(settings):
 
     assert argv[argv.index("--websocket-max-message-size") + 1] == "4096"
     assert argv[argv.index("--websocket-max-frame-size") + 1] == "4096"
-    assert argv[argv.index("--bind") + 1] == "127.0.0.1"
-    assert argv[argv.index("--port") + 1] == "9000"
+    endpoint = argv[argv.index("--endpoint") + 1]
+    assert endpoint == "tcp:port=9000:interface=127.0.0.1:backlog=4096"
     assert "--application-close-timeout" in argv
     assert "--ping-interval" in argv
     assert "--proxy-headers" in argv
