@@ -9,6 +9,7 @@ process memory in embedded mode.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Iterable
@@ -23,11 +24,18 @@ from .models import Room
 
 logger = logging.getLogger(__name__)
 
+# A reader that finds the cache gapless but a few messages short waits this long
+# once before asking the database: the messages committed a moment ago are being
+# written there (after commit, beside the broadcast). A reconnect storm otherwise
+# sent most of its readers to the database.
+TAIL_GRACE = 0.05
+TAIL_TRIES = 4  # at most (TAIL_TRIES - 1) * TAIL_GRACE of waiting
+
 Entry = tuple[int, str]  # (seq, the message object encoded as JSON)
 
 
 class HistoryCache(Protocol):
-    """The latest messages of each room, contiguous by seq."""
+    """The latest messages of each room by seq; readers prove a range gapless before use."""
 
     async def tail(self, room_id: int, count: int) -> list[Entry]:
         """The newest ``count`` entries, ascending (fewer if the cache holds fewer)."""
@@ -39,21 +47,13 @@ class HistoryCache(Protocol):
         """The newest ``count`` entries with seq < ``seq``, and the cache's lowest seq."""
 
     async def add(self, room_id: int, entries: list[Entry]) -> None:
-        """Add entries, keep only the contiguous newest run, trimmed to the size limit."""
+        """Add entries, keeping the newest ``CHAT_CACHE_MESSAGES`` (holes allowed)."""
 
     async def replace(self, room_id: int, entry: Entry) -> None:
         """Replace the entry with that seq if cached (a deletion or restore)."""
 
     async def clear(self, room_id: int) -> None:
         """Forget a room."""
-
-
-def contiguous_tail(seqs: list[int]) -> int:
-    """Index in ascending ``seqs`` where the newest gapless run starts."""
-    start = len(seqs) - 1
-    while start > 0 and seqs[start - 1] == seqs[start] - 1:
-        start -= 1
-    return max(start, 0)
 
 
 class LocalHistoryCache:
@@ -80,9 +80,9 @@ class LocalHistoryCache:
     async def add(self, room_id: int, entries: list[Entry]) -> None:
         room = self._rooms.setdefault(room_id, {})
         room.update(entries)
-        seqs = sorted(room)
-        keep = seqs[contiguous_tail(seqs) :][-chat_settings().cache_messages :]
-        if len(keep) != len(seqs):
+        limit = chat_settings().cache_messages
+        if len(room) > limit:
+            keep = sorted(room)[-limit:]
             self._rooms[room_id] = {seq: room[seq] for seq in keep}
 
     async def replace(self, room_id: int, entry: Entry) -> None:
@@ -94,25 +94,22 @@ class LocalHistoryCache:
         self._rooms.pop(room_id, None)
 
 
-# Adds entries, then keeps only the newest gapless run, at most ARGV[1] long.
-# One script so that concurrent writers never leave a hole in the middle.
+# Adds entries and keeps the newest ARGV[1]. Several processes add their own
+# messages, so seq 31 may arrive after 32: holes are allowed here (an earlier
+# version dropped everything below a hole, and two busy processes kept emptying
+# the cache); readers only answer from a gapless run they can see.
 _ADD_SCRIPT = """
 for i = 2, #ARGV, 2 do
   redis.call('ZREMRANGEBYSCORE', KEYS[1], ARGV[i], ARGV[i])
   redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1])
 end
-local seqs = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
-local n = #seqs / 2
-local start = n
-while start > 1 and tonumber(seqs[(start - 1) * 2]) == tonumber(seqs[start * 2]) - 1 do
-  start = start - 1
-end
-local keep_from = math.max(start, n - tonumber(ARGV[1]) + 1)
-if keep_from > 1 then
-  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, keep_from - 2)
+local n = redis.call('ZCARD', KEYS[1])
+local keep = tonumber(ARGV[1])
+if n > keep then
+  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - keep - 1)
 end
 redis.call('EXPIRE', KEYS[1], 604800)
-return n - keep_from + 1
+return math.min(n, keep)
 """
 
 _REPLACE_SCRIPT = """
@@ -236,10 +233,15 @@ async def latest(*, room: Room, count: int, last_seq: int) -> list[Entry]:
     count = min(count, last_seq)
     if count <= 0:
         return []
-    entries = await _safe(cache().tail(room.pk, count), [])
-    if len(entries) == count and entries[-1][0] >= last_seq and _is_run(entries):
-        metrics.CACHE_LOOKUPS.labels("hit").inc()
-        return entries
+    for attempt in range(TAIL_TRIES):
+        entries = await _safe(cache().tail(room.pk, count), [])
+        if len(entries) == count and entries[-1][0] >= last_seq and _is_run(entries):
+            metrics.CACHE_LOOKUPS.labels("hit").inc()
+            return entries
+        last_try = attempt == TAIL_TRIES - 1
+        if last_try or not (entries and _is_run(entries) and entries[-1][0] < last_seq):
+            break
+        await asyncio.sleep(TAIL_GRACE)  # the newest messages are on their way to the cache
     metrics.CACHE_LOOKUPS.labels("miss").inc()
     fill = max(count, chat_settings().cache_messages)
     payloads = await database_sync_to_async(selectors.messages_before)(
@@ -255,15 +257,15 @@ async def after(*, room: Room, seq: int, count: int, last_seq: int) -> list[Entr
     wanted = min(count, last_seq - seq)
     if wanted <= 0:
         return []
-    entries, lowest = await _safe(cache().after(room.pk, seq, wanted), ([], None))
-    if (
-        lowest is not None
-        and lowest <= seq + 1
-        and len(entries) == wanted
-        and _is_run(entries, seq + 1)
-    ):
-        metrics.CACHE_LOOKUPS.labels("hit").inc()
-        return entries
+    for attempt in range(TAIL_TRIES):
+        entries, lowest = await _safe(cache().after(room.pk, seq, wanted), ([], None))
+        covered = lowest is not None and lowest <= seq + 1 and _is_run(entries, seq + 1)
+        if covered and len(entries) == wanted:
+            metrics.CACHE_LOOKUPS.labels("hit").inc()
+            return entries
+        if attempt == TAIL_TRIES - 1 or not covered:
+            break
+        await asyncio.sleep(TAIL_GRACE)  # the newest messages are on their way to the cache
     metrics.CACHE_LOOKUPS.labels("miss").inc()
     payloads = await database_sync_to_async(selectors.messages_between)(
         room=room, after_seq=seq, up_to_seq=last_seq, limit=wanted
