@@ -81,19 +81,25 @@ def action_until(request: HttpRequest):
     return timezone.now() + timedelta(hours=hours) if hours > 0 else None
 
 
-class DeletedFilter(admin.SimpleListFilter):
-    title = "deleted"
-    parameter_name = "deleted"
+class NullFilter(admin.SimpleListFilter):
+    """Yes/no on whether ``field`` is set (deleted_at, revoked_at)."""
+
+    field = ""
+    labels = ("yes", "no")
 
     def lookups(self, request, model_admin):
-        return [("yes", "deleted"), ("no", "visible")]
+        return [("yes", self.labels[0]), ("no", self.labels[1])]
 
     def queryset(self, request, queryset):
-        if self.value() == "yes":
-            return queryset.filter(deleted_at__isnull=False)
-        if self.value() == "no":
-            return queryset.filter(deleted_at__isnull=True)
+        if self.value() in ("yes", "no"):
+            return queryset.filter(**{f"{self.field}__isnull": self.value() == "no"})
         return queryset
+
+
+class DeletedFilter(NullFilter):
+    title = parameter_name = "deleted"
+    field = "deleted_at"
+    labels = ("deleted", "visible")
 
 
 class ActiveFilter(admin.SimpleListFilter):
@@ -114,19 +120,10 @@ class ActiveFilter(admin.SimpleListFilter):
         return queryset
 
 
-class RevokedFilter(admin.SimpleListFilter):
-    title = "revoked"
-    parameter_name = "revoked"
-
-    def lookups(self, request, model_admin):
-        return [("yes", "revoked"), ("no", "active")]
-
-    def queryset(self, request, queryset):
-        if self.value() == "yes":
-            return queryset.filter(revoked_at__isnull=False)
-        if self.value() == "no":
-            return queryset.filter(revoked_at__isnull=True)
-        return queryset
+class RevokedFilter(NullFilter):
+    title = parameter_name = "revoked"
+    field = "revoked_at"
+    labels = ("revoked", "active")
 
 
 def excerpt(text: str | None, length: int = 60) -> str:

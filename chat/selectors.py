@@ -97,20 +97,23 @@ def reads_every_room(user: User) -> bool:
     )
 
 
+def in_force(now: datetime) -> Q:
+    """Bans and mutes that apply at ``now``: no end, or an end still ahead."""
+    return Q(until__isnull=True) | Q(until__gt=now)
+
+
 def active_ban(*, room: Room, user: User, now: datetime | None = None) -> Ban | None:
-    now = now or timezone.now()
     return (
         Ban.objects.filter(room=room, user_id=user.pk)
-        .filter(Q(until__isnull=True) | Q(until__gt=now))
+        .filter(in_force(now or timezone.now()))
         .first()
     )
 
 
 def active_mute(*, room: Room, user: User, now: datetime | None = None) -> Mute | None:
-    now = now or timezone.now()
     return (
         Mute.objects.filter(room=room, user_id=user.pk)
-        .filter(Q(until__isnull=True) | Q(until__gt=now))
+        .filter(in_force(now or timezone.now()))
         .first()
     )
 
@@ -131,9 +134,7 @@ def _room_with_access(*, slug: str, user: User, now: datetime) -> Room | None:
                 moderators.objects.filter(room_id=OuterRef("pk"), user_id=user.pk)
             ),
             user_is_banned=Exists(
-                Ban.objects.filter(room_id=OuterRef("pk"), user_id=user.pk).filter(
-                    Q(until__isnull=True) | Q(until__gt=now)
-                )
+                Ban.objects.filter(room_id=OuterRef("pk"), user_id=user.pk).filter(in_force(now))
             ),
         )
         .first()

@@ -18,7 +18,7 @@ from asgiref.sync import async_to_sync
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Case, Max, Q, Value, When
+from django.db.models import Case, Max, Value, When
 from django.utils import timezone
 
 from . import broadcast, presence, protocol, selectors
@@ -203,17 +203,13 @@ def _insert(messages: list[Message]) -> None:
         message._state.adding = False
 
 
-def _active(now: datetime) -> Q:
-    return Q(until__isnull=True) | Q(until__gt=now)
-
-
 class _Sanctions:
     """The bans and mutes in force for (room, author) pairs of a batch: two queries."""
 
     def __init__(self, room_ids: list[int], author_ids: set[int], now: datetime) -> None:
         self.banned = set(
             Ban.objects.filter(room_id__in=room_ids, user_id__in=author_ids)
-            .filter(_active(now))
+            .filter(selectors.in_force(now))
             .values_list("room_id", "user_id")
         )
         self.muted = {
@@ -221,7 +217,7 @@ class _Sanctions:
             for room_id, user_id, until in Mute.objects.filter(
                 room_id__in=room_ids, user_id__in=author_ids
             )
-            .filter(_active(now))
+            .filter(selectors.in_force(now))
             .values_list("room_id", "user_id", "until")
         }
 
@@ -402,6 +398,32 @@ def restore_message(*, message: Message, by: User) -> Message:
     return message
 
 
+def _impose(model, kind: str, *, room: Room, user: User, by: User, until, reason: str):
+    """Create or replace ``user``'s ban or mute in ``room``, and audit it."""
+    sanction, _ = model.objects.update_or_create(
+        room=room,
+        user=user,
+        defaults={"until": until, "reason": reason, "created_by": by, "created_at": timezone.now()},
+    )
+    _audit(
+        kind=kind,
+        by=by,
+        room=room,
+        reason=reason,
+        target_user=user,
+        until=until.isoformat() if until else None,
+    )
+    return sanction
+
+
+def _lift(model, kind: str, *, room: Room, user: User, by: User) -> bool:
+    """Remove ``user``'s ban or mute in ``room`` (audited); whether there was one."""
+    deleted, _ = model.objects.filter(room=room, user=user).delete()
+    if deleted:
+        _audit(kind=kind, by=by, room=room, target_user=user)
+    return bool(deleted)
+
+
 @transaction.atomic
 def ban_user(
     *, room: Room, user: User, by: User, until: datetime | None = None, reason: str = ""
@@ -411,18 +433,8 @@ def ban_user(
     Closes the user's open connections in the room with 4403 on every process and
     refuses new ones. Banning again replaces the expiry and reason.
     """
-    ban, _ = Ban.objects.update_or_create(
-        room=room,
-        user=user,
-        defaults={"until": until, "reason": reason, "created_by": by, "created_at": timezone.now()},
-    )
-    _audit(
-        kind=ModerationAction.Kind.BAN,
-        by=by,
-        room=room,
-        reason=reason,
-        target_user=user,
-        until=until.isoformat() if until else None,
+    ban = _impose(
+        Ban, ModerationAction.Kind.BAN, room=room, user=user, by=by, until=until, reason=reason
     )
     # A ban that has already ended (an expired one edited in the admin) closes nobody.
     if ban.is_active():
@@ -437,10 +449,7 @@ def ban_user(
 @transaction.atomic
 def unban_user(*, room: Room, user: User, by: User) -> bool:
     """Lift ``user``'s ban in ``room``; returns whether there was one."""
-    deleted, _ = Ban.objects.filter(room=room, user=user).delete()
-    if deleted:
-        _audit(kind=ModerationAction.Kind.UNBAN, by=by, room=room, target_user=user)
-    return bool(deleted)
+    return _lift(Ban, ModerationAction.Kind.UNBAN, room=room, user=user, by=by)
 
 
 @transaction.atomic
@@ -448,29 +457,15 @@ def mute_user(
     *, room: Room, user: User, by: User, until: datetime | None = None, reason: str = ""
 ) -> Mute:
     """Mute ``user`` in ``room``: they keep reading; sending gets ``muted``."""
-    mute, _ = Mute.objects.update_or_create(
-        room=room,
-        user=user,
-        defaults={"until": until, "reason": reason, "created_by": by, "created_at": timezone.now()},
+    return _impose(
+        Mute, ModerationAction.Kind.MUTE, room=room, user=user, by=by, until=until, reason=reason
     )
-    _audit(
-        kind=ModerationAction.Kind.MUTE,
-        by=by,
-        room=room,
-        reason=reason,
-        target_user=user,
-        until=until.isoformat() if until else None,
-    )
-    return mute
 
 
 @transaction.atomic
 def unmute_user(*, room: Room, user: User, by: User) -> bool:
     """Lift ``user``'s mute in ``room``; returns whether there was one."""
-    deleted, _ = Mute.objects.filter(room=room, user=user).delete()
-    if deleted:
-        _audit(kind=ModerationAction.Kind.UNMUTE, by=by, room=room, target_user=user)
-    return bool(deleted)
+    return _lift(Mute, ModerationAction.Kind.UNMUTE, room=room, user=user, by=by)
 
 
 @transaction.atomic
