@@ -193,6 +193,12 @@ async def _publish_batch(batch: list[Outbound]) -> None:
     storm of presence frames must not keep new messages out of the cache while
     reconnecting clients look for them there.
     """
+    for outbound in batch:
+        if outbound.cache_replace is not None:
+            # A client told `deleted` may ask for history at once: the cache must
+            # already show the tombstone. (Deletions are rare; new messages need no
+            # such care, readers prove the cache complete.)
+            await history.forget(outbound.room_id, outbound.cache_replace)
     local = _local_hubs.get(asyncio.get_running_loop())
     events = []
     for outbound in batch:
@@ -220,7 +226,7 @@ async def _write_cache(batch: list[Outbound]) -> None:
     """The history cache changes of a batch: one script call per room, rooms side by side."""
     caching: dict[int, list[Outbound]] = {}
     for outbound in _merge_cache_adds(batch):
-        if outbound.cache_add or outbound.cache_replace:
+        if outbound.cache_add:
             caching.setdefault(outbound.room_id, []).append(outbound)
     by_room = list(caching.values())
     for start in range(0, len(by_room), ROOMS_AT_ONCE):
@@ -228,12 +234,9 @@ async def _write_cache(batch: list[Outbound]) -> None:
 
 
 async def _cache(outbounds: list[Outbound]) -> None:
-    """One room's cache changes, in order (a message, then its deletion)."""
+    """One room's new messages, in order."""
     for outbound in outbounds:
-        if outbound.cache_add:
-            await history.remember(outbound.room_id, outbound.cache_add)
-        if outbound.cache_replace is not None:
-            await history.forget(outbound.room_id, outbound.cache_replace)
+        await history.remember(outbound.room_id, outbound.cache_add)
 
 
 async def _send_in_order(events: list[tuple[Outbound, dict]]) -> None:
@@ -325,9 +328,11 @@ class Publisher:
 
     def submit(self, outbound: Outbound) -> None:
         """Queue ``outbound`` from code running in this loop (never waits)."""
-        if outbound.cache_add or outbound.cache_replace is not None:
+        if outbound.cache_add:
             # Its own copy: merging cache entries must not empty the one being sent.
-            self.cache_queue.put_nowait(replace(outbound, cache_add=list(outbound.cache_add)))
+            self.cache_queue.put_nowait(
+                replace(outbound, cache_add=list(outbound.cache_add), cache_replace=None)
+            )
         self.queue.put_nowait(outbound)
 
     @staticmethod

@@ -50,7 +50,8 @@ class HistoryCache(Protocol):
         """Add entries, keeping the newest ``CHAT_CACHE_MESSAGES`` (holes allowed)."""
 
     async def replace(self, room_id: int, entry: Entry) -> None:
-        """Replace the entry with that seq if cached (a deletion or restore)."""
+        """Set the entry of a deleted or restored message if it is cached, or newer
+        than anything cached (its add may still be on its way; the add then keeps it)."""
 
     async def clear(self, room_id: int) -> None:
         """Forget a room."""
@@ -79,7 +80,8 @@ class LocalHistoryCache:
 
     async def add(self, room_id: int, entries: list[Entry]) -> None:
         room = self._rooms.setdefault(room_id, {})
-        room.update(entries)
+        for seq, text in entries:
+            room.setdefault(seq, text)
         limit = chat_settings().cache_messages
         if len(room) > limit:
             keep = sorted(room)[-limit:]
@@ -87,21 +89,23 @@ class LocalHistoryCache:
 
     async def replace(self, room_id: int, entry: Entry) -> None:
         room = self._rooms.get(room_id)
-        if room is not None and entry[0] in room:
+        if room and (entry[0] in room or entry[0] > max(room)):
             room[entry[0]] = entry[1]
 
     async def clear(self, room_id: int) -> None:
         self._rooms.pop(room_id, None)
 
 
-# Adds entries and keeps the newest ARGV[1]. Several processes add their own
+# Adds entries not cached yet (a tombstone that got there first stays) and keeps
+# the newest ARGV[1]. Several processes add their own
 # messages, so seq 31 may arrive after 32: holes are allowed here (an earlier
 # version dropped everything below a hole, and two busy processes kept emptying
 # the cache); readers only answer from a gapless run they can see.
 _ADD_SCRIPT = """
 for i = 2, #ARGV, 2 do
-  redis.call('ZREMRANGEBYSCORE', KEYS[1], ARGV[i], ARGV[i])
-  redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1])
+  if redis.call('ZCOUNT', KEYS[1], ARGV[i], ARGV[i]) == 0 then
+    redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1])
+  end
 end
 local n = redis.call('ZCARD', KEYS[1])
 local keep = tonumber(ARGV[1])
@@ -113,7 +117,9 @@ return math.min(n, keep)
 """
 
 _REPLACE_SCRIPT = """
-if redis.call('ZCOUNT', KEYS[1], ARGV[1], ARGV[1]) == 1 then
+local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+local newer = top[2] ~= nil and tonumber(ARGV[1]) > tonumber(top[2])
+if newer or redis.call('ZCOUNT', KEYS[1], ARGV[1], ARGV[1]) == 1 then
   redis.call('ZREMRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[1])
   redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
   return 1
