@@ -199,7 +199,8 @@ class Bench:
         window = ("connect", "connected") if key in ("4", "5") else ("send", "sent")
         group = Group("product", "product (SQLite), profiled", "product", "sqlite")
         procs = self.start(group)
-        raw_path = self.work / f"{stem}-profile.txt"  # collapsed stacks: large, not kept
+        # Collapsed stacks are large: kept only where BENCH_STACKS_DIR asks (for digging).
+        raw_path = Path(os.environ.get("BENCH_STACKS_DIR") or self.work) / f"{stem}-profile.txt"
         recorder: flame.Recorder | None = None
 
         def on_phase(phase: str) -> None:

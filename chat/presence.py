@@ -16,6 +16,7 @@ from typing import Protocol
 
 from .conf import chat_settings
 from .errors import ChatError, ErrorCode
+from .protocol import Names
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ class Presence(Protocol):
     async def depart(self, *, room_id: int, user_id: int) -> bool:
         """Unregister a connection; True when it was the user's last one in the room."""
 
-    async def online(self, room_id: int) -> list[str]:
+    async def online(self, room_id: int) -> Names:
         """Usernames with at least one connection to the room, sorted."""
 
     async def online_counts(self, room_ids: list[int]) -> dict[int, int]:
@@ -88,8 +89,8 @@ class LocalPresence:
             return True
         return False
 
-    async def online(self, room_id: int) -> list[str]:
-        return sorted(self._names[user_id] for user_id in self._rooms.get(room_id, ()))
+    async def online(self, room_id: int) -> Names:
+        return Names(sorted(self._names[user_id] for user_id in self._rooms.get(room_id, ())))
 
     async def online_counts(self, room_ids: list[int]) -> dict[int, int]:
         return {room_id: len(self._rooms.get(room_id, ())) for room_id in room_ids}

@@ -36,8 +36,10 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from . import redis_clients
+from .coalesce import FreshRead
 from .conf import chat_settings
 from .presence import Arrival, Unavailable
+from .protocol import Names
 
 logger = logging.getLogger(__name__)
 
@@ -214,6 +216,8 @@ class RedisPresence:
         self._heartbeat = self.redis.register_script(_HEARTBEAT)
         self._resync = self.redis.register_script(_RESYNC)
         self._sweep = self.redis.register_script(_SWEEP)
+        # A crowd joining one room shares its reads of the online list.
+        self._online = FreshRead(self._read_online)
         # This process's own connections: the truth a resync writes back.
         self._mine: Counter[tuple[int, int]] = Counter()
         self._names: dict[int, str] = {}
@@ -272,16 +276,19 @@ class RedisPresence:
             )
         return bool(last)
 
-    async def online(self, room_id: int) -> list[str]:
+    async def online(self, room_id: int) -> Names:
         self.start()
+        return await self._online(room_id)
+
+    async def _read_online(self, room_id: int) -> Names:
         try:
             user_ids = await self.redis.hkeys(room_key(room_id))
             if not user_ids:
-                return []
+                return Names()
             names = await self.redis.hmget(NAMES_KEY, user_ids)
         except (RedisError, OSError) as exc:
             raise Unavailable() from exc
-        return sorted(name.decode() for name in names if name is not None)
+        return Names(sorted(name.decode() for name in names if name is not None))
 
     async def online_counts(self, room_ids: list[int]) -> dict[int, int]:
         self.start()

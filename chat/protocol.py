@@ -8,7 +8,9 @@ once and then forwarded unchanged to every receiver.
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -232,21 +234,36 @@ def message_frame_from_json(payload_json: str) -> str:
     return '{"type":"message",' + payload_json[1:]
 
 
+class Names(list):
+    """Usernames (an online list) that keep their JSON once encoded; do not change them.
+
+    A crowd joining one room shares one read of its online list (``chat.coalesce``);
+    with this, their ``ready`` frames share one encoding of it too.
+    """
+
+    @functools.cached_property
+    def json(self) -> str:
+        return json.dumps(self, ensure_ascii=False, separators=(",", ":"))
+
+
 def ready_frame(
     *,
     room: dict[str, Any],
     user: str,
-    online: list[str],
+    online: Sequence[str],
     messages_json: list[str],
     has_more: bool,
     recovered: bool | None,
 ) -> str:
     """The first frame of a connection; ``messages_json`` are encoded payloads, spliced in."""
-    head = encode({"type": ServerType.READY, "room": room, "user": user, "online": online})
+    names = online.json if isinstance(online, Names) else encode(list(online))
+    head = (
+        encode({"type": ServerType.READY, "room": room, "user": user})[:-1] + ',"online":' + names
+    )
     tail = f',"has_more":{"true" if has_more else "false"}'
     if recovered is not None:
         tail += f',"recovered":{"true" if recovered else "false"}'
-    return head[:-1] + ',"messages":[' + ",".join(messages_json) + "]" + tail + "}"
+    return head + ',"messages":[' + ",".join(messages_json) + "]" + tail + "}"
 
 
 def history_frame_from_json(messages_json: list[str], has_more: bool) -> str:

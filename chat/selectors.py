@@ -11,10 +11,10 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from . import protocol
+from . import connect_sql, protocol
 from .errors import CloseCode, Refusal
 from .models import ApiToken, Ban, Message, Mute, Room
 
@@ -118,29 +118,6 @@ def active_mute(*, room: Room, user: User, now: datetime | None = None) -> Mute 
     )
 
 
-def _room_with_access(*, slug: str, user: User, now: datetime) -> Room | None:
-    """The room by slug, annotated with the user's relation to it: one query, not four.
-
-    A WebSocket connect reads these on the one database thread every connection
-    shares, so a crowd arriving at once waits on their sum.
-    """
-    through = Room.members.through
-    moderators = Room.moderators.through
-    return (
-        Room.objects.filter(slug=slug)
-        .annotate(
-            user_is_member=Exists(through.objects.filter(room_id=OuterRef("pk"), user_id=user.pk)),
-            user_moderates=Exists(
-                moderators.objects.filter(room_id=OuterRef("pk"), user_id=user.pk)
-            ),
-            user_is_banned=Exists(
-                Ban.objects.filter(room_id=OuterRef("pk"), user_id=user.pk).filter(in_force(now))
-            ),
-        )
-        .first()
-    )
-
-
 def room_for_user(*, slug: str, user: User) -> Room:
     """The room ``user`` may enter, or ``Refusal`` with the close code saying why.
 
@@ -149,7 +126,7 @@ def room_for_user(*, slug: str, user: User) -> Room:
     if not user.is_authenticated:
         raise Refusal(CloseCode.NOT_AUTHENTICATED)
     now = timezone.now()
-    room = _room_with_access(slug=slug, user=user, now=now)
+    room = connect_sql.room_with_access(slug=slug, user_id=user.pk, now=now)
     if room is None:
         raise Refusal(CloseCode.NO_SUCH_ROOM)
     if room.is_archived:

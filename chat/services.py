@@ -21,7 +21,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, Max, Value, When
 from django.utils import timezone
 
-from . import broadcast, presence, protocol, selectors
+from . import broadcast, connect_sql, presence, protocol, selectors
 from .conf import chat_settings
 from .errors import ChatError, CloseCode, ErrorCode, Refusal
 from .models import ApiToken, Ban, Message, ModerationAction, Mute, Report, Room
@@ -677,18 +677,13 @@ TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
 
 
 def user_for_token(key: str) -> User | None:
-    """The active user holding token ``key``, or None."""
-    token = (
-        ApiToken.objects.select_related("user")
-        .filter(key_hash=hash_token(key), revoked_at__isnull=True)
-        .first()
-    )
-    if token is None or not token.user.is_active:
-        return None
+    """The active user holding token ``key``, or None (``chat_token_id`` set on it)."""
     now = timezone.now()
+    user = connect_sql.token_user(key_hash=hash_token(key), used_before=now - TOKEN_TOUCH_INTERVAL)
+    if user is None or not user.is_active:
+        return None
     # A write per connect would queue every reconnect storm behind the message
     # writers (SQLite has one write lock); a minute's precision is enough here.
-    if token.last_used_at is None or now - token.last_used_at > TOKEN_TOUCH_INTERVAL:
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    token.user.chat_token_id = token.pk  # lets the consumer close it on revoke
-    return token.user
+    if user.chat_token_stale:
+        ApiToken.objects.filter(pk=user.chat_token_id).update(last_used_at=now)
+    return user

@@ -26,6 +26,8 @@ import django
 from daphne.cli import CommandLineInterface
 from django.core.exceptions import ImproperlyConfigured
 
+from chatsite import tuning
+
 ASGI_APPLICATION = "chatsite.asgi:application"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -194,6 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from django.db import connections
 
     connections.close_all()
+    tuning.apply()
     ChatCommandLine().run(daphne_argv(host=args.host, port=args.port, extra=extra))
     return 0
 

@@ -1,0 +1,91 @@
+"""The connect path's hand-written SQL answers exactly what the ORM would (SQLite and PostgreSQL)."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from chat import connect_sql, services
+from chat.models import ApiToken, Ban, Room
+
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+
+
+def orm_truth(room: Room, user_id: int, now) -> tuple[bool, bool, bool]:
+    return (
+        room.members.filter(pk=user_id).exists(),
+        room.moderators.filter(pk=user_id).exists(),
+        Ban.objects.filter(room=room, user_id=user_id)
+        .filter(until__isnull=True)
+        .union(Ban.objects.filter(room=room, user_id=user_id, until__gt=now))
+        .exists(),
+    )
+
+
+def test_room_flags_match_the_orm_for_every_relation(make_user, make_room):
+    now = timezone.now()
+    room, elsewhere = make_room("here"), make_room("elsewhere")
+    people = {name: make_user(name) for name in ("member", "mod", "banned", "expired", "later")}
+    room.members.add(people["member"])
+    room.moderators.add(people["mod"])
+    elsewhere.members.add(people["banned"])
+    Ban.objects.create(room=room, user=people["banned"])
+    Ban.objects.create(room=room, user=people["expired"], until=now - timedelta(seconds=1))
+    Ban.objects.create(room=room, user=people["later"], until=now + timedelta(minutes=5))
+    Ban.objects.create(room=elsewhere, user=people["member"])
+
+    for user in people.values():
+        got = connect_sql.room_with_access(slug="here", user_id=user.pk, now=now)
+        assert got is not None and got.pk == room.pk and got.slug == "here"
+        flags = (got.user_is_member, got.user_moderates, got.user_is_banned)
+        assert flags == orm_truth(room, user.pk, now), user.username
+        assert all(type(flag) is bool for flag in flags)
+    assert [
+        name
+        for name, user in people.items()
+        if connect_sql.room_with_access(slug="here", user_id=user.pk, now=now).user_is_banned
+    ] == ["banned", "later"]
+    assert connect_sql.room_with_access(slug="nowhere", user_id=1, now=now) is None
+
+
+def test_room_comes_back_as_a_full_model_instance(user, make_room):
+    made = make_room("full", title="Full room", is_locked=True, slow_mode_seconds=7)
+    got = connect_sql.room_with_access(slug="full", user_id=user.pk, now=timezone.now())
+    for field in Room._meta.concrete_fields:
+        assert getattr(got, field.attname) == getattr(made, field.attname), field.name
+
+
+def test_token_user_refuses_revoked_keys_and_inactive_users(make_user):
+    alice, bob = make_user("alice"), make_user("bob", is_active=False)
+    alive, revoked, inactive = (
+        services.issue_token(user=alice),
+        services.issue_token(user=alice),
+        services.issue_token(user=bob),
+    )
+    ApiToken.objects.filter(key_hash=services.hash_token(revoked)).update(
+        revoked_at=timezone.now()
+    )
+
+    assert services.user_for_token(alive) == alice
+    assert services.user_for_token(alive).chat_token_id == ApiToken.objects.get(
+        key_hash=services.hash_token(alive)
+    ).pk
+    assert services.user_for_token(revoked) is None
+    assert services.user_for_token(inactive) is None
+    assert services.user_for_token("no-such-key") is None
+
+
+def test_token_use_is_recorded_at_most_once_a_minute(user):
+    key = services.issue_token(user=user)
+    token = ApiToken.objects.get(key_hash=services.hash_token(key))
+    assert token.last_used_at is None
+
+    services.user_for_token(key)
+    first = ApiToken.objects.get(pk=token.pk).last_used_at
+    assert first is not None
+    services.user_for_token(key)
+    assert ApiToken.objects.get(pk=token.pk).last_used_at == first  # within the minute
+
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=first - timedelta(minutes=2))
+    services.user_for_token(key)
+    assert ApiToken.objects.get(pk=token.pk).last_used_at > first - timedelta(minutes=2)

@@ -1,0 +1,37 @@
+"""Frames spliced from pre-encoded parts are the same JSON a plain encoder would write."""
+
+import json
+
+from chat import protocol
+
+
+def test_ready_frame_is_the_same_whether_names_come_pre_encoded_or_not():
+    room = protocol.room_info(slug="lobby", title="Lobby", locked=False, slow_mode=0)
+    names = ["ann", "bob", "zoë", 'quote"d']
+    frames = [
+        protocol.ready_frame(
+            room=room,
+            user="ann",
+            online=online,
+            messages_json=['{"seq":1}'],
+            has_more=False,
+            recovered=None,
+        )
+        for online in (names, protocol.Names(names))
+    ]
+
+    assert frames[0] == frames[1]
+    assert json.loads(frames[0]) == {
+        "type": "ready",
+        "room": room,
+        "user": "ann",
+        "online": names,
+        "messages": [{"seq": 1}],
+        "has_more": False,
+    }
+
+
+def test_names_encode_once():
+    names = protocol.Names(["a", "b"])
+    assert names.json is names.json == '["a","b"]'
+    assert names == ["a", "b"]
