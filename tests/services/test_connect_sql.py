@@ -62,14 +62,13 @@ def test_token_user_refuses_revoked_keys_and_inactive_users(make_user):
         services.issue_token(user=alice),
         services.issue_token(user=bob),
     )
-    ApiToken.objects.filter(key_hash=services.hash_token(revoked)).update(
-        revoked_at=timezone.now()
-    )
+    ApiToken.objects.filter(key_hash=services.hash_token(revoked)).update(revoked_at=timezone.now())
 
     assert services.user_for_token(alive) == alice
-    assert services.user_for_token(alive).chat_token_id == ApiToken.objects.get(
-        key_hash=services.hash_token(alive)
-    ).pk
+    assert (
+        services.user_for_token(alive).chat_token_id
+        == ApiToken.objects.get(key_hash=services.hash_token(alive)).pk
+    )
     assert services.user_for_token(revoked) is None
     assert services.user_for_token(inactive) is None
     assert services.user_for_token("no-such-key") is None
