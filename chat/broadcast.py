@@ -56,7 +56,7 @@ class Outbound:
 
 def message_event(room_id: int, payload: dict[str, Any]) -> Outbound:
     """A committed message: cached, then sent to the room in seq order."""
-    entry_text = protocol.encode(payload)
+    entry_text = protocol.encode(payload)  # encoded once: the cache entry and the frame
     return Outbound(
         group=room_group(room_id),
         room_id=room_id,
@@ -65,7 +65,7 @@ def message_event(room_id: int, payload: dict[str, Any]) -> Outbound:
             "kind": "message",
             "room": room_id,
             "seq": payload["seq"],
-            "text": protocol.message_frame(payload),
+            "text": protocol.message_frame_from_json(entry_text),
             "at": time.time(),
         },
         cache_add=[(payload["seq"], entry_text)],

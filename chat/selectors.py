@@ -14,7 +14,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from . import connect_sql, protocol
+from . import hot_sql, protocol
 from .errors import CloseCode, Refusal
 from .models import ApiToken, Ban, Message, Mute, Room
 
@@ -126,7 +126,7 @@ def room_for_user(*, slug: str, user: User) -> Room:
     if not user.is_authenticated:
         raise Refusal(CloseCode.NOT_AUTHENTICATED)
     now = timezone.now()
-    room = connect_sql.room_with_access(slug=slug, user_id=user.pk, now=now)
+    room = hot_sql.room_with_access(slug=slug, user_id=user.pk, now=now)
     if room is None:
         raise Refusal(CloseCode.NO_SUCH_ROOM)
     if room.is_archived:

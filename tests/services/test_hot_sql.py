@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from chat import connect_sql, services
+from chat import hot_sql, services
 from chat.models import ApiToken, Ban, Room
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
@@ -35,7 +35,7 @@ def test_room_flags_match_the_orm_for_every_relation(make_user, make_room):
     Ban.objects.create(room=elsewhere, user=people["member"])
 
     for user in people.values():
-        got = connect_sql.room_with_access(slug="here", user_id=user.pk, now=now)
+        got = hot_sql.room_with_access(slug="here", user_id=user.pk, now=now)
         assert got is not None and got.pk == room.pk and got.slug == "here"
         flags = (got.user_is_member, got.user_moderates, got.user_is_banned)
         assert flags == orm_truth(room, user.pk, now), user.username
@@ -43,14 +43,14 @@ def test_room_flags_match_the_orm_for_every_relation(make_user, make_room):
     assert [
         name
         for name, user in people.items()
-        if connect_sql.room_with_access(slug="here", user_id=user.pk, now=now).user_is_banned
+        if hot_sql.room_with_access(slug="here", user_id=user.pk, now=now).user_is_banned
     ] == ["banned", "later"]
-    assert connect_sql.room_with_access(slug="nowhere", user_id=1, now=now) is None
+    assert hot_sql.room_with_access(slug="nowhere", user_id=1, now=now) is None
 
 
 def test_room_comes_back_as_a_full_model_instance(user, make_room):
     made = make_room("full", title="Full room", is_locked=True, slow_mode_seconds=7)
-    got = connect_sql.room_with_access(slug="full", user_id=user.pk, now=timezone.now())
+    got = hot_sql.room_with_access(slug="full", user_id=user.pk, now=timezone.now())
     for field in Room._meta.concrete_fields:
         assert getattr(got, field.attname) == getattr(made, field.attname), field.name
 
@@ -88,3 +88,22 @@ def test_token_use_is_recorded_at_most_once_a_minute(user):
     ApiToken.objects.filter(pk=token.pk).update(last_used_at=first - timedelta(minutes=2))
     services.user_for_token(key)
     assert ApiToken.objects.get(pk=token.pk).last_used_at > first - timedelta(minutes=2)
+
+
+def test_rows_matching_finds_exact_keys_never_their_cross_product(make_user, make_room):
+    now = timezone.now()
+    one, two = make_room("one"), make_room("two")
+    ann, bob = make_user("ann"), make_user("bob")
+    Ban.objects.create(room=one, user=ann)
+    Ban.objects.create(room=two, user=bob, until=now - timedelta(seconds=1))  # expired
+
+    def banned(keys, at=now):
+        rows = hot_sql.rows_matching(Ban, ("room", "user"), keys, in_force_at=at)
+        return {(ban.room_id, ban.user_id) for ban in rows}
+
+    assert banned({(one.pk, bob.pk), (two.pk, ann.pk)}) == set()  # the crossed pairs
+    assert banned({(one.pk, ann.pk), (two.pk, bob.pk)}) == {(one.pk, ann.pk)}
+    assert banned({(two.pk, bob.pk)}, at=now - timedelta(minutes=1)) == {(two.pk, bob.pk)}
+    assert banned(set()) == set()
+    found = hot_sql.rows_matching(Ban, ("room", "user"), [(one.pk, ann.pk)])
+    assert [(ban.room_id, ban.user_id, ban.until) for ban in found] == [(one.pk, ann.pk, None)]
