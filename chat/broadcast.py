@@ -241,6 +241,10 @@ async def _cache(outbounds: list[Outbound]) -> None:
 
 async def _send_in_order(events: list[tuple[Outbound, dict]]) -> None:
     layer = get_channel_layer()
+    group = events[0][0].group
+    local = _local_hubs.get(asyncio.get_running_loop())
+    if local is not None and group != CONTROL_GROUP and not await _peers.elsewhere(group, local):
+        return  # delivered here already; nobody else listens
     for outbound, event in events:
         try:
             await layer.group_send(outbound.group, event)
@@ -255,6 +259,7 @@ class LocalHub(Protocol):
     """The receiving side in this process (``chat.fanout.Hub``), seen from here."""
 
     origin: str
+    channel: str | None
 
     async def dispatch(self, event: dict[str, Any]) -> None: ...
 
@@ -356,6 +361,67 @@ class Publisher:
 
 
 ROOMS_AT_ONCE = 32
+# How long a process trusts what it read about a room group's other members. A process
+# that joins a group says so at once (``peer_event``); this bounds the time a lost
+# notice can cost (the joiner fills such gaps from history meanwhile).
+PEERS_TTL = 1.0
+
+
+class Peers:
+    """Whether any other process listens to a group.
+
+    With one process per room (one server, or rooms spread over several), every
+    ``group_send`` (four Redis round trips in channels-redis) only brings our own
+    event back, to be skipped. Reading the group's members once a second and
+    sending only when someone else is there removes that work.
+    """
+
+    def __init__(self) -> None:
+        self._known: dict[str, tuple[float, bool]] = {}
+
+    async def elsewhere(self, group: str, local: LocalHub) -> bool:
+        now = time.monotonic()
+        known = self._known.get(group)
+        if known is not None and known[0] > now:
+            return known[1]
+        answer = await self._read(group, local.channel)
+        self._known[group] = (now + PEERS_TTL, answer)
+        return answer
+
+    @staticmethod
+    async def _read(group: str, own: str | None) -> bool:
+        layer = get_channel_layer()
+        group_key = getattr(layer, "_group_key", None)
+        if own is None or group_key is None:
+            return True  # not channels-redis (its group storage is what we read): send
+        try:
+            connection = layer.connection(layer.consistent_hash(group))
+            members = await connection.zrangebyscore(
+                group_key(group), min=int(time.time()) - layer.group_expiry, max="+inf"
+            )
+        except Exception:  # noqa: BLE001 - Redis trouble: let the send try (and log)
+            return True
+        return any(member.decode() != own for member in members)
+
+    def forget(self, group: str) -> None:
+        """Read ``group``'s members again before the next send (a process joined it)."""
+        self._known.pop(group, None)
+
+
+_peers = Peers()
+
+
+def peers_changed(group: str) -> None:
+    """Another process joined ``group``: send it this process's events from now on."""
+    _peers.forget(group)
+
+
+def peer_event(room_id: int) -> Outbound:
+    """This process joined a room's group: the others must stop skipping it."""
+    return Outbound(
+        group=CONTROL_GROUP,
+        event={"type": "chat.event", "kind": "peer", "group": room_group(room_id)},
+    )
 
 
 def publish_soon(outbound: Outbound) -> None:

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
-from . import history, metrics, protocol, selectors
+from . import broadcast, history, metrics, protocol, selectors
 from .broadcast import CONTROL_GROUP, Publisher, register_local_hub, room_group
 from .errors import CloseCode, Refusal
 from .models import Room
@@ -315,6 +315,7 @@ class Hub:
         if fanout is None:
             fanout = self.rooms[room.pk] = RoomFanout(self, room)
             await self._add_group(room_group(room.pk))
+            broadcast.publish_soon(broadcast.peer_event(room.pk))
         connection.batch_floor = fanout.batch_count
         fanout.connections.add(connection)
         if connection.token_id is not None:
@@ -369,6 +370,9 @@ class Hub:
         kind = event.get("kind")
         if kind == "revoke":
             await self.close_token(event["token"])
+            return
+        if kind == "peer":
+            broadcast.peers_changed(event["group"])
             return
         fanout = self.rooms.get(event.get("room"))
         if fanout is None:

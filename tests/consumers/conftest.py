@@ -19,24 +19,36 @@ def _reset_backends() -> None:
     channel_layers.backends.clear()
 
 
+def _use_redis(settings, url: str) -> None:
+    settings.REDIS_URL = url
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [{"address": url, "socket_timeout": 15}]},
+        }
+    }
+
+
 @pytest.fixture(params=["embedded", "redis"])
 def mode(request, settings):
     """Run the test in embedded mode and in Redis mode."""
     if request.param == "redis":
         request.applymarker(pytest.mark.redis)
-        url = request.getfixturevalue("redis_url")
-        settings.REDIS_URL = url
-        settings.CHANNEL_LAYERS = {
-            "default": {
-                "BACKEND": "channels_redis.core.RedisChannelLayer",
-                "CONFIG": {"hosts": [{"address": url, "socket_timeout": 15}]},
-            }
-        }
+        _use_redis(settings, request.getfixturevalue("redis_url"))
     else:
         settings.REDIS_URL = ""
         settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     _reset_backends()
     yield request.param
+    _reset_backends()
+
+
+@pytest.fixture
+def redis_mode(settings, redis_url):
+    """Redis mode only (for tests about what goes through Redis); mark them ``redis``."""
+    _use_redis(settings, redis_url)
+    _reset_backends()
+    yield
     _reset_backends()
 
 
