@@ -200,18 +200,12 @@ async def _publish_batch(batch: list[Outbound]) -> None:
             # such care, readers prove the cache complete.)
             await history.forget(outbound.room_id, outbound.cache_replace)
     local = _local_hubs.get(asyncio.get_running_loop())
-    events = []
-    for outbound in batch:
-        event = outbound.event
-        if local is not None:
-            try:
-                await local.dispatch(event)
-            except Exception:
-                logger.exception(
-                    "local delivery failed group=%s kind=%s", outbound.group, event.get("kind")
-                )
-            event = {**event, "origin": local.origin}
-        events.append((outbound, event))
+    if local is not None:
+        await local.dispatch_many([outbound.event for outbound in batch])
+    events = [
+        (outbound, outbound.event if local is None else {**outbound.event, "origin": local.origin})
+        for outbound in batch
+    ]
     groups: dict[str, list[tuple[Outbound, dict]]] = {}
     for outbound, event in events:
         groups.setdefault(outbound.group, []).append((outbound, event))
@@ -261,7 +255,7 @@ class LocalHub(Protocol):
     origin: str
     channel: str | None
 
-    async def dispatch(self, event: dict[str, Any]) -> None: ...
+    async def dispatch_many(self, events: list[dict[str, Any]]) -> None: ...
 
 
 _local_hubs: dict[asyncio.AbstractEventLoop, LocalHub] = {}

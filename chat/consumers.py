@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import functools
 import logging
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
-from channels.utils import await_many_dispatch
 from django.db import DatabaseError
 
 from . import (
@@ -67,6 +67,26 @@ def parse_since(scope) -> int | None:
 class RoomConsumer(AsyncWebsocketConsumer):
     """One client connection to one room."""
 
+    # Not None: channels' __init__ would give every instance an empty list of its own.
+    groups = ()
+
+    @classmethod
+    def as_asgi(cls, **initkwargs):
+        """channels' ``as_asgi``, but the returned callable is not a coroutine of its own.
+
+        It makes the consumer and returns the consumer's coroutine, so no frame of it
+        waits for the connection's whole life (see ``chatsite.asgi``).
+        """
+
+        def app(scope, receive, send):
+            return cls(**initkwargs)(scope, receive, send)
+
+        app.consumer_class = cls
+        app.consumer_initkwargs = initkwargs
+        app._asgi_single_callable = True  # asgiref: a plain function that is ASGI 3
+        functools.update_wrapper(app, cls, updated=())
+        return app
+
     async def __call__(self, scope, receive, send):
         # No layer channel per connection: the process's Hub receives room events.
         self.scope = scope
@@ -83,8 +103,12 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.registered = False
         self.user_id = 0
         self.token_id = None
+        # channels' await_many_dispatch would run each receive() in a task of its
+        # own and keep the previous, finished one: with a single source, awaiting it
+        # here is the same order and 1.5 KB less per idle connection.
         with contextlib.suppress(StopConsumer):
-            await await_many_dispatch([receive], self.dispatch)
+            while True:
+                await self.dispatch(await receive())
 
     async def dispatch(self, message):
         # channels 4.3 hops to the database thread before every handler to close
@@ -342,6 +366,19 @@ class RoomConsumer(AsyncWebsocketConsumer):
         elif seq > self.last_seq + 1:
             await self.enqueue(seq, text)
             await self.catch_up()
+
+    async def deliver_messages(self, messages: list[tuple[int, Frame]]) -> None:
+        """Consecutive room messages: one socket write when they follow what it has."""
+        if (
+            self.state is State.LIVE
+            and not self.catching_up
+            and messages[0][0] == self.last_seq + 1
+        ):
+            self.last_seq = messages[-1][0]
+            await self.write([frame for _, frame in messages])
+        else:
+            for seq, frame in messages:
+                await self.deliver_message(seq, frame)
 
     async def deliver_frame(self, text: Frame) -> None:
         if self.state is State.CONNECTING or self.catching_up:
