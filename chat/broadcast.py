@@ -143,32 +143,34 @@ def revoke_event(token_id: int) -> Outbound:
 # --- publishing --------------------------------------------------------------
 
 
-def publish_on_commit(outbound: Outbound) -> None:
-    """Publish ``outbound`` once the current transaction commits (guarantee 1).
+def publish_on_commit(*outbounds: Outbound) -> None:
+    """Publish ``outbounds`` in order once the current transaction commits (guarantee 1).
 
     Outside a transaction it publishes at once. A rolled-back transaction publishes
-    nothing.
+    nothing. A batch of messages passes all its events in one call: one wake-up of
+    the event loop instead of one per message.
     """
-    transaction.on_commit(lambda: publish_now_unsafe(outbound), robust=True)
+    transaction.on_commit(lambda: publish_now_unsafe(*outbounds), robust=True)
 
 
 _loop_lock = threading.Lock()
 _publishers: dict[asyncio.AbstractEventLoop, Publisher] = {}
 
 
-def publish_now_unsafe(outbound: Outbound) -> None:
+def publish_now_unsafe(*outbounds: Outbound) -> None:
     """Publish immediately, whether or not the data is committed. Use ``publish_on_commit``.
 
     From a thread beside a running event loop (the consumer's database thread, a
-    sync view under daphne) the event is queued to that loop's ``Publisher``
-    without blocking; from plain sync code (the shell, a management command) it is
-    delivered before returning.
+    sync view under daphne) the events are queued to that loop's ``Publisher``
+    without blocking; from plain sync code (the shell, a management command) they
+    are delivered before returning.
     """
     publisher = Publisher.current()
     if publisher is not None:
-        publisher.submit_threadsafe(outbound)
+        publisher.submit_threadsafe(outbounds)
     else:
-        async_to_sync(publish)(outbound)
+        for outbound in outbounds:
+            async_to_sync(publish)(outbound)
 
 
 async def publish(outbound: Outbound) -> None:
@@ -315,24 +317,25 @@ class Publisher:
                     return publisher
         return None
 
-    def submit_threadsafe(self, outbound: Outbound) -> None:
+    def submit_threadsafe(self, outbounds: tuple[Outbound, ...]) -> None:
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
             running = None
         if running is self.loop:
-            self.submit(outbound)
+            self.submit(*outbounds)
         else:
-            self.loop.call_soon_threadsafe(self.submit, outbound)
+            self.loop.call_soon_threadsafe(self.submit, *outbounds)
 
-    def submit(self, outbound: Outbound) -> None:
-        """Queue ``outbound`` from code running in this loop (never waits)."""
-        if outbound.cache_add:
-            # Its own copy: merging cache entries must not empty the one being sent.
-            self.cache_queue.put_nowait(
-                replace(outbound, cache_add=list(outbound.cache_add), cache_replace=None)
-            )
-        self.queue.put_nowait(outbound)
+    def submit(self, *outbounds: Outbound) -> None:
+        """Queue ``outbounds`` from code running in this loop (never waits)."""
+        for outbound in outbounds:
+            if outbound.cache_add:
+                # Its own copy: merging cache entries must not empty the one being sent.
+                self.cache_queue.put_nowait(
+                    replace(outbound, cache_add=list(outbound.cache_add), cache_replace=None)
+                )
+            self.queue.put_nowait(outbound)
 
     @staticmethod
     async def _run(queue: asyncio.Queue[Outbound], handle) -> None:

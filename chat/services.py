@@ -154,6 +154,7 @@ def _post_batch(requests: list[PostRequest]) -> list[PostResult | ChatError]:
         _insert([message for _, message in new])
         _set_last_seqs({message.room_id: seqs[message.room_id] for _, message in new}, now)
 
+    events = []
     for created, found in ((True, new), (False, repeats)):
         for index, message in found:
             room = rooms[message.room_id]
@@ -162,7 +163,9 @@ def _post_batch(requests: list[PostRequest]) -> list[PostResult | ChatError]:
             )
             results[index] = PostResult(message=message, payload=payload, created=created)
             if created:
-                broadcast.publish_on_commit(broadcast.message_event(room.pk, payload))
+                events.append(broadcast.message_event(room.pk, payload))
+    if events:
+        broadcast.publish_on_commit(*events)
     return results  # type: ignore[return-value]
 
 

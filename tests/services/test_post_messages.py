@@ -17,7 +17,9 @@ pytestmark = pytest.mark.django_db
 def published(monkeypatch):
     """What services hand to the broadcaster (after commit), instead of sending it."""
     events = []
-    monkeypatch.setattr(broadcast, "publish_now_unsafe", events.append)
+    monkeypatch.setattr(
+        broadcast, "publish_now_unsafe", lambda *outbounds: events.extend(outbounds)
+    )
     return events
 
 
