@@ -367,6 +367,29 @@ class RoomConsumer(AsyncWebsocketConsumer):
             await self.enqueue(seq, text)
             await self.catch_up()
 
+    def deliver_now(self, messages: list[tuple[int, Frame]]) -> bool:
+        """Deliver consecutive room messages without awaiting, in the common case.
+
+        True when done: the connection is live, they follow what it has, and the
+        socket takes them at once. False: nothing was done; use ``deliver_message(s)``,
+        which also handles catching up, gaps and slow clients.
+        """
+        if (
+            self.state is not State.LIVE
+            or self.catching_up
+            or messages[0][0] != self.last_seq + 1
+            or (self.socket.buffered() or 0) > MAX_SOCKET_BUFFER
+        ):
+            return False
+        try:
+            sent = self.socket.send_now([frame for _, frame in messages])
+        except Exception as exc:  # noqa: BLE001 - autobahn raises Disconnected mid close handshake
+            self._closing_socket(exc)
+            sent = True  # nothing more to do for a closing socket
+        if sent:
+            self.last_seq = messages[-1][0]
+        return sent
+
     async def deliver_messages(self, messages: list[tuple[int, Frame]]) -> None:
         """Consecutive room messages: one socket write when they follow what it has."""
         if (

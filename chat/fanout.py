@@ -61,6 +61,8 @@ class Connection(Protocol):
 
     async def deliver_messages(self, messages: list[tuple[int, Frame]]) -> None: ...
 
+    def deliver_now(self, messages: list[tuple[int, Frame]]) -> bool: ...
+
     async def deliver_frame(self, frame: Frame) -> None: ...
 
     async def deliver_frames(self, frames: list[Frame]) -> None: ...
@@ -123,6 +125,8 @@ class RoomFanout:
                 return
             for connection in list(self.connections):
                 try:
+                    if connection.deliver_now(ready):
+                        continue
                     if len(ready) == 1:
                         await connection.deliver_message(*ready[0])
                     else:
