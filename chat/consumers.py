@@ -367,6 +367,20 @@ class RoomConsumer(AsyncWebsocketConsumer):
             await self.enqueue(seq, text)
             await self.catch_up()
 
+    def frames_now(self, frames: list[Frame]) -> bool:
+        """``deliver_frames`` without awaiting when the connection is live (True), else False."""
+        if (
+            self.state is not State.LIVE
+            or self.catching_up
+            or (self.socket.buffered() or 0) > MAX_SOCKET_BUFFER
+        ):
+            return False
+        try:
+            return self.socket.send_now(frames)
+        except Exception as exc:  # noqa: BLE001 - autobahn raises Disconnected mid close handshake
+            self._closing_socket(exc)
+            return True
+
     def deliver_now(self, messages: list[tuple[int, Frame]]) -> bool:
         """Deliver consecutive room messages without awaiting, in the common case.
 
