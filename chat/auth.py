@@ -4,6 +4,10 @@ Both follow channels' middleware rule: state goes in the scope, never on the
 instance, which serves every connection. They never refuse by themselves; they
 put a ``Refusal`` in ``scope["chat_refusal"]`` and the consumer accepts, then
 closes with its code, so clients see why (a refusal before accept is a bare 403).
+
+Neither is a coroutine: each looks at the scope and returns the inner
+application's awaitable, so it is not a frame (holding its scope and locals) that
+waits on the stack for as long as the connection lives.
 """
 
 from __future__ import annotations
@@ -35,10 +39,13 @@ class OriginCheckMiddleware:
     lives as long as the connection (a kilobyte apiece, per connection).
     """
 
+    _asgi_single_callable = True  # asgiref: ASGI 3, though __call__ is no coroutine function
+
     def __init__(self, inner) -> None:
         self.inner = inner
 
-    async def __call__(self, scope, receive, send):
+    def __call__(self, scope, receive, send):
+        """The inner application's awaitable, with a ``chat_refusal`` for a foreign origin."""
         origin = header(scope, b"origin")
         if origin is not None:
             validator = OriginValidator(None, settings.ALLOWED_HOSTS)
@@ -48,7 +55,7 @@ class OriginCheckMiddleware:
                 parsed = None
             if parsed is None or not validator.valid_origin(parsed):
                 scope = dict(scope, chat_refusal=Refusal(CloseCode.FORBIDDEN, "origin not allowed"))
-        return await self.inner(scope, receive, send)
+        return self.inner(scope, receive, send)
 
 
 class BearerTokenMiddleware:
@@ -59,17 +66,20 @@ class BearerTokenMiddleware:
     (session, token, room). An unusable header becomes an empty token: refused there.
     """
 
+    _asgi_single_callable = True  # asgiref: ASGI 3, though __call__ is no coroutine function
+
     def __init__(self, inner) -> None:
         self.inner = inner
         self.session_stack = AuthMiddlewareStack(inner)
 
-    async def __call__(self, scope, receive, send):
+    def __call__(self, scope, receive, send):
+        """The inner application's awaitable: through the session stack without a token."""
         value = header(scope, b"authorization")
         if value is None:
-            return await self.session_stack(scope, receive, send)
+            return self.session_stack(scope, receive, send)
         scheme, _, key = value.decode("latin1").partition(" ")
         key = key.strip() if scheme.lower() == "bearer" else ""
-        return await self.inner(dict(scope, chat_token_key=key), receive, send)
+        return self.inner(dict(scope, chat_token_key=key), receive, send)
 
 
 def ChatAuthStack(inner):  # noqa: N802 - named like channels' AuthMiddlewareStack
