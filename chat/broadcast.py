@@ -27,7 +27,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
-from . import history, protocol
+from . import history, peers, protocol
 
 logger = logging.getLogger(__name__)
 
@@ -184,12 +184,12 @@ async def publish(outbound: Outbound) -> None:
 
 
 async def _publish_batch(batch: list[Outbound]) -> None:
-    """Deliver events here, then send them to their groups.
+    """Deliver events here, then to the other processes that listen.
 
     1. This process's own connections get every event first, without the round trip
-       through Redis (and while Redis is away); the hub skips the layer's copy.
-    2. The layer: each room's events in order, rooms side by side, at most
-       ``ROOMS_AT_ONCE`` callers on the layer's connection pool.
+       through Redis (and while Redis is away).
+    2. The layer: each other process with members in the events' rooms gets one
+       layer message holding its share of the batch, in order (``chat.peers``).
 
     The history cache is written beside this (``_write_cache``), never behind it: a
     storm of presence frames must not keep new messages out of the cache while
@@ -204,14 +204,33 @@ async def _publish_batch(batch: list[Outbound]) -> None:
     local = _local_hubs.get(asyncio.get_running_loop())
     if local is not None:
         await local.dispatch_many([outbound.event for outbound in batch])
-    events = [
-        (outbound, outbound.event if local is None else {**outbound.event, "origin": local.origin})
-        for outbound in batch
-    ]
-    groups: dict[str, list[tuple[Outbound, dict]]] = {}
-    for outbound, event in events:
-        groups.setdefault(outbound.group, []).append((outbound, event))
-    rooms = list(groups.values())
+    await _to_other_processes(batch, local)
+
+
+async def _to_other_processes(batch: list[Outbound], local: LocalHub | None) -> None:
+    """Each other process listening gets this batch's events for it in one layer message.
+
+    Control events (and everything, when this process has no hub or the layer is
+    not channels-redis) go through ``group_send`` as before.
+    """
+    own = local.channel if local is not None else None
+    known: dict[str, frozenset[str] | None] = {}
+    if own is not None:
+        groups = list({o.group for o in batch if o.group != CONTROL_GROUP})
+        found = await asyncio.gather(*(peers.peers.channels(group, own) for group in groups))
+        known = dict(zip(groups, found, strict=True))
+    direct: dict[str, list[dict]] = {}
+    by_group: dict[str, list[tuple[Outbound, dict]]] = {}
+    for outbound in batch:
+        event = outbound.event if local is None else {**outbound.event, "origin": local.origin}
+        channels = known.get(outbound.group)
+        if channels is None:
+            by_group.setdefault(outbound.group, []).append((outbound, event))
+        else:
+            for channel in channels:
+                direct.setdefault(channel, []).append(event)
+    await asyncio.gather(*(peers.send_events(c, events) for c, events in direct.items()))
+    rooms = list(by_group.values())
     for start in range(0, len(rooms), ROOMS_AT_ONCE):
         await asyncio.gather(
             *(_send_in_order(room) for room in rooms[start : start + ROOMS_AT_ONCE])
@@ -237,10 +256,6 @@ async def _cache(outbounds: list[Outbound]) -> None:
 
 async def _send_in_order(events: list[tuple[Outbound, dict]]) -> None:
     layer = get_channel_layer()
-    group = events[0][0].group
-    local = _local_hubs.get(asyncio.get_running_loop())
-    if local is not None and group != CONTROL_GROUP and not await _peers.elsewhere(group, local):
-        return  # delivered here already; nobody else listens
     for outbound, event in events:
         try:
             await layer.group_send(outbound.group, event)
@@ -358,59 +373,11 @@ class Publisher:
 
 
 ROOMS_AT_ONCE = 32
-# How long a process trusts what it read about a room group's other members. A process
-# that joins a group says so at once (``peer_event``); this bounds the time a lost
-# notice can cost (the joiner fills such gaps from history meanwhile).
-PEERS_TTL = 1.0
-
-
-class Peers:
-    """Whether any other process listens to a group.
-
-    With one process per room (one server, or rooms spread over several), every
-    ``group_send`` (four Redis round trips in channels-redis) only brings our own
-    event back, to be skipped. Reading the group's members once a second and
-    sending only when someone else is there removes that work.
-    """
-
-    def __init__(self) -> None:
-        self._known: dict[str, tuple[float, bool]] = {}
-
-    async def elsewhere(self, group: str, local: LocalHub) -> bool:
-        now = time.monotonic()
-        known = self._known.get(group)
-        if known is not None and known[0] > now:
-            return known[1]
-        answer = await self._read(group, local.channel)
-        self._known[group] = (now + PEERS_TTL, answer)
-        return answer
-
-    @staticmethod
-    async def _read(group: str, own: str | None) -> bool:
-        layer = get_channel_layer()
-        group_key = getattr(layer, "_group_key", None)
-        if own is None or group_key is None:
-            return True  # not channels-redis (its group storage is what we read): send
-        try:
-            connection = layer.connection(layer.consistent_hash(group))
-            members = await connection.zrangebyscore(
-                group_key(group), min=int(time.time()) - layer.group_expiry, max="+inf"
-            )
-        except Exception:  # noqa: BLE001 - Redis trouble: let the send try (and log)
-            return True
-        return any(member.decode() != own for member in members)
-
-    def forget(self, group: str) -> None:
-        """Read ``group``'s members again before the next send (a process joined it)."""
-        self._known.pop(group, None)
-
-
-_peers = Peers()
 
 
 def peers_changed(group: str) -> None:
     """Another process joined ``group``: send it this process's events from now on."""
-    _peers.forget(group)
+    peers.peers.forget(group)
 
 
 def peer_event(room_id: int) -> Outbound:

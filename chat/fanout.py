@@ -413,7 +413,10 @@ class Hub:
             if event.get("origin") == self.origin:
                 continue
             try:
-                await self.dispatch(event)
+                if event.get("kind") == "batch":  # another process's publish batch
+                    await self.dispatch_many(event["events"])
+                else:
+                    await self.dispatch(event)
             except Exception:
                 logger.exception("event dispatch failed kind=%s", event.get("kind"))
 

@@ -1,8 +1,9 @@
-"""A process sends a room's events through Redis only while another process listens."""
+"""A room's events go through Redis only to other processes that listen, a batch at a time."""
 
 import asyncio
 
 import pytest
+from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 
 from chat import broadcast
@@ -16,52 +17,100 @@ ROOM = "/ws/rooms/lobby/"
 
 
 @pytest.fixture
-def counted_sends(monkeypatch):
-    sent: list[str] = []
+def layer_traffic(monkeypatch):
+    """Every layer send and group_send this process makes: (kind, target, message)."""
+    calls: list[tuple[str, str, dict]] = []
     layer = get_channel_layer()
-    real = layer.group_send
+    send, group_send = layer.send, layer.group_send
 
-    async def group_send(group, message):
-        sent.append(group)
-        await real(group, message)
+    async def counted_send(channel, message):
+        calls.append(("send", channel, message))
+        await send(channel, message)
 
-    monkeypatch.setattr(layer, "group_send", group_send)
-    return sent
+    async def counted_group_send(group, message):
+        calls.append(("group_send", group, message))
+        await group_send(group, message)
+
+    monkeypatch.setattr(layer, "send", counted_send)
+    monkeypatch.setattr(layer, "group_send", counted_group_send)
+    return calls
+
+
+async def _post(sender, receiver, body, client_id):
+    await sender.send("message", body=body, client_id=client_id)
+    await sender.expect("ack")
+    assert (await receiver.expect("message"))["body"] == body
+    await broadcast.Publisher.start().drain()
 
 
 async def test_alone_in_a_room_nothing_goes_through_redis_until_a_peer_joins(
-    redis_mode, room, token, other_token, counted_sends
+    redis_mode, room, token, other_token, layer_traffic
 ):
     group = room_group(room.pk)
+    layer = get_channel_layer()
     async with connect(ROOM, token=token) as alice, connect(ROOM, token=other_token) as bob:
-        await alice.send("message", body="one", client_id="c1")
-        await alice.expect("ack")
-        assert (await bob.expect("message"))["body"] == "one"
-        await broadcast.Publisher.start().drain()
-        assert group not in counted_sends  # both connections are in this process
+        await _post(alice, bob, "one", "c1")
+        room_traffic = [call for call in layer_traffic if call[1] != broadcast.CONTROL_GROUP]
+        assert room_traffic == []  # both connections are in this process
 
         # Another process joins the room's group and announces it, as its hub does.
-        layer = get_channel_layer()
         elsewhere = await layer.new_channel("chat.hub.")
         await layer.group_add(group, elsewhere)
         await Hub.current().dispatch({"kind": "peer", "group": group})
-
-        await alice.send("message", body="two", client_id="c2")
-        await alice.expect("ack")
-        assert (await bob.expect("message"))["body"] == "two"
-        await broadcast.Publisher.start().drain()
-        assert counted_sends.count(group) == 1
+        await _post(alice, bob, "two", "c2")
         event = await asyncio.wait_for(layer.receive(elsewhere), 5)
-        assert event["kind"] == "message" and event["seq"] == 2
+        assert event["kind"] == "batch"
+        assert [(e["kind"], e["seq"]) for e in event["events"]] == [("message", 2)]
+        assert not [call for call in layer_traffic if call[0] == "group_send" and call[1] == group]
 
-        # It leaves: after a while (no notice is sent for leaving) sends stop again.
+        # It leaves (and this process reads the group again): sends stop.
         await layer.group_discard(group, elsewhere)
         broadcast.peers_changed(group)
-        await alice.send("message", body="three", client_id="c3")
-        await alice.expect("ack")
-        await bob.expect("message")
+        before = len(layer_traffic)
+        await _post(alice, bob, "three", "c3")
+        assert layer_traffic[before:] == []
+
+
+async def test_a_busy_moment_reaches_a_peer_as_one_layer_message_in_order(
+    redis_mode, room, make_room, token, layer_traffic
+):
+    other_room = await sync_to_async(make_room)("other")
+    layer = get_channel_layer()
+    elsewhere = await layer.new_channel("chat.hub.")
+    for group in (room_group(room.pk), room_group(other_room.pk)):
+        await layer.group_add(group, elsewhere)
+    async with (
+        connect(ROOM, token=token) as alice,
+        connect(f"/ws/rooms/{other_room.slug}/", token=token) as elsewhere_alice,
+    ):
         await broadcast.Publisher.start().drain()
-        assert counted_sends.count(group) == 1
+        while True:  # the join announcements of this process's hub
+            try:
+                await asyncio.wait_for(layer.receive(elsewhere), 0.5)
+            except TimeoutError:
+                break
+        sends = len(layer_traffic)
+        # Published together, as one batch of the publisher.
+        publisher = broadcast.Publisher.start()
+        publisher.submit(
+            *[
+                broadcast.frame_event(r.pk, f'{{"type":"pong","n":{n}}}')
+                for n in range(5)
+                for r in (room, other_room)
+            ]
+        )
+        await publisher.drain()
+        for connection in (alice, elsewhere_alice):
+            for _ in range(5):
+                await connection.expect("pong")
+        direct = [call for call in layer_traffic[sends:] if call[0] == "send"]
+
+    assert len(direct) == 1 and direct[0][1] == elsewhere
+    event = await asyncio.wait_for(layer.receive(elsewhere), 5)
+    texts = [(e["room"], e["text"]) for e in event["events"]]
+    assert texts == [
+        (r.pk, f'{{"type":"pong","n":{n}}}') for n in range(5) for r in (room, other_room)
+    ]
 
 
 async def test_a_peer_notice_reaches_other_processes_through_the_control_group(
