@@ -29,11 +29,12 @@ from . import (
     services,
     shutdown,
 )
+from .batching import loop_batcher
 from .conf import chat_settings
 from .errors import ChatError, CloseCode, ErrorCode, Refusal
 from .fanout import Hub
 from .transport import Frame, Socket
-from .writer import Writer
+from .writer import writer
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,11 @@ class State(enum.Enum):
     CONNECTING = "connecting"
     LIVE = "live"
     CLOSED = "closed"
+
+
+async def _open_sessions(requests: list[services.SessionRequest]) -> list:
+    # A crowd connecting at once shares trips to the database thread (and queries).
+    return await database_sync_to_async(services.open_sessions)(requests)
 
 
 def parse_since(scope) -> int | None:
@@ -168,10 +174,12 @@ class RoomConsumer(AsyncWebsocketConsumer):
         if refusal is not None:
             raise refusal
         since = parse_since(self.scope)
-        session = await database_sync_to_async(services.open_session)(
-            slug=self.scope["url_route"]["kwargs"]["slug"],
-            user=self.scope.get("user"),
-            token_key=self.scope.get("chat_token_key"),
+        session = await loop_batcher("sessions", _open_sessions, max_batch=500).submit(
+            services.SessionRequest(
+                slug=self.scope["url_route"]["kwargs"]["slug"],
+                user=self.scope.get("user"),
+                token_key=self.scope.get("chat_token_key"),
+            )
         )
         self.user, self.token_id = session.user, session.token_id
         self.user_id, self.username = self.user.pk, self.user.get_username()
@@ -318,7 +326,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         request = services.PostRequest(
             room_id=self.room.pk, author=self.user, body=command.body, client_id=command.client_id
         )
-        result = await Writer.current().post(request)
+        result = await writer().submit(request)
         await self.write(result.ack)
 
     async def send_history(self, command: protocol.FetchHistory) -> None:

@@ -32,43 +32,50 @@ def _column(model, name: str) -> str:
 
 @functools.cache
 def _room_sql(vendor: str) -> str:
+    """Rooms by slug, each joined with one user (``k.column2``) and their relation to it."""
     quote = connections["default"].ops.quote_name
     room, ban = Room._meta, Ban._meta
     members, moderators = Room.members.through, Room.moderators.through
-    room_pk = f"{quote(room.db_table)}.{quote(room.pk.column)}"
+    rooms = quote(room.db_table)
+    room_pk = f"{rooms}.{quote(room.pk.column)}"
 
     def relation(through) -> str:
         return (
             f"EXISTS (SELECT 1 FROM {quote(through._meta.db_table)} r"  # noqa: S608 - names, not values
             f" WHERE r.{quote(_column(through, 'room'))} = {room_pk}"
-            f" AND r.{quote(_column(through, 'user'))} = %s)"
+            f" AND r.{quote(_column(through, 'user'))} = k.column2)"
         )
 
     until = quote(_column(Ban, "until"))
+    # "{values}" is filled with one "(%s, %s)" per (slug, user) pair.
     return (
-        f"SELECT {quote(room.db_table)}.*,"  # noqa: S608 - names from the models; values are parameters
+        f"SELECT {rooms}.*, k.column2 AS chat_user_id,"  # noqa: S608 - names from the models; values are parameters
         f" {relation(members)} AS user_is_member,"
         f" {relation(moderators)} AS user_moderates,"
         f" EXISTS (SELECT 1 FROM {quote(ban.db_table)} b"
         f" WHERE b.{quote(_column(Ban, 'room'))} = {room_pk}"
-        f" AND b.{quote(_column(Ban, 'user'))} = %s"
+        f" AND b.{quote(_column(Ban, 'user'))} = k.column2"
         f" AND (b.{until} IS NULL OR b.{until} > %s)) AS user_is_banned"
-        f" FROM {quote(room.db_table)} WHERE {quote(room.db_table)}.{quote(_column(Room, 'slug'))} = %s"
+        f" FROM (VALUES {{values}}) AS k"
+        f" JOIN {rooms} ON {rooms}.{quote(_column(Room, 'slug'))} = k.column1"
     )
 
 
 @functools.cache
 def _token_user_sql(vendor: str) -> str:
+    """Users by token hash; "{hashes}" is filled with one "%s" per hash."""
     quote = connections["default"].ops.quote_name
     user_model = get_user_model()
     users, tokens = quote(user_model._meta.db_table), quote(ApiToken._meta.db_table)
     used = f"t.{quote(_column(ApiToken, 'last_used_at'))}"
+    key_hash = f"t.{quote(_column(ApiToken, 'key_hash'))}"
     return (
         f"SELECT {users}.*, t.{quote(ApiToken._meta.pk.column)} AS chat_token_id,"  # noqa: S608 - as above
+        f" {key_hash} AS chat_token_hash,"
         f" CASE WHEN {used} IS NULL OR {used} < %s THEN 1 ELSE 0 END AS chat_token_stale"
         f" FROM {tokens} t JOIN {users}"
         f" ON {users}.{quote(user_model._meta.pk.column)} = t.{quote(_column(ApiToken, 'user'))}"
-        f" WHERE t.{quote(_column(ApiToken, 'key_hash'))} = %s"
+        f" WHERE {key_hash} IN ({{hashes}})"
         f" AND t.{quote(_column(ApiToken, 'revoked_at'))} IS NULL"
     )
 
@@ -108,29 +115,51 @@ def _when(moment: datetime):
     return connections["default"].ops.adapt_datetimefield_value(moment)
 
 
+def rooms_with_access(
+    pairs: Iterable[tuple[str, int]], *, now: datetime
+) -> dict[tuple[str, int], Room]:
+    """For each (slug, user id): the room, with ``user_is_member``, ``user_moderates``
+    and ``user_is_banned`` for that user; pairs whose slug is no room are left out."""
+    pairs = list(dict.fromkeys(pairs))
+    if not pairs:
+        return {}
+    sql = _room_sql(connections["default"].vendor).format(
+        values=", ".join(["(%s, %s)"] * len(pairs))
+    )
+    params = [_when(now), *(value for pair in pairs for value in pair)]
+    found = {}
+    for room in Room.objects.raw(sql, params):
+        # SQLite answers EXISTS with 0/1; callers get booleans on every database.
+        for name in ("user_is_member", "user_moderates", "user_is_banned"):
+            setattr(room, name, bool(getattr(room, name)))
+        found[(room.slug, int(room.chat_user_id))] = room
+    return found
+
+
 def room_with_access(*, slug: str, user_id: int, now: datetime) -> Room | None:
-    """The room by slug, with ``user_is_member``, ``user_moderates`` and ``user_is_banned``."""
-    sql = _room_sql(connections["default"].vendor)
-    rows = list(Room.objects.raw(sql, [user_id, user_id, user_id, _when(now), slug]))
-    if not rows:
-        return None
-    room = rows[0]
-    # SQLite answers EXISTS with 0/1; callers get booleans on every database.
-    for name in ("user_is_member", "user_moderates", "user_is_banned"):
-        setattr(room, name, bool(getattr(room, name)))
-    return room
+    """``rooms_with_access`` for one pair: the room, or None."""
+    return rooms_with_access([(slug, user_id)], now=now).get((slug, user_id))
+
+
+def token_users(key_hashes: Iterable[str], *, used_before: datetime) -> dict[str, models.Model]:
+    """The users of the unrevoked tokens among ``key_hashes``, by hash.
+
+    Each user carries ``chat_token_id`` and ``chat_token_stale`` (its last use is
+    older than ``used_before``, or never).
+    """
+    key_hashes = list(dict.fromkeys(key_hashes))
+    if not key_hashes:
+        return {}
+    sql = _token_user_sql(connections["default"].vendor).format(
+        hashes=", ".join(["%s"] * len(key_hashes))
+    )
+    found = {}
+    for user in get_user_model().objects.raw(sql, [_when(used_before), *key_hashes]):
+        user.chat_token_stale = bool(user.chat_token_stale)
+        found[user.chat_token_hash] = user
+    return found
 
 
 def token_user(*, key_hash: str, used_before: datetime):
-    """The user of the unrevoked token ``key_hash``, or None.
-
-    The user carries ``chat_token_id`` and ``chat_token_stale`` (its last use is
-    older than ``used_before``, or never).
-    """
-    sql = _token_user_sql(connections["default"].vendor)
-    rows = list(get_user_model().objects.raw(sql, [_when(used_before), key_hash]))
-    if not rows:
-        return None
-    user = rows[0]
-    user.chat_token_stale = bool(user.chat_token_stale)
-    return user
+    """``token_users`` for one hash: the user, or None."""
+    return token_users([key_hash], used_before=used_before).get(key_hash)

@@ -126,7 +126,11 @@ def room_for_user(*, slug: str, user: User) -> Room:
     if not user.is_authenticated:
         raise Refusal(CloseCode.NOT_AUTHENTICATED)
     now = timezone.now()
-    room = hot_sql.room_with_access(slug=slug, user_id=user.pk, now=now)
+    return _admit(hot_sql.room_with_access(slug=slug, user_id=user.pk, now=now), user, now)
+
+
+def _admit(room: Room | None, user: User, now: datetime) -> Room:
+    """``room`` (annotated for ``user`` by ``hot_sql``) if they may enter, else ``Refusal``."""
     if room is None:
         raise Refusal(CloseCode.NO_SUCH_ROOM)
     if room.is_archived:
@@ -163,15 +167,34 @@ class Session:
 
 def session_for(*, slug: str, user: User, token_id: int | None = None) -> Session:
     """The room ``user`` may enter and what the connection needs of it, or ``Refusal``."""
-    room = room_for_user(slug=slug, user=user)
-    return Session(
-        user=user,
-        room=room,
-        info=room_info(room),
-        is_moderator=room.user_moderates or is_staff_moderator(user),
-        last_seq=room.last_seq,
-        token_id=token_id,
-    )
+    session = sessions_for([(slug, user, token_id)])[0]
+    if isinstance(session, Refusal):
+        raise session
+    return session
+
+
+def sessions_for(requests: list[tuple[str, User, int | None]]) -> list[Session | Refusal]:
+    """``session_for`` for (slug, authenticated user, token id) triples, in one query."""
+    now = timezone.now()
+    rooms = hot_sql.rooms_with_access([(slug, user.pk) for slug, user, _ in requests], now=now)
+    sessions: list[Session | Refusal] = []
+    for slug, user, token_id in requests:
+        try:
+            room = _admit(rooms.get((slug, user.pk)), user, now)
+        except Refusal as refusal:
+            sessions.append(refusal)
+            continue
+        sessions.append(
+            Session(
+                user=user,
+                room=room,
+                info=room_info(room),
+                is_moderator=room.user_moderates or is_staff_moderator(user),
+                last_seq=room.last_seq,
+                token_id=token_id,
+            )
+        )
+    return sessions
 
 
 def lobby_rooms(*, user: User) -> QuerySet[Room]:

@@ -666,6 +666,15 @@ def revoke_tokens(*, tokens, by: User | None = None) -> int:
     return len(revoked)
 
 
+@dataclass(frozen=True, slots=True)
+class SessionRequest:
+    """A WebSocket connect: the room's slug and who asks (session user or bearer token)."""
+
+    slug: str
+    user: User | None
+    token_key: str | None = None
+
+
 def open_session(
     *, slug: str, user: User | None, token_key: str | None = None
 ) -> selectors.Session:
@@ -675,15 +684,33 @@ def open_session(
     is unknown or revoked); otherwise ``user`` (from the session). Raises the
     ``Refusal`` of ``selectors.room_for_user`` when the room refuses them.
     """
-    token_id = None
-    if token_key is not None:
-        user = user_for_token(token_key) if token_key else None
-        if user is None:
-            raise Refusal(CloseCode.NOT_AUTHENTICATED, "invalid or revoked token")
-        token_id = user.chat_token_id
-    if user is None or not user.is_authenticated:
-        raise Refusal(CloseCode.NOT_AUTHENTICATED)
-    return selectors.session_for(slug=slug, user=user, token_id=token_id)
+    session = open_sessions([SessionRequest(slug=slug, user=user, token_key=token_key)])[0]
+    if isinstance(session, Refusal):
+        raise session
+    return session
+
+
+def open_sessions(requests: list[SessionRequest]) -> list[selectors.Session | Refusal]:
+    """``open_session`` for a crowd connecting at once: two queries whatever its size."""
+    users = _token_users({r.token_key for r in requests if r.token_key})
+    admitted: list[tuple[int, tuple[str, User, int | None]]] = []
+    results: list[selectors.Session | Refusal | None] = [None] * len(requests)
+    for index, request in enumerate(requests):
+        user, token_id = request.user, None
+        if request.token_key is not None:
+            user = users.get(request.token_key)
+            if user is None:
+                results[index] = Refusal(CloseCode.NOT_AUTHENTICATED, "invalid or revoked token")
+                continue
+            token_id = user.chat_token_id
+        if user is None or not user.is_authenticated:
+            results[index] = Refusal(CloseCode.NOT_AUTHENTICATED)
+            continue
+        admitted.append((index, (request.slug, user, token_id)))
+    sessions = selectors.sessions_for([triple for _, triple in admitted])
+    for (index, _), session in zip(admitted, sessions, strict=True):
+        results[index] = session
+    return results  # type: ignore[return-value]
 
 
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
@@ -691,12 +718,21 @@ TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
 
 def user_for_token(key: str) -> User | None:
     """The active user holding token ``key``, or None (``chat_token_id`` set on it)."""
+    return _token_users({key}).get(key)
+
+
+def _token_users(keys: set[str]) -> dict[str, User]:
+    """The active users of the valid tokens among ``keys``, by key: one query (two, a
+    minute apart, when their last use is to be recorded)."""
+    if not keys:
+        return {}
     now = timezone.now()
-    user = hot_sql.token_user(key_hash=hash_token(key), used_before=now - TOKEN_TOUCH_INTERVAL)
-    if user is None or not user.is_active:
-        return None
+    by_hash = {hash_token(key): key for key in keys}
+    found = hot_sql.token_users(by_hash, used_before=now - TOKEN_TOUCH_INTERVAL)
+    users = {by_hash[key_hash]: user for key_hash, user in found.items() if user.is_active}
     # A write per connect would queue every reconnect storm behind the message
     # writers (SQLite has one write lock); a minute's precision is enough here.
-    if user.chat_token_stale:
-        ApiToken.objects.filter(pk=user.chat_token_id).update(last_used_at=now)
-    return user
+    stale = [user.chat_token_id for user in users.values() if user.chat_token_stale]
+    if stale:
+        ApiToken.objects.filter(pk__in=stale).update(last_used_at=now)
+    return users

@@ -10,7 +10,7 @@ runs ``before_kill`` first:
 2. close every open WebSocket with 1001 (``Hub.close_all``): clients reconnect
    with ``since`` elsewhere and resend unacknowledged messages with the same
    ``client_id``;
-3. wait for in-flight commits (``Writer.idle``), so a message being stored is
+3. wait for in-flight commits (``writer().idle``), so a message being stored is
    either committed (and found again by the client's retry) or not at all;
 4. withdraw this process from presence (``leave`` frames go out now, not after the
    lease) and publish everything committed (``Publisher.drain``);
@@ -61,7 +61,7 @@ async def drain(
     from .broadcast import Publisher
     from .errors import CloseCode
     from .fanout import Hub
-    from .writer import Writer
+    from .writer import writer
 
     started = time.monotonic()
 
@@ -72,7 +72,7 @@ async def drain(
     count = sum(1 for _ in hub.connections())
     logger.warning("shutdown: closing connections=%d with 1001", count)
     await _bounded(hub.close_all(CloseCode.GOING_AWAY), left(), "closing connections")
-    await _bounded(Writer.current().idle(timeout=left()), left(), "in-flight commits")
+    await _bounded(writer().idle(timeout=left()), left(), "in-flight commits")
     await _bounded(presence.presence().retire(), min(left(), 3.0), "presence retire")
     publisher = Publisher.current()
     if publisher is not None:

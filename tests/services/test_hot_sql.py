@@ -107,3 +107,51 @@ def test_rows_matching_finds_exact_keys_never_their_cross_product(make_user, mak
     assert banned(set()) == set()
     found = hot_sql.rows_matching(Ban, ("room", "user"), [(one.pk, ann.pk)])
     assert [(ban.room_id, ban.user_id, ban.until) for ban in found] == [(one.pk, ann.pk, None)]
+
+
+def test_open_sessions_answers_a_crowd_in_order_with_a_fixed_number_of_queries(
+    make_user, make_room, django_assert_max_num_queries
+):
+    from django.contrib.auth.models import AnonymousUser
+
+    from chat.errors import CloseCode, Refusal
+
+    public, private = make_room("public"), make_room("private", is_private=True)
+    ann, bob, eve = make_user("ann"), make_user("bob"), make_user("eve")
+    private.members.add(ann)
+    Ban.objects.create(room=public, user=eve)
+    keys = {user.username: services.issue_token(user=user) for user in (ann, bob, eve)}
+    revoked = services.issue_token(user=bob)
+    ApiToken.objects.filter(key_hash=services.hash_token(revoked)).update(revoked_at=timezone.now())
+    Request = services.SessionRequest
+    requests = [
+        Request("public", None, keys["ann"]),
+        Request("private", None, keys["ann"]),
+        Request("private", None, keys["bob"]),  # not a member
+        Request("public", None, revoked),
+        Request("public", None, keys["eve"]),  # banned
+        Request("nowhere", None, keys["bob"]),
+        Request("public", bob),  # session user
+        Request("public", AnonymousUser()),
+        Request("public", None, ""),  # an unusable Authorization header
+    ]
+    services.open_sessions(requests)  # records the tokens' use (one update, once a minute)
+
+    # Tokens, rooms, and the end of eve's ban for her refusal's message.
+    with django_assert_max_num_queries(3):
+        results = services.open_sessions(requests)
+
+    codes = [r.close_code if isinstance(r, Refusal) else r.user.username for r in results]
+    assert codes == [
+        "ann",
+        "ann",
+        CloseCode.FORBIDDEN,
+        CloseCode.NOT_AUTHENTICATED,
+        CloseCode.FORBIDDEN,
+        CloseCode.NO_SUCH_ROOM,
+        "bob",
+        CloseCode.NOT_AUTHENTICATED,
+        CloseCode.NOT_AUTHENTICATED,
+    ]
+    assert results[0].room.slug == "public" and results[1].room.slug == "private"
+    assert results[0].token_id is not None and results[6].token_id is None
