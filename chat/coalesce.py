@@ -27,9 +27,14 @@ class FreshRead(Generic[K, V]):
         self._queued: dict[K, asyncio.Task[V]] = {}
 
     async def __call__(self, key: K) -> V:
+        loop = asyncio.get_running_loop()
         queued = self._queued.get(key)
-        if queued is None:
-            queued = asyncio.ensure_future(self._after(self._running.get(key), key))
+        if queued is None or queued.done() or queued.get_loop() is not loop:
+            # (A task of another, finished event loop is left over, e.g. between tests.)
+            running = self._running.get(key)
+            if running is not None and (running.done() or running.get_loop() is not loop):
+                running = None
+            queued = asyncio.ensure_future(self._after(running, key))
             # Nobody may be left waiting for it (callers cancelled): still consume errors.
             queued.add_done_callback(_consume)
             self._queued[key] = queued

@@ -19,6 +19,7 @@ from channels.db import database_sync_to_async
 from redis.exceptions import RedisError
 
 from . import metrics, protocol, redis_clients, selectors
+from .coalesce import FreshRead
 from .conf import chat_settings
 from .models import Room
 
@@ -235,7 +236,16 @@ async def forget(room_id: int, entry: Entry) -> None:
 
 
 async def latest(*, room: Room, count: int, last_seq: int) -> list[Entry]:
-    """The newest ``count`` messages of ``room`` (ascending); ``last_seq`` is the room's newest seq."""
+    """The newest ``count`` messages of ``room`` (ascending); ``last_seq`` is the room's newest seq.
+
+    A crowd joining a room at once shares the reads (and their parsing): the answer
+    depends on nothing but these three arguments.
+    """
+    return await _shared_latest((room, count, last_seq))
+
+
+async def _latest(key: tuple[Room, int, int]) -> list[Entry]:
+    room, count, last_seq = key
     count = min(count, last_seq)
     if count <= 0:
         return []
@@ -256,6 +266,9 @@ async def latest(*, room: Room, count: int, last_seq: int) -> list[Entry]:
     entries = entries_of(payloads)
     await remember(room.pk, entries)
     return entries[-count:]
+
+
+_shared_latest: FreshRead[tuple[Room, int, int], list[Entry]] = FreshRead(_latest)
 
 
 async def after(*, room: Room, seq: int, count: int, last_seq: int) -> list[Entry]:

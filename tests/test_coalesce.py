@@ -79,3 +79,27 @@ async def test_a_cancelled_caller_does_not_cancel_the_read_for_the_others():
     with pytest.raises(asyncio.CancelledError):
         await quitter
     assert await stayer == ("a", 0)
+
+
+def test_a_read_left_over_from_a_finished_event_loop_is_not_waited_for():
+    source_reads = []
+
+    async def read(key):
+        source_reads.append(key)
+        await asyncio.sleep(10)  # never finishes in the first loop
+        return key
+
+    shared = FreshRead(read)
+
+    async def abandon():
+        task = asyncio.ensure_future(shared("a"))
+        await asyncio.sleep(0.01)
+        task.cancel()
+
+    asyncio.run(abandon())
+
+    async def fresh(key):
+        return f"fresh {key}"
+
+    shared._read = fresh
+    assert asyncio.run(asyncio.wait_for(shared("a"), 2)) == "fresh a"
