@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 MAX_FAILURES = 5  # per window, per IP and per username
 WINDOW_SECONDS = 60
 PREFIX = "chat:v1:signin-fail"
+clock = time.time  # the wall clock the windows follow (tests pin it inside one window)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +40,7 @@ def _window(now: float) -> int:
 
 def keys(*, ip: str, username: str, now: float | None = None) -> Keys:
     """The counters of this window for ``ip`` and ``username`` (case-folded, hashed)."""
-    window = _window(time.time() if now is None else now)
+    window = _window(clock() if now is None else now)
     # Hashed: cache keys must be short and safe, whatever a client sends as a name.
     user = hashlib.sha256(username.casefold().encode("utf-8", "replace")).hexdigest()[:32]
     return Keys(
@@ -56,7 +57,7 @@ def blocked(keys: Keys, now: float | None = None) -> int | None:
         return None
     if max(counts.values(), default=0) < MAX_FAILURES:
         return None
-    now = time.time() if now is None else now
+    now = clock() if now is None else now
     return max(1, math.ceil((_window(now) + 1) * WINDOW_SECONDS - now))
 
 
