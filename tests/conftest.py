@@ -10,6 +10,7 @@ with the reason on a developer's machine and into a failure with ``CI=true``.
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import os
 import socket
@@ -272,3 +273,36 @@ def chromium_executable() -> str:
     """Path of the Chromium binary for Playwright (the test skips or fails without one)."""
     require("browser")
     return availability.chromium_executable()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Every coroutine test stops its loop's hub and publisher afterwards (see
+    # stop_loop_services); sync tests (Playwright's, say) must not get an async fixture.
+    for item in items:
+        if inspect.iscoroutinefunction(getattr(item, "obj", None)):
+            item.fixturenames.append("stop_loop_services")
+
+
+@pytest.fixture
+async def stop_loop_services():
+    """Stop this loop's hub and publisher so no task outlives the test's event loop.
+
+    Left to the loop's own teardown, a hub blocked in channels-redis' receive could
+    hold the test for a minute (seen once in CI, in a CLI test that lacked this).
+    """
+    yield
+    import asyncio
+
+    from chat.broadcast import Publisher
+    from chat.fanout import Hub
+
+    hub = Hub._hubs.get(asyncio.get_running_loop())
+    if hub is not None:
+        await hub.stop()
+    await Publisher.stop_current()
+    pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        done, still = await asyncio.wait(pending, timeout=3)
+        assert not still, f"tasks ignore cancellation: {still}"

@@ -77,24 +77,3 @@ def token(user, make_token):
 def other_token(other_user, make_token):
     """bob's API token."""
     return make_token(other_user)
-
-
-@pytest.fixture(autouse=True)
-async def stop_loop_services():
-    """Stop this loop's hub and publisher so no task outlives the test's event loop."""
-    yield
-    import asyncio
-
-    from chat.broadcast import Publisher
-    from chat.fanout import Hub
-
-    hub = Hub._hubs.get(asyncio.get_running_loop())
-    if hub is not None:
-        await hub.stop()
-    await Publisher.stop_current()
-    pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-    for task in pending:
-        task.cancel()
-    if pending:
-        done, still = await asyncio.wait(pending, timeout=3)
-        assert not still, f"tasks ignore cancellation: {still}"
