@@ -20,7 +20,7 @@ import contextlib
 import logging
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from asgiref.sync import async_to_sync
@@ -32,6 +32,8 @@ from . import history, peers, protocol
 logger = logging.getLogger(__name__)
 
 CONTROL_GROUP = "chat.control"
+# Rooms whose cache writes or layer sends run side by side (bounds the Redis pools' use).
+ROOMS_AT_ONCE = 32
 
 
 def room_group(room_id: int) -> str:
@@ -222,13 +224,16 @@ async def _to_other_processes(batch: list[Outbound], local: LocalHub | None) -> 
     direct: dict[str, list[dict]] = {}
     by_group: dict[str, list[tuple[Outbound, dict]]] = {}
     for outbound in batch:
-        event = outbound.event if local is None else {**outbound.event, "origin": local.origin}
         channels = known.get(outbound.group)
-        if channels is None:
-            by_group.setdefault(outbound.group, []).append((outbound, event))
-        else:
+        if channels is not None:
             for channel in channels:
-                direct.setdefault(channel, []).append(event)
+                direct.setdefault(channel, []).append(outbound.event)
+        elif local is None:
+            by_group.setdefault(outbound.group, []).append((outbound, outbound.event))
+        else:
+            # The group includes this process: its hub skips the copy by origin.
+            event = {**outbound.event, "origin": local.origin}
+            by_group.setdefault(outbound.group, []).append((outbound, event))
     await asyncio.gather(*(peers.send_events(c, events) for c, events in direct.items()))
     rooms = list(by_group.values())
     for start in range(0, len(rooms), ROOMS_AT_ONCE):
@@ -239,19 +244,18 @@ async def _to_other_processes(batch: list[Outbound], local: LocalHub | None) -> 
 
 async def _write_cache(batch: list[Outbound]) -> None:
     """The history cache changes of a batch: one script call per room, rooms side by side."""
-    caching: dict[int, list[Outbound]] = {}
-    for outbound in _merge_cache_adds(batch):
+    by_room: dict[int, list[history.Entry]] = {}
+    for outbound in batch:
         if outbound.cache_add:
-            caching.setdefault(outbound.room_id, []).append(outbound)
-    by_room = list(caching.values())
-    for start in range(0, len(by_room), ROOMS_AT_ONCE):
-        await asyncio.gather(*(_cache(room) for room in by_room[start : start + ROOMS_AT_ONCE]))
-
-
-async def _cache(outbounds: list[Outbound]) -> None:
-    """One room's new messages, in order."""
-    for outbound in outbounds:
-        await history.remember(outbound.room_id, outbound.cache_add)
+            by_room.setdefault(outbound.room_id, []).extend(outbound.cache_add)
+    rooms = list(by_room.items())
+    for start in range(0, len(rooms), ROOMS_AT_ONCE):
+        await asyncio.gather(
+            *(
+                history.remember(room_id, entries)
+                for room_id, entries in rooms[start : start + ROOMS_AT_ONCE]
+            )
+        )
 
 
 async def _send_in_order(events: list[tuple[Outbound, dict]]) -> None:
@@ -346,10 +350,7 @@ class Publisher:
         """Queue ``outbounds`` from code running in this loop (never waits)."""
         for outbound in outbounds:
             if outbound.cache_add:
-                # Its own copy: merging cache entries must not empty the one being sent.
-                self.cache_queue.put_nowait(
-                    replace(outbound, cache_add=list(outbound.cache_add), cache_replace=None)
-                )
+                self.cache_queue.put_nowait(outbound)
             self.queue.put_nowait(outbound)
 
     @staticmethod
@@ -372,9 +373,6 @@ class Publisher:
             )
 
 
-ROOMS_AT_ONCE = 32
-
-
 def peers_changed(group: str) -> None:
     """Another process joined ``group``: send it this process's events from now on."""
     peers.peers.forget(group)
@@ -395,15 +393,3 @@ def publish_soon(outbound: Outbound) -> None:
     for Redis.
     """
     Publisher.start().submit(outbound)
-
-
-def _merge_cache_adds(batch: list[Outbound]) -> list[Outbound]:
-    """Move the cache entries of a room's messages onto the first of them (one script call)."""
-    first_of_room: dict[int, Outbound] = {}
-    for item in batch:
-        if item.cache_add and item.room_id is not None:
-            first = first_of_room.setdefault(item.room_id, item)
-            if first is not item:
-                first.cache_add.extend(item.cache_add)
-                item.cache_add = []
-    return batch

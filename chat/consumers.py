@@ -392,38 +392,16 @@ class RoomConsumer(AsyncWebsocketConsumer):
     def deliver_now(self, messages: list[tuple[int, Frame]]) -> bool:
         """Deliver consecutive room messages without awaiting, in the common case.
 
-        True when done: the connection is live, they follow what it has, and the
-        socket takes them at once. False: nothing was done; use ``deliver_message(s)``,
-        which also handles catching up, gaps and slow clients.
+        True when done: they follow what the connection has and ``frames_now`` took
+        them. False: nothing was done; use ``deliver_message``, which also handles
+        catching up, gaps and slow clients.
         """
-        if (
-            self.state is not State.LIVE
-            or self.catching_up
-            or messages[0][0] != self.last_seq + 1
-            or (self.socket.buffered() or 0) > MAX_SOCKET_BUFFER
+        if messages[0][0] != self.last_seq + 1 or not self.frames_now(
+            [frame for _, frame in messages]
         ):
             return False
-        try:
-            sent = self.socket.send_now([frame for _, frame in messages])
-        except Exception as exc:  # noqa: BLE001 - autobahn raises Disconnected mid close handshake
-            self._closing_socket(exc)
-            sent = True  # nothing more to do for a closing socket
-        if sent:
-            self.last_seq = messages[-1][0]
-        return sent
-
-    async def deliver_messages(self, messages: list[tuple[int, Frame]]) -> None:
-        """Consecutive room messages: one socket write when they follow what it has."""
-        if (
-            self.state is State.LIVE
-            and not self.catching_up
-            and messages[0][0] == self.last_seq + 1
-        ):
-            self.last_seq = messages[-1][0]
-            await self.write([frame for _, frame in messages])
-        else:
-            for seq, frame in messages:
-                await self.deliver_message(seq, frame)
+        self.last_seq = messages[-1][0]
+        return True
 
     async def deliver_frame(self, text: Frame) -> None:
         if self.state is State.CONNECTING or self.catching_up:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 import uuid
@@ -63,8 +64,6 @@ class Connection(Protocol):
     batch_floor: int  # the first batched frame of its room it should get
 
     async def deliver_message(self, seq: int, frame: Frame) -> None: ...
-
-    async def deliver_messages(self, messages: list[tuple[int, Frame]]) -> None: ...
 
     def deliver_now(self, messages: list[tuple[int, Frame]]) -> bool: ...
 
@@ -132,12 +131,9 @@ class RoomFanout:
                 return
             for connection in list(self.connections):
                 try:
-                    if connection.deliver_now(ready):
-                        continue
-                    if len(ready) == 1:
-                        await connection.deliver_message(*ready[0])
-                    else:
-                        await connection.deliver_messages(ready)
+                    if not connection.deliver_now(ready):
+                        for seq, frame in ready:
+                            await connection.deliver_message(seq, frame)
                 except Exception:
                     # One broken connection must not starve its neighbours; it
                     # reconnects with since rather than missing a message silently.
@@ -270,6 +266,10 @@ async def _stored_newest(room: Room) -> history.Entry | None:
         return None
     entries = await history.after(room=room, seq=last_seq - 1, count=1, last_seq=last_seq)
     return entries[-1] if entries else None
+
+
+def _is_message(event: dict[str, Any]) -> bool:
+    return event.get("kind") == "message"
 
 
 async def _logged(call, room_id: Any) -> None:
@@ -430,16 +430,14 @@ class Hub:
         for event in events:
             by_room.setdefault(event.get("room"), []).append(event)
         for room_id, room_events in by_room.items():
-            run: list[tuple[int, str, float | None]] = []
-            for event in [*room_events, None]:
-                if event is not None and event.get("kind") == "message":
-                    run.append((event["seq"], event["text"], event.get("at")))
-                    continue
-                if run and (fanout := self.rooms.get(room_id)) is not None:
-                    await _logged(fanout.on_messages(run), room_id)
-                run = []
-                if event is not None:
-                    await _logged(self.dispatch(event), room_id)
+            for messages, run in itertools.groupby(room_events, key=_is_message):
+                fanout = self.rooms.get(room_id)
+                if messages and fanout is not None:
+                    batch = [(e["seq"], e["text"], e.get("at")) for e in run]
+                    await _logged(fanout.on_messages(batch), room_id)
+                elif not messages:
+                    for event in run:
+                        await _logged(self.dispatch(event), room_id)
 
     async def dispatch(self, event: dict[str, Any]) -> None:
         kind = event.get("kind")

@@ -249,16 +249,13 @@ async def _latest(key: tuple[Room, int, int]) -> list[Entry]:
     count = min(count, last_seq)
     if count <= 0:
         return []
-    for attempt in range(TAIL_TRIES):
-        entries = await _safe(cache().tail(room.pk, count), [])
-        if len(entries) == count and entries[-1][0] >= last_seq and _is_run(entries):
-            metrics.CACHE_LOOKUPS.labels("hit").inc()
-            return entries
-        last_try = attempt == TAIL_TRIES - 1
-        if last_try or not (entries and _is_run(entries) and entries[-1][0] < last_seq):
-            break
-        await asyncio.sleep(TAIL_GRACE)  # the newest messages are on their way to the cache
-    metrics.CACHE_LOOKUPS.labels("miss").inc()
+    entries = await _from_cache(
+        lambda: _safe(cache().tail(room.pk, count), []),
+        complete=lambda e: len(e) == count and e[-1][0] >= last_seq and _is_run(e),
+        short=lambda e: bool(e) and _is_run(e) and e[-1][0] < last_seq,
+    )
+    if entries is not None:
+        return entries
     fill = max(count, chat_settings().cache_messages)
     payloads = await database_sync_to_async(selectors.messages_before)(
         room=room, before_seq=None, limit=fill
@@ -266,6 +263,22 @@ async def _latest(key: tuple[Room, int, int]) -> list[Entry]:
     entries = entries_of(payloads)
     await remember(room.pk, entries)
     return entries[-count:]
+
+
+async def _from_cache(read, *, complete, short):
+    """What ``read()`` gets from the cache once ``complete`` accepts it, else None (ask
+    the database). While it is only ``short`` (a gapless run whose newest messages
+    are still on their way to the cache) it is read again, up to ``TAIL_TRIES`` times."""
+    for attempt in range(TAIL_TRIES):
+        found = await read()
+        if complete(found):
+            metrics.CACHE_LOOKUPS.labels("hit").inc()
+            return found
+        if attempt == TAIL_TRIES - 1 or not short(found):
+            break
+        await asyncio.sleep(TAIL_GRACE)
+    metrics.CACHE_LOOKUPS.labels("miss").inc()
+    return None
 
 
 _shared_latest: FreshRead[tuple[Room, int, int], list[Entry]] = FreshRead(_latest)
@@ -276,16 +289,18 @@ async def after(*, room: Room, seq: int, count: int, last_seq: int) -> list[Entr
     wanted = min(count, last_seq - seq)
     if wanted <= 0:
         return []
-    for attempt in range(TAIL_TRIES):
-        entries, lowest = await _safe(cache().after(room.pk, seq, wanted), ([], None))
-        covered = lowest is not None and lowest <= seq + 1 and _is_run(entries, seq + 1)
-        if covered and len(entries) == wanted:
-            metrics.CACHE_LOOKUPS.labels("hit").inc()
-            return entries
-        if attempt == TAIL_TRIES - 1 or not covered:
-            break
-        await asyncio.sleep(TAIL_GRACE)  # the newest messages are on their way to the cache
-    metrics.CACHE_LOOKUPS.labels("miss").inc()
+
+    def covered(found: tuple[list[Entry], int | None]) -> bool:
+        entries, lowest = found
+        return lowest is not None and lowest <= seq + 1 and _is_run(entries, seq + 1)
+
+    found = await _from_cache(
+        lambda: _safe(cache().after(room.pk, seq, wanted), ([], None)),
+        complete=lambda found: covered(found) and len(found[0]) == wanted,
+        short=covered,
+    )
+    if found is not None:
+        return found[0]
     payloads = await database_sync_to_async(selectors.messages_between)(
         room=room, after_seq=seq, up_to_seq=last_seq, limit=wanted
     )

@@ -121,7 +121,7 @@ def active_mute(*, room: Room, user: User, now: datetime | None = None) -> Mute 
 def room_for_user(*, slug: str, user: User) -> Room:
     """The room ``user`` may enter, or ``Refusal`` with the close code saying why.
 
-    The room comes annotated with ``user_moderates`` (see ``session_for``).
+    The room comes annotated with ``user_moderates`` (see ``sessions_for``).
     """
     if not user.is_authenticated:
         raise Refusal(CloseCode.NOT_AUTHENTICATED)
@@ -165,16 +165,9 @@ class Session:
     token_id: int | None = None
 
 
-def session_for(*, slug: str, user: User, token_id: int | None = None) -> Session:
-    """The room ``user`` may enter and what the connection needs of it, or ``Refusal``."""
-    session = sessions_for([(slug, user, token_id)])[0]
-    if isinstance(session, Refusal):
-        raise session
-    return session
-
-
 def sessions_for(requests: list[tuple[str, User, int | None]]) -> list[Session | Refusal]:
-    """``session_for`` for (slug, authenticated user, token id) triples, in one query."""
+    """For (slug, authenticated user, token id) triples, in one query: the room each
+    user may enter and what the connection needs of it, or the ``Refusal``."""
     now = timezone.now()
     rooms = hot_sql.rooms_with_access([(slug, user.pk) for slug, user, _ in requests], now=now)
     sessions: list[Session | Refusal] = []

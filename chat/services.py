@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from asgiref.sync import async_to_sync
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -151,8 +151,8 @@ def _post_batch(requests: list[PostRequest]) -> list[PostResult | ChatError]:
         last_sent[(room.pk, author_id)] = now
 
     if new:
-        _insert([message for _, message in new])
-        _set_last_seqs({message.room_id: seqs[message.room_id] for _, message in new}, now)
+        hot_sql.insert_messages([message for _, message in new])
+        hot_sql.set_last_seqs({message.room_id: seqs[message.room_id] for _, message in new}, now)
 
     events = []
     for created, found in ((True, new), (False, repeats)):
@@ -167,39 +167,6 @@ def _post_batch(requests: list[PostRequest]) -> list[PostResult | ChatError]:
     if events:
         broadcast.publish_on_commit(*events)
     return results  # type: ignore[return-value]
-
-
-def _insert(messages: list[Message]) -> None:
-    """INSERT the batch in one statement and set each message's id.
-
-    ``bulk_create`` does the same, but builds the statement field by field and
-    value by value in Python, which under load was the costliest part of a batch.
-    (SQLite 3.35+ and PostgreSQL both have INSERT ... RETURNING.)
-    """
-    table = connection.ops.quote_name(Message._meta.db_table)
-    created_at = connection.ops.adapt_datetimefield_value(messages[0].created_at)
-    row = "(%s, %s, %s, %s, %s, %s)"
-    params: list = []
-    for message in messages:
-        params += [
-            message.room_id,
-            message.author_id,
-            message.body,
-            message.seq,
-            message.client_id,
-            created_at,
-        ]
-    # Only the table name and placeholders are formatted in; every value is a parameter.
-    sql = (
-        f"INSERT INTO {table} (room_id, author_id, body, seq, client_id, created_at) "  # noqa: S608
-        f"VALUES {', '.join([row] * len(messages))} RETURNING id"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        ids = [found[0] for found in cursor.fetchall()]
-    for message, pk in zip(messages, ids, strict=True):
-        message.pk = message.id = pk
-        message._state.adding = False
 
 
 class _Sanctions:
@@ -219,11 +186,7 @@ class _Sanctions:
 
 def _moderator_pairs(requests: list[PostRequest]) -> set[tuple[int, int]]:
     """(room, user) pairs whose user moderates the room: room moderators and such staff."""
-    staff = {
-        r.author.pk
-        for r in requests
-        if r.author.is_superuser or (r.author.is_staff and r.author.has_perm("chat.change_message"))
-    }
+    staff = {r.author.pk for r in requests if selectors.is_staff_moderator(r.author)}
     pairs = {(r.room_id, r.author.pk) for r in requests if r.author.pk in staff}
     others = {(r.room_id, r.author.pk) for r in requests if r.author.pk not in staff}
     moderators = Room.moderators.through
@@ -246,24 +209,6 @@ def _existing(requests: list[PostRequest]) -> dict[tuple[int, int, str], Message
         stored.author = keys[key]  # for the repeat's ack and payload, without a join
         found[key] = stored
     return found
-
-
-def _set_last_seqs(seqs: dict[int, int], now: datetime) -> None:
-    """Move each room's ``last_seq`` (and last activity) on: one statement, many rows.
-
-    An ORM ``update(last_seq=Case(When...))`` spent milliseconds of Python building
-    its CASE per batch; executemany is a C loop in both database drivers.
-    """
-    room = Room._meta
-    quote = connection.ops.quote_name
-    sql = (
-        f"UPDATE {quote(room.db_table)} SET {quote(room.get_field('last_seq').column)} = %s,"  # noqa: S608
-        f" {quote(room.get_field('last_message_at').column)} = %s"
-        f" WHERE {quote(room.pk.column)} = %s"
-    )
-    when = connection.ops.adapt_datetimefield_value(now)
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, [(seq, when, room_id) for room_id, seq in sorted(seqs.items())])
 
 
 def _last_sent(rooms: list[Room], author_ids: set[int]) -> dict[tuple[int, int], datetime]:
@@ -675,23 +620,13 @@ class SessionRequest:
     token_key: str | None = None
 
 
-def open_session(
-    *, slug: str, user: User | None, token_key: str | None = None
-) -> selectors.Session:
-    """Who connects to which room: one database round trip for a WebSocket's connect.
-
-    With ``token_key`` the token decides who the user is (``Refusal`` 4401 when it
-    is unknown or revoked); otherwise ``user`` (from the session). Raises the
-    ``Refusal`` of ``selectors.room_for_user`` when the room refuses them.
-    """
-    session = open_sessions([SessionRequest(slug=slug, user=user, token_key=token_key)])[0]
-    if isinstance(session, Refusal):
-        raise session
-    return session
-
-
 def open_sessions(requests: list[SessionRequest]) -> list[selectors.Session | Refusal]:
-    """``open_session`` for a crowd connecting at once: two queries whatever its size."""
+    """Who connects to which room, for a crowd connecting at once: two queries whatever its size.
+
+    With a ``token_key`` the token decides who the user is (``Refusal`` 4401 when it
+    is unknown or revoked); otherwise ``user`` (from the session). A room that
+    refuses them answers with the ``Refusal`` of ``selectors.sessions_for``.
+    """
     users = _token_users({r.token_key for r in requests if r.token_key})
     admitted: list[tuple[int, tuple[str, User, int | None]]] = []
     results: list[selectors.Session | Refusal | None] = [None] * len(requests)
