@@ -24,8 +24,8 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.text import Truncator
 
-from . import services
-from .models import ApiToken, Ban, Message, ModerationAction, Mute, Report, Room
+from chat import services
+from chat.models import ApiToken, Ban, Message, ModerationAction, Mute, Report, Room
 
 # --- shared pieces ---------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """Probes of the backends the chat needs: the database and, when configured, Redis.
 
 Shared by ``/healthz`` (answers in about a second even when Redis hangs) and by the
-start-up checks in ``chatsite.serve`` (refuse to start with one clear sentence).
+start-up checks in ``chat.serve`` (refuse to start with one clear sentence).
 Each probe returns ``None`` when the backend answers, or a short description of
 what went wrong.
 """

@@ -23,7 +23,7 @@ from datetime import datetime
 from django.contrib.auth import get_user_model
 from django.db import connections, models
 
-from .models import ApiToken, Ban, Message, Room
+from chat.models import ApiToken, Ban, Message, Room
 
 
 def _column(model, name: str) -> str:

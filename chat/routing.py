@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .consumers import RoomConsumer
+from chat.realtime.consumer import RoomConsumer
 
 websocket_urlpatterns = [
     path("ws/rooms/<slug:slug>/", RoomConsumer.as_asgi()),

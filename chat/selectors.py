@@ -14,9 +14,10 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from . import hot_sql, protocol
-from .errors import CloseCode, Refusal
-from .models import ApiToken, Ban, Message, Mute, Room
+from chat import hot_sql
+from chat.models import ApiToken, Ban, Message, Room
+from chat.wire import protocol
+from chat.wire.errors import CloseCode, Refusal
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -105,14 +106,6 @@ def in_force(now: datetime) -> Q:
 def active_ban(*, room: Room, user: User, now: datetime | None = None) -> Ban | None:
     return (
         Ban.objects.filter(room=room, user_id=user.pk)
-        .filter(in_force(now or timezone.now()))
-        .first()
-    )
-
-
-def active_mute(*, room: Room, user: User, now: datetime | None = None) -> Mute | None:
-    return (
-        Mute.objects.filter(room=room, user_id=user.pk)
         .filter(in_force(now or timezone.now()))
         .first()
     )
@@ -209,3 +202,8 @@ def revoked_tokens(token_ids: list[int]) -> set[int]:
         pk__in=token_ids, revoked_at__isnull=True, user__is_active=True
     ).values_list("pk", flat=True)
     return set(token_ids) - set(valid)
+
+
+def room_last_seq(room_id: int) -> int:
+    """The seq of the room's newest message (0 when it has none)."""
+    return Room.objects.filter(pk=room_id).values_list("last_seq", flat=True).first() or 0

@@ -21,10 +21,14 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from . import broadcast, hot_sql, presence, protocol, selectors
-from .conf import chat_settings
-from .errors import ChatError, CloseCode, ErrorCode, Refusal
-from .models import ApiToken, Ban, Message, ModerationAction, Mute, Report, Room
+from chat import hot_sql, selectors
+from chat.conf import chat_settings
+from chat.events import outbound
+from chat.events.publisher import publish_on_commit
+from chat.models import ApiToken, Ban, Message, ModerationAction, Mute, Report, Room
+from chat.stores import presence
+from chat.wire import protocol
+from chat.wire.errors import ChatError, CloseCode, ErrorCode, Refusal
 
 logger = logging.getLogger(__name__)
 
@@ -163,9 +167,9 @@ def _post_batch(requests: list[PostRequest]) -> list[PostResult | ChatError]:
             )
             results[index] = PostResult(message=message, payload=payload, created=created)
             if created:
-                events.append(broadcast.message_event(room.pk, payload))
+                events.append(outbound.message_event(room.pk, payload))
     if events:
-        broadcast.publish_on_commit(*events)
+        publish_on_commit(*events)
     return results  # type: ignore[return-value]
 
 
@@ -321,8 +325,8 @@ def delete_message(*, message: Message, by: User, reason: str = "") -> Message:
         client_id=None,
         deleted=True,
     )
-    broadcast.publish_on_commit(
-        broadcast.replace_event(
+    publish_on_commit(
+        outbound.replace_event(
             message.room_id, tombstone, protocol.deleted_frame(message.pk, message.seq)
         )
     )
@@ -350,8 +354,8 @@ def restore_message(*, message: Message, by: User) -> Message:
     payload = selectors.message_payload(
         message, room_slug=message.room.slug, username=message.author.get_username()
     )
-    broadcast.publish_on_commit(
-        broadcast.replace_event(message.room_id, payload, protocol.message_frame(payload))
+    publish_on_commit(
+        outbound.replace_event(message.room_id, payload, protocol.message_frame(payload))
     )
     return message
 
@@ -396,8 +400,8 @@ def ban_user(
     )
     # A ban that has already ended (an expired one edited in the admin) closes nobody.
     if ban.is_active():
-        broadcast.publish_on_commit(
-            broadcast.close_event(
+        publish_on_commit(
+            outbound.close_event(
                 room.pk, CloseCode.FORBIDDEN, "you were banned from this room", user_id=user.pk
             )
         )
@@ -452,12 +456,12 @@ def set_room_state(
     room.save(update_fields=list(changes))
     _audit(kind=ModerationAction.Kind.ROOM, by=by, room=room, reason=reason, **changes)
     if room.is_archived:
-        broadcast.publish_on_commit(
-            broadcast.close_event(room.pk, CloseCode.ROOM_ARCHIVED, "the room was archived")
+        publish_on_commit(
+            outbound.close_event(room.pk, CloseCode.ROOM_ARCHIVED, "the room was archived")
         )
     else:
         info = selectors.room_info(room)
-        broadcast.publish_on_commit(broadcast.room_event(room.pk, info))
+        publish_on_commit(outbound.room_event(room.pk, info))
     return room
 
 
@@ -481,8 +485,8 @@ def close_outsiders(*, room: Room) -> int:
     candidates = get_user_model().objects.filter(username__in=online).exclude(pk__in=allowed)
     outsiders = [user for user in candidates if not selectors.reads_every_room(user)]
     for user in outsiders:
-        broadcast.publish_on_commit(
-            broadcast.close_event(
+        publish_on_commit(
+            outbound.close_event(
                 room.pk, CloseCode.FORBIDDEN, "this room is private", user_id=user.pk
             )
         )
@@ -606,7 +610,7 @@ def revoke_tokens(*, tokens, by: User | None = None) -> int:
             target_user=token.user,
             token=token.prefix,
         )
-        broadcast.publish_on_commit(broadcast.revoke_event(token.pk))
+        publish_on_commit(outbound.revoke_event(token.pk))
     ApiToken.objects.filter(pk__in=[t.pk for t in revoked]).update(revoked_at=now)
     return len(revoked)
 

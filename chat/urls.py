@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import api, ops, pages
+from chat.views import api, ops, pages
 
 app_name = "chat"
 

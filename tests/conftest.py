@@ -293,8 +293,8 @@ async def stop_loop_services():
     yield
     import asyncio
 
-    from chat.broadcast import Publisher
-    from chat.fanout import Hub
+    from chat.events.publisher import Publisher
+    from chat.realtime.hub import Hub
 
     hub = Hub._hubs.get(asyncio.get_running_loop())
     if hub is not None:

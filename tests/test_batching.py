@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from chat.batching import Batcher, loop_batcher
+from chat.realtime.batching import Batcher, loop_batcher
 
 
 async def test_callers_that_arrive_together_share_batches_and_get_their_own_results():

@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from chat.coalesce import FreshRead
+from chat.stores.coalesce import FreshRead
 
 
 class Source:

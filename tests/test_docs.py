@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from chat import protocol
 from chat.conf import ChatSettings
-from chat.errors import CloseCode, ErrorCode
+from chat.wire import protocol
+from chat.wire.errors import CloseCode, ErrorCode
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 

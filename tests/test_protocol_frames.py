@@ -2,7 +2,7 @@
 
 import json
 
-from chat import protocol
+from chat.wire import protocol
 
 
 def test_ready_frame_is_the_same_whether_names_come_pre_encoded_or_not():

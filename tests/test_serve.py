@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from chatsite.serve import daphne_argv
+from chat.serve import daphne_argv
 from tests.helpers.child import child_env, run
 from tests.helpers.processes import free_port
 

@@ -18,7 +18,8 @@ from channels.testing import WebsocketCommunicator
 from twisted.internet.address import IPv4Address
 from twisted.internet.testing import StringTransport
 
-from chatsite import tuning
+from chat.realtime.internals import tuning
+from chat.stores import history_cache
 
 HANDSHAKE = (
     b"GET /ws/rooms/lobby/ HTTP/1.1\r\n"
@@ -41,7 +42,7 @@ def daphne_server(application):
     from daphne.http_protocol import HTTPFactory
     from daphne.ws_protocol import WebSocketFactory
 
-    from chatsite.serve import ChatServer
+    from chat.serve import ChatServer
 
     server = ChatServer(application=application, endpoints=["tcp:port=0"])
     server.connections = {}
@@ -284,13 +285,13 @@ def test_send_queue_is_a_fifo():
 
 @pytest.mark.django_db(transaction=True)
 async def test_an_open_websocket_waits_in_the_consumer_coroutine_alone(settings):
-    from chat import history, presence, ratelimit
-    from chat.consumers import RoomConsumer
+    from chat.realtime.consumer import RoomConsumer
+    from chat.stores import presence, ratelimit
     from chatsite.asgi import application
 
     settings.REDIS_URL = ""
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    history.reset_cache()
+    history_cache.reset()
     presence.reset()
     ratelimit.reset()
     # A bearer token (refused or not) skips channels' session middleware, which

@@ -19,10 +19,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from .. import history, selectors, services
-from ..conf import chat_settings
-from ..errors import HTTP_STATUS_FOR_CLOSE, CloseCode, ErrorCode, Refusal
-from . import throttle
+from chat import history, selectors, services
+from chat.conf import chat_settings
+from chat.views import throttle
+from chat.wire.errors import HTTP_STATUS_FOR_CLOSE, CloseCode, ErrorCode, Refusal
 
 logger = logging.getLogger(__name__)
 

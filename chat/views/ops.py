@@ -10,8 +10,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
-from .. import health
-from .. import metrics as _metrics  # noqa: F401  (defines the chat_* metrics)
+from chat import health
+from chat import metrics as _metrics  # noqa: F401  (defines the chat_* metrics)
 
 logger = logging.getLogger(__name__)
 

@@ -24,11 +24,12 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.timesince import timesince
 from django.views.decorators.http import require_POST
 
-from .. import presence, selectors, services
-from ..conf import chat_settings
-from ..errors import HTTP_STATUS_FOR_CLOSE, ChatError, CloseCode, Refusal
-from ..forms import ReasonForm, RoomForm, SanctionForm, SignupForm
-from ..models import Message, Room
+from chat import selectors, services
+from chat.conf import chat_settings
+from chat.forms import ReasonForm, RoomForm, SanctionForm, SignupForm
+from chat.models import Message, Room
+from chat.stores import presence
+from chat.wire.errors import HTTP_STATUS_FOR_CLOSE, ChatError, CloseCode, Refusal
 
 logger = logging.getLogger(__name__)
 

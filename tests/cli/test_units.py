@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chat import cli_render, cli_session
-from chat.cli import build_parser, credentials
-from chat.cli_site import Exit, ExitStatus, Site, TokenStore, check_slug
+from chat.cli import render, session
+from chat.cli.main import build_parser, credentials
+from chat.cli.site import Exit, ExitStatus, Site, TokenStore, check_slug
 
 
 @pytest.mark.parametrize(
@@ -117,7 +117,7 @@ def test_credentials_come_from_the_first_source_that_has_one(tmp_path, monkeypat
 def test_clean_neutralises_terminal_control_sequences():
     hostile = "hi\x1b]0;owned\x07 \x1b[2J\x9b31m\u202eevil\r"
 
-    cleaned = cli_render.clean(hostile)
+    cleaned = render.clean(hostile)
 
     assert not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in cleaned)
     assert "\u202e" not in cleaned
@@ -129,14 +129,12 @@ def test_message_lines():
     ts = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     old = (now - timedelta(days=3)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
-    line = cli_render.message_line(
-        {"seq": 1, "user": "bob", "body": "one\ntwo", "ts": ts}, today=now
-    )
+    line = render.message_line({"seq": 1, "user": "bob", "body": "one\ntwo", "ts": ts}, today=now)
     assert line == f"{now:%H:%M} bob: one\n{' ' * len(f'{now:%H:%M} bob: ')}two"
-    assert cli_render.message_line(
+    assert render.message_line(
         {"seq": 2, "user": "bob", "body": "x", "ts": old}, today=now
     ).startswith(f"{now - timedelta(days=3):%Y-%m-%d %H:%M} bob:")
-    assert cli_render.message_line({"id": 3, "seq": 3, "deleted": True}, today=now).endswith(
+    assert render.message_line({"id": 3, "seq": 3, "deleted": True}, today=now).endswith(
         "[a deleted message]"
     )
 
@@ -144,27 +142,27 @@ def test_message_lines():
 def test_json_lines_are_valid_json_with_c1_controls_escaped():
     frame = {"type": "message", "body": "é\x9b\x1b"}
 
-    line = cli_render.json_line(frame)
+    line = render.json_line(frame)
 
     assert json.loads(line) == frame
     assert "\x9b" not in line and "\x1b" not in line and "é" in line
 
 
 def test_backoff_doubles_to_a_cap_with_jitter():
-    lowest = [cli_session.backoff_delay(n, rng=lambda a, b: a) for n in range(8)]
-    highest = [cli_session.backoff_delay(n, rng=lambda a, b: b) for n in range(8)]
+    lowest = [session.backoff_delay(n, rng=lambda a, b: a) for n in range(8)]
+    highest = [session.backoff_delay(n, rng=lambda a, b: b) for n in range(8)]
 
     assert highest[:4] == [0.5, 1.0, 2.0, 4.0]
-    assert highest[-1] == cli_session.BACKOFF_CAP
+    assert highest[-1] == session.BACKOFF_CAP
     assert all(low == high / 2 for low, high in zip(lowest, highest, strict=True))
 
 
 def test_close_explanations_come_from_the_shared_table():
-    assert cli_session.close_explanation(4404, "no such room") == "4404 no such room"
-    assert cli_session.close_explanation(4403, "you are banned from this room") == (
+    assert session.close_explanation(4404, "no such room") == "4404 no such room"
+    assert session.close_explanation(4403, "you are banned from this room") == (
         "4403 forbidden: banned, or a private room you are not a member of: you are banned from this room"
     )
-    assert cli_session.close_explanation(1006) == "1006 connection lost"
+    assert session.close_explanation(1006) == "1006 connection lost"
 
 
 def test_token_keys_never_start_with_a_dash(monkeypatch):

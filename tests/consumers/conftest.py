@@ -8,12 +8,13 @@ backends for the test.
 import pytest
 from channels.layers import channel_layers
 
-from chat import history, presence, ratelimit, services
+from chat import services
+from chat.stores import history_cache, presence, ratelimit
 
 
 def _reset_backends() -> None:
     # Per-process backends hold connections bound to one event loop; each test has its own.
-    history.reset_cache()
+    history_cache.reset()
     presence.reset()
     ratelimit.reset()
     channel_layers.backends.clear()

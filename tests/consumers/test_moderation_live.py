@@ -7,8 +7,8 @@ from asgiref.sync import sync_to_async
 from django.utils import timezone
 
 from chat import services
-from chat.errors import CloseCode
 from chat.models import Message, ModerationAction
+from chat.wire.errors import CloseCode
 from tests.helpers.ws import connect
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -6,9 +6,10 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 
-from chat import broadcast
-from chat.broadcast import room_group
-from chat.fanout import Hub
+from chat.events import outbound, peers
+from chat.events.outbound import room_group
+from chat.events.publisher import Publisher
+from chat.realtime.hub import Hub
 from tests.helpers.ws import connect
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.redis]
@@ -40,7 +41,7 @@ async def _post(sender, receiver, body, client_id):
     await sender.send("message", body=body, client_id=client_id)
     await sender.expect("ack")
     assert (await receiver.expect("message"))["body"] == body
-    await broadcast.Publisher.start().drain()
+    await Publisher.start().drain()
 
 
 async def test_alone_in_a_room_nothing_goes_through_redis_until_a_peer_joins(
@@ -50,7 +51,7 @@ async def test_alone_in_a_room_nothing_goes_through_redis_until_a_peer_joins(
     layer = get_channel_layer()
     async with connect(ROOM, token=token) as alice, connect(ROOM, token=other_token) as bob:
         await _post(alice, bob, "one", "c1")
-        room_traffic = [call for call in layer_traffic if call[1] != broadcast.CONTROL_GROUP]
+        room_traffic = [call for call in layer_traffic if call[1] != outbound.CONTROL_GROUP]
         assert room_traffic == []  # both connections are in this process
 
         # Another process joins the room's group and announces it, as its hub does.
@@ -65,7 +66,7 @@ async def test_alone_in_a_room_nothing_goes_through_redis_until_a_peer_joins(
 
         # It leaves (and this process reads the group again): sends stop.
         await layer.group_discard(group, elsewhere)
-        broadcast.peers_changed(group)
+        peers.peers.forget(group)
         before = len(layer_traffic)
         await _post(alice, bob, "three", "c3")
         assert layer_traffic[before:] == []
@@ -83,7 +84,7 @@ async def test_a_busy_moment_reaches_a_peer_as_one_layer_message_in_order(
         connect(ROOM, token=token) as alice,
         connect(f"/ws/rooms/{other_room.slug}/", token=token) as elsewhere_alice,
     ):
-        await broadcast.Publisher.start().drain()
+        await Publisher.start().drain()
         while True:  # the join announcements of this process's hub
             try:
                 await asyncio.wait_for(layer.receive(elsewhere), 0.5)
@@ -91,10 +92,10 @@ async def test_a_busy_moment_reaches_a_peer_as_one_layer_message_in_order(
                 break
         sends = len(layer_traffic)
         # Published together, as one batch of the publisher.
-        publisher = broadcast.Publisher.start()
+        publisher = Publisher.start()
         publisher.submit(
             *[
-                broadcast.frame_event(r.pk, f'{{"type":"pong","n":{n}}}')
+                outbound.frame_event(r.pk, f'{{"type":"pong","n":{n}}}')
                 for n in range(5)
                 for r in (room, other_room)
             ]
@@ -118,7 +119,7 @@ async def test_a_peer_notice_reaches_other_processes_through_the_control_group(
 ):
     layer = get_channel_layer()
     other_process = await layer.new_channel("chat.hub.")
-    await layer.group_add(broadcast.CONTROL_GROUP, other_process)
+    await layer.group_add(outbound.CONTROL_GROUP, other_process)
     async with connect(ROOM, token=token):
         event = await asyncio.wait_for(layer.receive(other_process), 5)
     assert event == {

@@ -6,7 +6,7 @@ from django.contrib.auth import SESSION_KEY
 from django.test import Client as HttpClient
 
 from chat import services
-from chat.errors import CloseCode
+from chat.wire.errors import CloseCode
 from tests.helpers.ws import communicator, connect
 
 pytestmark = pytest.mark.django_db(transaction=True)

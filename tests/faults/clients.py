@@ -23,7 +23,7 @@ import websockets
 from asgiref.sync import sync_to_async
 from websockets.asyncio.client import connect
 
-from chat.errors import TERMINAL_CLOSE_CODES
+from chat.wire.errors import TERMINAL_CLOSE_CODES
 
 logger = logging.getLogger("faults")
 

@@ -10,7 +10,7 @@ import asyncio
 
 import psutil
 
-from chat.consumers import MAX_SOCKET_BUFFER
+from chat.realtime.consumer import MAX_SOCKET_BUFFER
 from tests.faults.clients import (
     ChatClient,
     assert_consistent,

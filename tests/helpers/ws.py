@@ -9,7 +9,7 @@ from typing import Any
 
 from channels.testing import WebsocketCommunicator
 
-from chat.errors import CloseCode
+from chat.wire.errors import CloseCode
 
 
 class Client:

@@ -9,8 +9,9 @@ import time
 import pytest
 from django.test import Client
 
-from chat import history, services
+from chat import services
 from chat.models import ApiToken, Ban
+from chat.stores import history_cache
 from chat.views import throttle
 from tests.conftest import PASSWORD
 
@@ -31,9 +32,9 @@ def fresh_state(monkeypatch):
     # a test that crossed a minute boundary split its count and failed now and then.
     instant = (int(time.time() // throttle.WINDOW_SECONDS) + 0.5) * throttle.WINDOW_SECONDS
     monkeypatch.setattr(throttle, "clock", lambda: instant)
-    history.reset_cache()
+    history_cache.reset()
     yield
-    history.reset_cache()
+    history_cache.reset()
 
 
 @pytest.fixture

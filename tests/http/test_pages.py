@@ -11,8 +11,9 @@ from asgiref.sync import async_to_sync
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from chat import presence, services
+from chat import services
 from chat.models import Ban, Message, ModerationAction, Mute, Room
+from chat.stores import presence
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db

@@ -15,9 +15,10 @@ from channels.layers import channel_layers
 from django.test import Client as HttpClient
 from websockets.asyncio.client import connect
 
-from chat import history, services
-from chat.errors import CloseCode
+from chat import services
 from chat.models import Message, ModerationAction
+from chat.stores import history_cache
+from chat.wire.errors import CloseCode
 from tests.helpers.processes import DaphneServer
 
 pytestmark = [pytest.mark.processes, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
@@ -34,11 +35,11 @@ def site(live_env, redis_url, settings):
         }
     }
     channel_layers.backends.clear()
-    history.reset_cache()
+    history_cache.reset()
     with DaphneServer(live_env | {"REDIS_URL": redis_url}) as server:
         yield server
     channel_layers.backends.clear()
-    history.reset_cache()
+    history_cache.reset()
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ import pytest
 import redis as sync_redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from chat import broadcast, presence_redis
-from chat.presence import Unavailable
-from chat.presence_redis import LEASES_KEY, RedisPresence, process_key, user_key
+from chat.stores import presence_redis
+from chat.stores.presence import Unavailable
+from chat.stores.presence_redis import LEASES_KEY, RedisPresence, process_key, user_key
 from tests.helpers.wait import async_wait_until
 
 pytestmark = pytest.mark.redis
@@ -24,12 +24,19 @@ LEASE = 1  # second: the sweeper's tests wait for a lease to run out
 
 
 @pytest.fixture
-async def processes(redis_url):
+def announced() -> list[tuple[int, str]]:
+    """``(room_id, username)`` of every leave a backend reported to its listener."""
+    return []
+
+
+@pytest.fixture
+async def processes(redis_url, announced):
     """Factory of presence backends, each a "process"; stopped and closed at the end."""
     made: list[RedisPresence] = []
 
     def make(lease: float = 30, *, beating: bool = True) -> RedisPresence:
         backend = RedisPresence(redis_url, lease_seconds=lease)
+        backend.on_leave = lambda room_id, name: announced.append((room_id, name))
         if not beating:
             # A process that dies before its first heartbeat: only arrive's lease
             # exists, and no background command can renew it behind the test's back.
@@ -43,26 +50,8 @@ async def processes(redis_url):
         await backend.redis.aclose()
 
 
-@pytest.fixture
-def announced(monkeypatch) -> list[tuple[int, str]]:
-    """``(room_id, frame)`` of every presence frame published (instead of publishing it)."""
-    frames: list[tuple[int, str]] = []
-
-    def publish_soon(outbound):
-        frames.append((outbound.room_id, outbound.event["text"]))
-
-    monkeypatch.setattr(broadcast, "publish_soon", publish_soon)
-    return frames
-
-
-def leaves(frames: list[tuple[int, str]]) -> set[tuple[int, str]]:
-    import json
-
-    return {
-        (room, json.loads(text)["user"])
-        for room, text in frames
-        if json.loads(text)["type"] == "leave"
-    }
+def leaves(announced: list[tuple[int, str]]) -> set[tuple[int, str]]:
+    return set(announced)
 
 
 async def test_first_and_last_connection_count_across_processes(processes):

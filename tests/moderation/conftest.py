@@ -27,8 +27,8 @@ ROOM = "/ws/rooms/lobby/"
 async def live(embedded):  # noqa: F811 - the imported fixture
     """Embedded mode for a WebSocket test; stops this loop's hub and publisher afterwards."""
     yield
-    from chat.broadcast import Publisher
-    from chat.fanout import Hub
+    from chat.events.publisher import Publisher
+    from chat.realtime.hub import Hub
 
     hub = Hub._hubs.get(asyncio.get_running_loop())
     if hub is not None:

@@ -15,8 +15,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from chat import services
-from chat.errors import CloseCode
 from chat.models import Ban, Mute
+from chat.wire.errors import CloseCode
 from tests.helpers.wait import async_wait_until
 from tests.helpers.ws import connect
 from tests.moderation.conftest import ROOM, change_url, changelist

@@ -17,8 +17,8 @@ from django.test import Client
 from django.urls import reverse
 
 from chat import services
-from chat.errors import CloseCode
 from chat.models import ApiToken, Ban, Message, ModerationAction, Mute, Report, Room
+from chat.wire.errors import CloseCode
 from tests.helpers.ws import connect
 from tests.moderation.conftest import ROOM, action_form, change_url, changelist
 

@@ -10,8 +10,8 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.utils import timezone
 
-from chat.errors import CloseCode
 from chat.models import Ban, Message, ModerationAction, Mute, Report
+from chat.wire.errors import CloseCode
 from tests.helpers.ws import connect
 from tests.moderation.conftest import ROOM, action_form, changelist
 

@@ -5,6 +5,7 @@ from asgiref.sync import sync_to_async
 from channels.layers import channel_layers
 
 from chat import history, services
+from chat.stores import history_cache
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -16,10 +17,10 @@ def cache_mode(request, settings):
         settings.REDIS_URL = request.getfixturevalue("redis_url")
     else:
         settings.REDIS_URL = ""
-    history.reset_cache()
+    history_cache.reset()
     channel_layers.backends.clear()
     yield request.param
-    history.reset_cache()
+    history_cache.reset()
 
 
 def _post(room, user, count):
@@ -35,18 +36,18 @@ def seqs(entries):
 
 async def test_empty_cache_falls_back_to_the_database_and_refills(cache_mode, room, user):
     room = await sync_to_async(_post)(room, user, 8)
-    await history.cache().clear(room.pk)
+    await history_cache.cache().clear(room.pk)
     assert seqs(await history.latest(room=room, count=5, last_seq=8)) == [4, 5, 6, 7, 8]
-    assert seqs(await history.cache().tail(room.pk, 100)) == list(range(1, 9))
+    assert seqs(await history_cache.cache().tail(room.pk, 100)) == list(range(1, 9))
 
 
 async def test_a_hole_in_the_cache_is_never_returned(cache_mode, room, user):
     room = await sync_to_async(_post)(room, user, 10)
-    await history.cache().clear(room.pk)
+    await history_cache.cache().clear(room.pk)
     entries = history.entries_of(await sync_to_async(_payloads)(room))
     # Entries 1..4 and 7..10 (5 and 6 were lost, or are still on their way).
-    await history.cache().add(room.pk, entries[:4] + entries[6:])
-    assert seqs(await history.cache().tail(room.pk, 100)) == [1, 2, 3, 4, 7, 8, 9, 10]
+    await history_cache.cache().add(room.pk, entries[:4] + entries[6:])
+    assert seqs(await history_cache.cache().tail(room.pk, 100)) == [1, 2, 3, 4, 7, 8, 9, 10]
     assert seqs(await history.latest(room=room, count=8, last_seq=10)) == list(range(3, 11))
     assert seqs(await history.after(room=room, seq=2, count=8, last_seq=10)) == list(range(3, 11))
     assert seqs(await history.before(room=room, seq=9, count=6)) == [3, 4, 5, 6, 7, 8]
@@ -54,42 +55,42 @@ async def test_a_hole_in_the_cache_is_never_returned(cache_mode, room, user):
 
 async def test_a_stale_cache_is_not_trusted_for_the_latest(cache_mode, room, user):
     room = await sync_to_async(_post)(room, user, 6)
-    await history.cache().clear(room.pk)
+    await history_cache.cache().clear(room.pk)
     entries = history.entries_of(await sync_to_async(_payloads)(room))
-    await history.cache().add(room.pk, entries[:4])  # the cache missed 5 and 6
+    await history_cache.cache().add(room.pk, entries[:4])  # the cache missed 5 and 6
     assert seqs(await history.latest(room=room, count=3, last_seq=6)) == [4, 5, 6]
 
 
 async def test_the_cache_is_trimmed_to_its_size(cache_mode, room, user, settings):
     settings.CHAT_CACHE_MESSAGES = 5
     room = await sync_to_async(_post)(room, user, 9)
-    await history.cache().clear(room.pk)
-    await history.remember(room.pk, history.entries_of(await sync_to_async(_payloads)(room)))
-    assert seqs(await history.cache().tail(room.pk, 100)) == [5, 6, 7, 8, 9]
+    await history_cache.cache().clear(room.pk)
+    await history_cache.remember(room.pk, history.entries_of(await sync_to_async(_payloads)(room)))
+    assert seqs(await history_cache.cache().tail(room.pk, 100)) == [5, 6, 7, 8, 9]
     assert seqs(await history.before(room=room, seq=5, count=3)) == [2, 3, 4]  # from the database
 
 
 async def test_a_broken_cache_is_logged_and_the_database_answers(room, user, settings, caplog):
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
-    history.reset_cache()
+    history_cache.reset()
     try:
         room = await sync_to_async(_post)(room, user, 3)
         assert seqs(await history.latest(room=room, count=10, last_seq=3)) == [1, 2, 3]
         assert seqs(await history.after(room=room, seq=1, count=10, last_seq=3)) == [2, 3]
         assert "history cache unavailable" in caplog.text
     finally:
-        history.reset_cache()
+        history_cache.reset()
 
 
 async def test_replace_turns_a_cached_message_into_its_tombstone(cache_mode, room, user):
     room = await sync_to_async(_post)(room, user, 3)
-    await history.cache().clear(room.pk)
+    await history_cache.cache().clear(room.pk)
     await history.latest(room=room, count=3, last_seq=3)  # fills the cache
     message = await room.messages.aget(seq=2)
     await sync_to_async(services.delete_message)(message=message, by=user)
     tombstone = history.entries_of(await sync_to_async(_payloads)(room))[1]
-    await history.forget(room.pk, tombstone)
-    cached = dict(await history.cache().tail(room.pk, 3))
+    await history_cache.replace(room.pk, tombstone)
+    cached = dict(await history_cache.cache().tail(room.pk, 3))
     assert '"deleted":true' in cached[2]
 
 

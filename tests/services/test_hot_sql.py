@@ -114,7 +114,7 @@ def test_open_sessions_answers_a_crowd_in_order_with_a_fixed_number_of_queries(
 ):
     from django.contrib.auth.models import AnonymousUser
 
-    from chat.errors import CloseCode, Refusal
+    from chat.wire.errors import CloseCode, Refusal
 
     public, private = make_room("public"), make_room("private", is_private=True)
     ann, bob, eve = make_user("ann"), make_user("bob"), make_user("eve")

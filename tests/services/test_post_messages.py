@@ -5,10 +5,11 @@ import threading
 import pytest
 from django.db import connection, transaction
 
-from chat import broadcast, services
-from chat.errors import ChatError
+from chat import services
+from chat.events import publisher
 from chat.models import Message, Room
 from chat.services import PostRequest
+from chat.wire.errors import ChatError
 
 pytestmark = pytest.mark.django_db
 
@@ -18,7 +19,7 @@ def published(monkeypatch):
     """What services hand to the broadcaster (after commit), instead of sending it."""
     events = []
     monkeypatch.setattr(
-        broadcast, "publish_now_unsafe", lambda *outbounds: events.extend(outbounds)
+        publisher, "publish_now_unsafe", lambda *outbounds: events.extend(outbounds)
     )
     return events
 

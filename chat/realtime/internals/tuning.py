@@ -1,4 +1,4 @@
-"""Process-wide tuning of a daphne process, applied by ``chatsite.serve`` before serving.
+"""Process-wide tuning of a daphne process, applied by ``chat.serve`` before serving.
 
 The CPU items were found with py-spy under a crowd of 1,000 clients connecting at
 once (``python -m bench.run --scenarios 5 --profile 5``); the memory items with

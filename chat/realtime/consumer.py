@@ -12,29 +12,25 @@ import contextlib
 import enum
 import functools
 import logging
-from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import DatabaseError
 
-from . import (
-    broadcast,
-    history,
-    metrics,
-    presence,
-    protocol,
-    ratelimit,
-    services,
-    shutdown,
-)
-from .batching import loop_batcher
-from .conf import chat_settings
-from .errors import ChatError, CloseCode, ErrorCode, Refusal
-from .fanout import Hub
-from .transport import Frame, Socket
-from .writer import writer
+from chat import history, metrics, services
+from chat.conf import chat_settings
+from chat.events import outbound
+from chat.events.publisher import publish_soon
+from chat.realtime import shutdown
+from chat.realtime.batching import loop_batcher
+from chat.realtime.hub import Hub, announce
+from chat.realtime.socket import Frame, Socket
+from chat.realtime.writer import writer
+from chat.stores import presence, ratelimit
+from chat.wire import protocol
+from chat.wire.errors import ChatError, CloseCode, ErrorCode, Refusal
+from chat.wire.since import parse_since
 
 logger = logging.getLogger(__name__)
 
@@ -59,17 +55,6 @@ async def _open_sessions(requests: list[services.SessionRequest]) -> list:
     return await database_sync_to_async(services.open_sessions)(requests)
 
 
-def parse_since(scope) -> int | None:
-    """The ``since`` query parameter, or ``Refusal`` 4400 when malformed."""
-    values = parse_qs(scope.get("query_string", b"").decode("latin1")).get("since")
-    if not values:
-        return None
-    value = values[-1]
-    if not value.isascii() or not value.isdigit() or len(value) > 18:
-        raise Refusal(CloseCode.BAD_REQUEST, "since must be a non-negative integer")
-    return int(value)
-
-
 class RoomConsumer(AsyncWebsocketConsumer):
     """One client connection to one room."""
 
@@ -81,7 +66,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         """channels' ``as_asgi``, but the returned callable is not a coroutine of its own.
 
         It makes the consumer and returns the consumer's coroutine, so no frame of it
-        waits for the connection's whole life (see ``chatsite.asgi``).
+        waits for the connection's whole life (see ``chat.asgi``).
         """
 
         def app(scope, receive, send):
@@ -173,7 +158,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         refusal = self.scope.get("chat_refusal")
         if refusal is not None:
             raise refusal
-        since = parse_since(self.scope)
+        since = parse_since(self.scope.get("query_string", b""))
         session = await loop_batcher("sessions", _open_sessions, max_batch=500).submit(
             services.SessionRequest(
                 slug=self.scope["url_route"]["kwargs"]["slug"],
@@ -203,14 +188,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.fanout = await Hub.current().join(self.room, self)
         self.room = self.fanout.room  # one Room object per room and process, not per connection
         if arrival.first_in_room:
-            broadcast.publish_soon(
-                broadcast.frame_event(
-                    self.room.pk,
-                    protocol.user_frame(protocol.ServerType.JOIN, self.username),
-                    skip_user=self.user_id,
-                    batch=True,
-                )
-            )
+            announce(self.room.pk, protocol.ServerType.JOIN, self.username, skip_user=self.user_id)
         last_seq = max(session.last_seq, self.fanout.last_seq or 0)
         await self.send_ready(since=since, last_seq=last_seq)
 
@@ -344,9 +322,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         ):
             return
         frame = protocol.typing_frame(self.username, command.active)
-        broadcast.publish_soon(
-            broadcast.frame_event(self.room.pk, frame, skip_user=self.user_id, batch=True)
-        )
+        publish_soon(outbound.frame_event(self.room.pk, frame, skip_user=self.user_id, batch=True))
 
     async def send_error(self, error: ChatError) -> None:
         metrics.ERRORS.labels(str(error.code)).inc()
@@ -564,10 +540,4 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 )
                 return
             if last:
-                broadcast.publish_soon(
-                    broadcast.frame_event(
-                        self.room.pk,
-                        protocol.user_frame(protocol.ServerType.LEAVE, self.username),
-                        batch=True,
-                    )
-                )
+                announce(self.room.pk, protocol.ServerType.LEAVE, self.username)

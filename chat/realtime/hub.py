@@ -24,11 +24,16 @@ from typing import Any, Protocol
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
-from . import broadcast, history, metrics, protocol, selectors
-from .broadcast import CONTROL_GROUP, Publisher, register_local_hub, room_group
-from .errors import CloseCode, Refusal
-from .models import Room
-from .transport import Frame
+from chat import history, metrics, selectors
+from chat.events import outbound, peers
+from chat.events.outbound import CONTROL_GROUP, room_group
+from chat.events.publisher import Publisher, publish_soon
+from chat.models import Room
+from chat.realtime.socket import Frame
+from chat.stores import presence
+from chat.stores.history_cache import Entry, cache
+from chat.wire import protocol
+from chat.wire.errors import CloseCode, Refusal
 
 logger = logging.getLogger(__name__)
 
@@ -250,18 +255,16 @@ class RoomFanout:
                     logger.exception("batch delivery failed room=%s", self.room.pk)
 
 
-async def _cached_newest(room_id: int) -> history.Entry | None:
+async def _cached_newest(room_id: int) -> Entry | None:
     try:
-        entries = await history.cache().tail(room_id, 1)
+        entries = await cache().tail(room_id, 1)
     except Exception:  # noqa: BLE001 - the cache is best effort
         return None
     return entries[-1] if entries else None
 
 
-async def _stored_newest(room: Room) -> history.Entry | None:
-    last_seq = await database_sync_to_async(
-        lambda: Room.objects.filter(pk=room.pk).values_list("last_seq", flat=True).first()
-    )()
+async def _stored_newest(room: Room) -> Entry | None:
+    last_seq = await database_sync_to_async(selectors.room_last_seq)(room.pk)
     if not last_seq:
         return None
     entries = await history.after(room=room, seq=last_seq - 1, count=1, last_seq=last_seq)
@@ -302,6 +305,18 @@ def _quiet_layer_cleanup_errors(loop: asyncio.AbstractEventLoop) -> None:
     loop.set_exception_handler(handler)
 
 
+def announce(room_id: int, kind: protocol.ServerType, username: str, *, skip_user=None) -> None:
+    """Tell a room that ``username`` joined or left (batched with the room's other
+    presence frames)."""
+    frame = protocol.user_frame(kind, username)
+    publish_soon(outbound.frame_event(room_id, frame, skip_user=skip_user, batch=True))
+
+
+def announce_leave(room_id: int, username: str) -> None:
+    """Presence found a user gone without a consumer to say so (a dead process, a repair)."""
+    announce(room_id, protocol.ServerType.LEAVE, username)
+
+
 class Hub:
     """This process's member of the layer groups, one per event loop."""
 
@@ -316,6 +331,7 @@ class Hub:
         self.refresher: asyncio.Task | None = None
         self.troubled_until = 0.0
         self.token_checker: asyncio.Task | None = None
+        self.publisher: Publisher | None = None
         self._start_lock = asyncio.Lock()
         # Events this hub delivered itself when they were published carry this id;
         # the copy the layer brings back is skipped.
@@ -338,7 +354,7 @@ class Hub:
         async with self._start_lock:
             if self.reader is not None:
                 return
-            Publisher.start()
+            self.publisher = Publisher.start()
             self.channel = await self.layer.new_channel("chat.hub.")
             await self._add_group(CONTROL_GROUP)
             loop = asyncio.get_running_loop()
@@ -346,7 +362,8 @@ class Hub:
             self.reader = loop.create_task(self._read())
             self.refresher = loop.create_task(self._refresh())
             self.token_checker = loop.create_task(self._check_tokens())
-            register_local_hub(self)
+            self.publisher.attach(self.dispatch_many, channel=self.channel, origin=self.origin)
+            presence.presence().on_leave = announce_leave
 
     async def _add_group(self, group: str) -> None:
         try:
@@ -366,7 +383,7 @@ class Hub:
         if fanout is None:
             fanout = self.rooms[room.pk] = RoomFanout(self, room)
             await self._add_group(room_group(room.pk))
-            broadcast.publish_soon(broadcast.peer_event(room.pk))
+            publish_soon(outbound.peer_event(room.pk))
         connection.batch_floor = fanout.batch_count
         fanout.connections.add(connection)
         if connection.token_id is not None:
@@ -444,8 +461,8 @@ class Hub:
         if kind == "revoke":
             await self.close_token(event["token"])
             return
-        if kind == "peer":
-            broadcast.peers_changed(event["group"])
+        if kind == "peer":  # another process joined the group: send it our events from now on
+            peers.peers.forget(event["group"])
             return
         fanout = self.rooms.get(event.get("room"))
         if fanout is None:
@@ -510,7 +527,9 @@ class Hub:
             await asyncio.wait(tasks, timeout=2)
         self.reader = self.refresher = self.token_checker = None
         self._hubs.pop(asyncio.get_running_loop(), None)
-        register_local_hub(None)
+        if self.publisher is not None:
+            self.publisher.detach()
+            self.publisher = None
 
     async def close_all(self, code: int) -> None:
         """Close every connection of this process (graceful shutdown)."""

@@ -14,10 +14,10 @@ import sys
 import threading
 from typing import Any, TextIO
 
-from . import cli_render
-from .cli_session import Outgoing, RoomSession
-from .cli_site import Exit, ExitStatus
-from .protocol import ServerType
+from chat.cli import render
+from chat.cli.session import Outgoing, RoomSession
+from chat.cli.site import Exit, ExitStatus
+from chat.wire.protocol import ServerType
 
 
 class ScriptListener:
@@ -45,7 +45,7 @@ class ScriptListener:
         if not self.follow or self.output_closed.is_set():
             return
         try:
-            self.out.write(cli_render.json_line(frame) + "\n")
+            self.out.write(render.json_line(frame) + "\n")
             self.out.flush()
         except BrokenPipeError:
             # The reader went away (e.g. `| head`): stop quietly, like other Unix tools.
@@ -55,7 +55,7 @@ class ScriptListener:
         if reconnect:
             self.note(f"reconnected to #{self.slug}")
         else:
-            self.note(f"connected to #{self.slug} as {cli_render.clean(str(ready.get('user')))}")
+            self.note(f"connected to #{self.slug} as {render.clean(str(ready.get('user')))}")
         if ready.get("recovered") is False:
             self.note(
                 "warning: more messages were missed than the server keeps for recovery; "

@@ -35,11 +35,11 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
-from . import redis_clients
-from .coalesce import FreshRead
-from .conf import chat_settings
-from .presence import Arrival, Unavailable
-from .protocol import Names
+from chat.conf import chat_settings
+from chat.stores import redis_clients
+from chat.stores.coalesce import FreshRead
+from chat.stores.presence_types import Arrival, LeaveListener, Unavailable
+from chat.wire.protocol import Names
 
 logger = logging.getLogger(__name__)
 
@@ -231,6 +231,7 @@ class RedisPresence:
         self._clock: tuple[float, float] | None = None  # (Redis time, monotonic time) then
         self._failures = 0  # heartbeats failed in a row
         self.retired = False
+        self.on_leave: LeaveListener | None = None
 
     # --- connections ----------------------------------------------------------
 
@@ -474,11 +475,8 @@ class RedisPresence:
         await self._announce_leaves(result[1:], why="process stopped")
 
     async def _announce_leaves(self, flat: list, *, why: str) -> None:
-        from . import broadcast, protocol
-
         for i in range(0, len(flat), 3):
             room_id, user_id, name = int(flat[i]), int(flat[i + 1]), flat[i + 2].decode()
             logger.info("presence leave room=%s user=%s reason=%s", room_id, user_id, why)
-            if name:
-                frame = protocol.user_frame(protocol.ServerType.LEAVE, name)
-                broadcast.publish_soon(broadcast.frame_event(room_id, frame, batch=True))
+            if name and self.on_leave is not None:
+                self.on_leave(room_id, name)

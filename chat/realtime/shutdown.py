@@ -2,7 +2,7 @@
 
 On SIGTERM Twisted stops the reactor and daphne cancels every application, so
 clients see their TCP connection drop (1006) with no reason, and a batch of
-messages being committed may never be published. Instead, ``chatsite.serve``
+messages being committed may never be published. Instead, ``chat.serve``
 runs ``before_kill`` first:
 
 1. stop accepting: close the listening sockets (new clients go to another process,
@@ -27,6 +27,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+
+from chat.events.publisher import Publisher
+from chat.realtime.hub import Hub
+from chat.realtime.writer import writer
+from chat.stores import presence
+from chat.wire.errors import CloseCode
 
 logger = logging.getLogger(__name__)
 
@@ -57,11 +63,6 @@ async def drain(
     """
     global _stopping
     _stopping = True
-    from . import presence
-    from .broadcast import Publisher
-    from .errors import CloseCode
-    from .fanout import Hub
-    from .writer import writer
 
     started = time.monotonic()
 

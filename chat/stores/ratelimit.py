@@ -12,8 +12,8 @@ import time
 
 from redis.exceptions import RedisError
 
-from . import redis_clients
-from .conf import RateLimit, chat_settings
+from chat.conf import RateLimit, chat_settings
+from chat.stores import backends, redis_clients
 
 logger = logging.getLogger(__name__)
 
@@ -79,14 +79,8 @@ class RedisLimiter:
             return True
 
 
-_limiters: dict[str, LocalLimiter | RedisLimiter] = {}
-
-
 def _limiter() -> LocalLimiter | RedisLimiter:
-    url = chat_settings().redis_url
-    if url not in _limiters:
-        _limiters[url] = RedisLimiter(url) if url else LocalLimiter()
-    return _limiters[url]
+    return backends.backend("ratelimit", local=LocalLimiter, redis=RedisLimiter)
 
 
 async def check_message(*, room_id: int, user_id: int) -> float | None:
@@ -103,4 +97,5 @@ async def allow_typing(*, room_id: int, user_id: int) -> bool:
 
 
 def reset() -> None:
-    _limiters.clear()
+    """Forget the limiters (tests)."""
+    backends.reset("ratelimit")

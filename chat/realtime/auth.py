@@ -18,7 +18,7 @@ from channels.auth import AuthMiddlewareStack
 from channels.security.websocket import OriginValidator
 from django.conf import settings
 
-from .errors import CloseCode, Refusal
+from chat.wire.errors import CloseCode, Refusal
 
 
 def header(scope, name: bytes) -> bytes | None:

@@ -27,9 +27,9 @@ from typing import Any, Protocol
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from .cli_site import Exit, ExitStatus, Site
-from .errors import CLOSE_EXPLANATIONS, TERMINAL_CLOSE_CODES, CloseCode, ErrorCode
-from .protocol import ClientType, ServerType
+from chat.cli.site import Exit, ExitStatus, Site
+from chat.wire.errors import CLOSE_EXPLANATIONS, TERMINAL_CLOSE_CODES, CloseCode, ErrorCode
+from chat.wire.protocol import ClientType, ServerType
 
 BACKOFF_BASE = 0.5  # seconds before the first reconnect (then doubling)
 BACKOFF_CAP = 15.0

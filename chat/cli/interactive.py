@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from . import cli_render
-from .cli_session import Outgoing, RoomSession
-from .protocol import ServerType
+from chat.cli import render
+from chat.cli.session import Outgoing, RoomSession
+from chat.wire.protocol import ServerType
 
 DEFAULT_HISTORY_PAGE = 20
 QUIT_WAIT = 5.0  # seconds /quit waits for messages still unacknowledged
@@ -47,8 +47,8 @@ class InteractiveView:
         self.online = set(ready.get("online") or [])
         if not reconnect:
             room = ready.get("room") or {}
-            title = cli_render.clean(str(room.get("title") or self.slug))
-            say(f"-- #{self.slug} ({title}) as {cli_render.clean(self.user)}; {self.who()}")
+            title = render.clean(str(room.get("title") or self.slug))
+            say(f"-- #{self.slug} ({title}) as {render.clean(self.user)}; {self.who()}")
             if ready.get("has_more"):
                 say("-- earlier messages: /history N")
         elif ready.get("recovered") is False:
@@ -61,24 +61,24 @@ class InteractiveView:
             say(f"-- reconnected; {missed}")
         self._note_oldest(new)
         for message in new:
-            say(cli_render.message_line(message))
+            say(render.message_line(message))
         if not reconnect:
             room = ready.get("room") or {}
             if room.get("locked") or room.get("slow_mode"):
-                say("-- " + cli_render.room_line(room))
+                say("-- " + render.room_line(room))
             say("-- type a message and press Enter; /help lists commands")
 
     def who(self) -> str:
-        names = ", ".join(cli_render.clean(name) for name in sorted(self.online))
+        names = ", ".join(render.clean(name) for name in sorted(self.online))
         return f"online ({len(self.online)}): {names}"
 
     def message(self, payload: dict[str, Any]) -> None:
         self._note_oldest([payload])
-        say(cli_render.message_line(payload))
+        say(render.message_line(payload))
 
     def frame(self, frame: dict[str, Any]) -> None:
         kind = frame.get("type")
-        user = cli_render.clean(str(frame.get("user", "")))
+        user = render.clean(str(frame.get("user", "")))
         if kind == ServerType.JOIN:
             self.online.add(frame.get("user", ""))
             say(f"-- {user} joined")
@@ -89,16 +89,16 @@ class InteractiveView:
             messages = frame.get("messages") or []
             say(f"-- {len(messages)} earlier message(s):")
             for message in messages:
-                say(cli_render.message_line(message))
+                say(render.message_line(message))
             self._note_oldest(messages)
             if not frame.get("has_more"):
                 say("-- that is the beginning of the room")
         elif kind == ServerType.DELETED:
             say(f"-- message #{frame.get('seq')} was deleted by a moderator")
         elif kind == ServerType.ROOM:
-            say("-- " + cli_render.room_line(frame.get("room") or {}))
+            say("-- " + render.room_line(frame.get("room") or {}))
         elif kind == ServerType.ERROR:
-            say(f"!! {frame.get('code')}: {cli_render.clean(str(frame.get('detail', '')))}")
+            say(f"!! {frame.get('code')}: {render.clean(str(frame.get('detail', '')))}")
         elif kind == ServerType.REPORTED:
             say("-- reported to the moderators")
 
@@ -109,8 +109,8 @@ class InteractiveView:
         pass  # the message itself comes back from the room and is shown then
 
     def failed(self, item: Outgoing, code: str, detail: str) -> None:
-        preview = cli_render.clean(item.body[:40]) + ("…" if len(item.body) > 40 else "")
-        say(f"!! not sent ({code}): {cli_render.clean(detail)}: {preview}")
+        preview = render.clean(item.body[:40]) + ("…" if len(item.body) > 40 else "")
+        say(f"!! not sent ({code}): {render.clean(detail)}: {preview}")
 
 
 async def handle_input(line: str, session: RoomSession, view: InteractiveView) -> bool:
@@ -132,7 +132,7 @@ async def handle_input(line: str, session: RoomSession, view: InteractiveView) -
     elif command == "/history":
         await show_history(argument, session, view)
     else:
-        say(f"-- unknown command {cli_render.clean(command)}; /help lists commands")
+        say(f"-- unknown command {render.clean(command)}; /help lists commands")
     return True
 
 

@@ -11,56 +11,22 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
-from dataclasses import dataclass
-from typing import Protocol
 
-from .conf import chat_settings
-from .errors import ChatError, ErrorCode
-from .protocol import Names
+from chat.stores import backends
+from chat.stores.presence_redis import RedisPresence
+from chat.stores.presence_types import Arrival, LeaveListener, Presence, Unavailable
+from chat.wire.protocol import Names
+
+__all__ = ["Arrival", "LocalPresence", "Presence", "Unavailable", "presence", "reset"]
 
 logger = logging.getLogger(__name__)
-
-
-class Unavailable(ChatError):
-    """The presence store (Redis) did not answer: the connection cannot be counted.
-
-    The consumer refuses the connection with 1011 and one log line; the client
-    retries with backoff.
-    """
-
-    def __init__(self, detail: str = "presence is unavailable; reconnect shortly") -> None:
-        super().__init__(ErrorCode.SERVER_ERROR, detail, retry_after=1.0)
-
-
-@dataclass(frozen=True, slots=True)
-class Arrival:
-    """The result of registering a connection."""
-
-    accepted: bool  # False: the user is over the connection limit; nothing was registered
-    first_in_room: bool
-
-
-class Presence(Protocol):
-    async def arrive(self, *, room_id: int, user_id: int, username: str, limit: int) -> Arrival:
-        """Register a connection; refuse it when the user already has ``limit`` connections."""
-
-    async def depart(self, *, room_id: int, user_id: int) -> bool:
-        """Unregister a connection; True when it was the user's last one in the room."""
-
-    async def online(self, room_id: int) -> Names:
-        """Usernames with at least one connection to the room, sorted."""
-
-    async def online_counts(self, room_ids: list[int]) -> dict[int, int]:
-        """Number of online users per room."""
-
-    async def retire(self) -> None:
-        """Withdraw this process's remaining connections (graceful shutdown)."""
 
 
 class LocalPresence:
     """Embedded mode: one process holds every connection."""
 
     def __init__(self) -> None:
+        self.on_leave: LeaveListener | None = None  # nothing outlives a local connection
         self._rooms: dict[int, Counter[int]] = defaultdict(Counter)
         self._names: dict[int, str] = {}
         self._per_user: Counter[int] = Counter()
@@ -100,26 +66,11 @@ class LocalPresence:
         return None
 
 
-_backends: dict[str, Presence] = {}
-
-
 def presence() -> Presence:
     """The presence backend of this mode (one per process)."""
-    url = chat_settings().redis_url
-    if url not in _backends:
-        if url:
-            from .presence_redis import RedisPresence
-
-            _backends[url] = RedisPresence(url)
-        else:
-            _backends[url] = LocalPresence()
-    return _backends[url]
+    return backends.backend("presence", local=LocalPresence, redis=RedisPresence)
 
 
 def reset() -> None:
-    """Forget backends (tests: each event loop needs its own Redis connections)."""
-    for backend in _backends.values():
-        stop = getattr(backend, "stop", None)
-        if stop is not None:
-            stop()
-    _backends.clear()
+    """Stop and forget the presence backends (tests: each loop needs its own connections)."""
+    backends.reset("presence")

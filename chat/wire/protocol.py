@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .errors import ChatError, ErrorCode
+from chat.wire.errors import ChatError, ErrorCode
 
 MAX_CLIENT_ID_LENGTH = 64
 MAX_REPORT_REASON_LENGTH = 500

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .cli_site import Exit, ExitStatus, Site, TokenStore, check_slug, exchange_password
+from chat.cli.site import Exit, ExitStatus, Site, TokenStore, check_slug, exchange_password
 
 TOKEN_ENV = "CHAT_TOKEN"  # noqa: S105 - the variable's name, not a secret
 URL_ENV = "CHAT_URL"
@@ -138,7 +138,7 @@ class Client:
 
     async def run(self, token: str) -> int:
         """Connect and run the mode the arguments and stdin ask for."""
-        from .cli_session import RoomSession
+        from chat.cli.session import RoomSession
 
         args = self.args
         interactive = sys.stdin.isatty() and not args.follow
@@ -146,7 +146,7 @@ class Client:
         if give_up is None and not interactive and not args.follow:
             give_up = SCRIPT_GIVE_UP_AFTER
         if interactive:
-            from .cli_interactive import InteractiveView, run_interactive
+            from chat.cli.interactive import InteractiveView, run_interactive
 
             view = InteractiveView(args.room)
             self.session = RoomSession(
@@ -154,7 +154,7 @@ class Client:
             )
             return await run_interactive(self.session, view)
 
-        from .cli_script import ScriptListener, run_script
+        from chat.cli.script import ScriptListener, run_script
 
         listener = ScriptListener(
             slug=args.room,
@@ -222,7 +222,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         pending = client.pending if client is not None else 0
         note("interrupted" + (f"; {pending} message(s) were not sent" if pending else ""))
         return ExitStatus.INTERRUPTED
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -13,9 +13,9 @@ import time
 from channels.db import database_sync_to_async
 from django.db import DatabaseError
 
-from . import metrics, services
-from .batching import Batcher, loop_batcher
-from .errors import ChatError, ErrorCode
+from chat import metrics, services
+from chat.realtime.batching import Batcher, loop_batcher
+from chat.wire.errors import ChatError, ErrorCode
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,125 @@
+"""The chat's ASGI application: ``with_chat(django_asgi_app)`` in a host's ``asgi.py``.
+
+WebSockets under ``/ws/rooms/<slug>/`` go to the chat (token or session sign-in,
+the protocol's Origin rule); everything else goes to the host's application.
+
+Every layer between daphne and the consumer is a plain callable that returns the
+next layer's awaitable instead of a coroutine awaiting it: an idle WebSocket keeps
+one coroutine (the consumer's) rather than a chain of seven, each frame holding its
+own scope dict and locals for the life of the connection (about 3 KB of every
+connection). An error in routing still surfaces inside the application's task, as it
+did from the coroutines.
+
+Import this module after ``django.core.asgi.get_asgi_application()``: the consumer
+imports models.
+"""
+
+from channels.routing import URLRouter
+from django.urls.exceptions import Resolver404
+
+from chat.events.publisher import Publisher
+from chat.realtime.auth import ChatAuthStack
+from chat.routing import websocket_urlpatterns
+
+
+async def _raise(exc: BaseException):
+    raise exc
+
+
+class FlatURLRouter(URLRouter):
+    """channels' ``URLRouter`` for routes to consumers, returning the consumer's awaitable.
+
+    The same matching, scope (``path_remaining``, ``url_route``) and errors; not for
+    nesting routers (channels' own would catch a ``Resolver404`` of an inner router).
+    """
+
+    _asgi_single_callable = True  # asgiref: ASGI 3, though __call__ is no coroutine function
+
+    def __call__(self, scope, receive, send):
+        """The matching route's awaitable; ``ValueError`` when nothing matches."""
+        path = scope.get("path_remaining", scope.get("path", None))
+        if path is None:
+            raise ValueError("No 'path' key in connection scope, cannot route URLs")
+        if "path_remaining" not in scope:
+            root_path = scope.get("root_path", "")
+            if root_path and not path.startswith(root_path):
+                raise ValueError(f"No route found for path {path!r}.")
+            path = path[len(root_path) :]
+        path = path.lstrip("/")
+        for route in self.routes:
+            try:
+                match = route.pattern.match(path)
+            except Resolver404:
+                continue
+            if match:
+                new_path, args, kwargs = match
+                kwargs.update(route.default_args)
+                outer = scope.get("url_route", {})
+                return route.callback(
+                    dict(
+                        scope,
+                        path_remaining=new_path,
+                        url_route={
+                            "args": outer.get("args", ()) + args,
+                            "kwargs": {**outer.get("kwargs", {}), **kwargs},
+                        },
+                    ),
+                    receive,
+                    send,
+                )
+        if "path_remaining" in scope:
+            raise Resolver404(f"No route found for path {path!r}.")
+        raise ValueError(f"No route found for path {path!r}.")
+
+
+class ChatApplication:
+    """By scope type, like channels' ``ProtocolTypeRouter``; starts this loop's publisher.
+
+    The publisher must run before any WebSocket connects, so events committed over
+    HTTP (the admin) are published too.
+    """
+
+    _asgi_single_callable = True  # asgiref: ASGI 3, though __call__ is no coroutine function
+
+    def __init__(self, application_mapping: dict) -> None:
+        self.application_mapping = application_mapping
+
+    def __call__(self, scope, receive, send):
+        """The awaitable serving this connection; it raises what routing raised."""
+        try:
+            Publisher.start()
+            application = self.application_mapping.get(scope["type"])
+            if application is None:
+                raise ValueError(f"No application configured for scope type {scope['type']!r}")
+            return application(scope, receive, send)
+        except Exception as exc:  # noqa: BLE001 - raised in the application's task, as before
+            return _raise(exc)
+
+
+def with_chat(http_application, *, websocket_application=None) -> ChatApplication:
+    """The host's ASGI application with the chat's WebSocket routes in front.
+
+    ``http_application`` serves every HTTP request (usually ``get_asgi_application()``).
+    ``websocket_application`` serves WebSockets the chat does not route; without it
+    they are refused like an unknown room.
+    """
+    chat_routes = ChatAuthStack(FlatURLRouter(websocket_urlpatterns))
+    if websocket_application is not None:
+        chat_routes = _WebSocketFallback(chat_routes, websocket_application)
+    return ChatApplication({"http": http_application, "websocket": chat_routes})
+
+
+class _WebSocketFallback:
+    """The chat's routes first; any other WebSocket path goes to the host's router."""
+
+    _asgi_single_callable = True
+
+    def __init__(self, chat_routes, other) -> None:
+        self.chat_routes = chat_routes
+        self.other = other
+
+    def __call__(self, scope, receive, send):
+        """The chat's awaitable for its paths, else the host's."""
+        if scope.get("path", "").startswith("/ws/rooms/"):
+            return self.chat_routes(scope, receive, send)
+        return self.other(scope, receive, send)

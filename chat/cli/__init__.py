@@ -1,0 +1,1 @@
+"""The terminal client (``python -m chat.cli``). Imports only ``chat.wire`` of the chat."""

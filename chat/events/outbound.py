@@ -1,0 +1,130 @@
+"""Room events as they travel between processes: what each one carries, built once.
+
+An ``Outbound`` is an event for a layer group plus the history-cache change that goes
+with it. Frames are encoded here, once, and forwarded unchanged to every receiver;
+``chat.events.publisher`` sends them, ``chat.realtime.hub`` delivers them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from chat.stores.history_cache import Entry
+from chat.wire import protocol
+from chat.wire.errors import ChatError, ErrorCode
+
+CONTROL_GROUP = "chat.control"
+
+
+def room_group(room_id: int) -> str:
+    """The layer group of a room (built from the pk: group names are restricted)."""
+    return f"chat.room.{room_id}"
+
+
+@dataclass(slots=True)
+class Outbound:
+    """An event to publish after commit, and the cache change that goes with it."""
+
+    group: str
+    event: dict[str, Any]
+    room_id: int | None = None
+    cache_add: list[Entry] = field(default_factory=list)
+    cache_replace: Entry | None = None
+
+
+# --- events ------------------------------------------------------------------
+# Layer events are small dicts: "kind" says what the hub does with them.
+
+
+def message_event(room_id: int, payload: dict[str, Any]) -> Outbound:
+    """A committed message: cached, then sent to the room in seq order."""
+    entry_text = protocol.encode(payload)  # encoded once: the cache entry and the frame
+    return Outbound(
+        group=room_group(room_id),
+        room_id=room_id,
+        event={
+            "type": "chat.event",
+            "kind": "message",
+            "room": room_id,
+            "seq": payload["seq"],
+            "text": protocol.message_frame_from_json(entry_text),
+            "at": time.time(),
+        },
+        cache_add=[(payload["seq"], entry_text)],
+    )
+
+
+def replace_event(room_id: int, payload: dict[str, Any], frame: str) -> Outbound:
+    """A message changed after the fact (deleted or restored)."""
+    return Outbound(
+        group=room_group(room_id),
+        room_id=room_id,
+        event={"type": "chat.event", "kind": "frame", "room": room_id, "text": frame},
+        cache_replace=(payload["seq"], protocol.encode(payload)),
+    )
+
+
+def room_event(room_id: int, info: dict[str, Any]) -> Outbound:
+    """A moderator changed the room (lock, slow mode)."""
+    return Outbound(
+        group=room_group(room_id),
+        room_id=room_id,
+        event={
+            "type": "chat.event",
+            "kind": "room",
+            "room": room_id,
+            "info": info,
+            "text": protocol.room_frame(info),
+        },
+    )
+
+
+def frame_event(
+    room_id: int, frame: str, *, skip_user: int | None = None, batch: bool = False
+) -> Outbound:
+    """A frame for everyone in the room, optionally not to one user.
+
+    ``batch`` frames (join, leave, typing) may wait a few milliseconds to be written
+    together with others: a thousand people arriving at once would otherwise cost
+    a million socket writes.
+    """
+    event = {"type": "chat.event", "kind": "frame", "room": room_id, "text": frame}
+    if skip_user is not None:
+        event["skip_user"] = skip_user
+    if batch:
+        event["batch"] = True
+    return Outbound(group=room_group(room_id), room_id=room_id, event=event)
+
+
+def close_event(room_id: int, code: int, detail: str, *, user_id: int | None = None) -> Outbound:
+    """Close connections in a room: one user's (ban) or everyone's (archive)."""
+    text = protocol.error_frame(ChatError(ErrorCode.FORBIDDEN, detail))
+    return Outbound(
+        group=room_group(room_id),
+        room_id=room_id,
+        event={
+            "type": "chat.event",
+            "kind": "close",
+            "room": room_id,
+            "user": user_id,
+            "code": int(code),
+            "text": text,
+        },
+    )
+
+
+def revoke_event(token_id: int) -> Outbound:
+    """A revoked API token: its connections close with 4401 on every process."""
+    return Outbound(
+        group=CONTROL_GROUP, event={"type": "chat.event", "kind": "revoke", "token": token_id}
+    )
+
+
+def peer_event(room_id: int) -> Outbound:
+    """This process joined a room's group: the others must stop skipping it."""
+    return Outbound(
+        group=CONTROL_GROUP,
+        event={"type": "chat.event", "kind": "peer", "group": room_group(room_id)},
+    )

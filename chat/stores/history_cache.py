@@ -1,0 +1,201 @@
+"""The cache of each room's recent history: ``(seq, json)`` entries, newest kept.
+
+Redis in Redis mode, process memory in embedded mode. The cache may have holes
+(several processes add their messages out of order); its readers in
+``chat.history`` only answer from a gapless run they can see. Errors are logged,
+never raised, by ``remember``, ``replace`` and ``read``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+from redis.exceptions import RedisError
+
+from chat.conf import chat_settings
+from chat.stores import backends, redis_clients
+
+logger = logging.getLogger(__name__)
+
+Entry = tuple[int, str]  # (seq, the message object encoded as JSON)
+
+
+class HistoryCache(Protocol):
+    """The latest messages of each room by seq; readers prove a range gapless before use."""
+
+    async def tail(self, room_id: int, count: int) -> list[Entry]:
+        """The newest ``count`` entries, ascending (fewer if the cache holds fewer)."""
+
+    async def after(self, room_id: int, seq: int, count: int) -> tuple[list[Entry], int | None]:
+        """Entries with seq > ``seq`` (ascending, at most ``count``), and the cache's lowest seq."""
+
+    async def before(self, room_id: int, seq: int, count: int) -> tuple[list[Entry], int | None]:
+        """The newest ``count`` entries with seq < ``seq``, and the cache's lowest seq."""
+
+    async def add(self, room_id: int, entries: list[Entry]) -> None:
+        """Add entries, keeping the newest ``CHAT_CACHE_MESSAGES`` (holes allowed)."""
+
+    async def replace(self, room_id: int, entry: Entry) -> None:
+        """Set the entry of a deleted or restored message if it is cached, or newer
+        than anything cached (its add may still be on its way; the add then keeps it)."""
+
+    async def clear(self, room_id: int) -> None:
+        """Forget a room."""
+
+
+class LocalHistoryCache:
+    """In-process cache for embedded mode (one process, so it is the whole truth of the cache)."""
+
+    def __init__(self) -> None:
+        self._rooms: dict[int, dict[int, str]] = {}
+
+    def _sorted(self, room_id: int) -> list[Entry]:
+        return sorted(self._rooms.get(room_id, {}).items())
+
+    async def tail(self, room_id: int, count: int) -> list[Entry]:
+        return self._sorted(room_id)[-count:] if count else []
+
+    async def after(self, room_id: int, seq: int, count: int) -> tuple[list[Entry], int | None]:
+        entries = self._sorted(room_id)
+        return [e for e in entries if e[0] > seq][:count], (entries[0][0] if entries else None)
+
+    async def before(self, room_id: int, seq: int, count: int) -> tuple[list[Entry], int | None]:
+        entries = self._sorted(room_id)
+        older = [e for e in entries if e[0] < seq]
+        return older[-count:], (entries[0][0] if entries else None)
+
+    async def add(self, room_id: int, entries: list[Entry]) -> None:
+        room = self._rooms.setdefault(room_id, {})
+        for seq, text in entries:
+            room.setdefault(seq, text)
+        limit = chat_settings().cache_messages
+        if len(room) > limit:
+            keep = sorted(room)[-limit:]
+            self._rooms[room_id] = {seq: room[seq] for seq in keep}
+
+    async def replace(self, room_id: int, entry: Entry) -> None:
+        room = self._rooms.get(room_id)
+        if room and (entry[0] in room or entry[0] > max(room)):
+            room[entry[0]] = entry[1]
+
+    async def clear(self, room_id: int) -> None:
+        self._rooms.pop(room_id, None)
+
+
+# Adds entries not cached yet (a tombstone that got there first stays) and keeps
+# the newest ARGV[1]. Several processes add their own
+# messages, so seq 31 may arrive after 32: holes are allowed here (an earlier
+# version dropped everything below a hole, and two busy processes kept emptying
+# the cache); readers only answer from a gapless run they can see.
+_ADD_SCRIPT = """
+for i = 2, #ARGV, 2 do
+  if redis.call('ZCOUNT', KEYS[1], ARGV[i], ARGV[i]) == 0 then
+    redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1])
+  end
+end
+local n = redis.call('ZCARD', KEYS[1])
+local keep = tonumber(ARGV[1])
+if n > keep then
+  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - keep - 1)
+end
+redis.call('EXPIRE', KEYS[1], 604800)
+return math.min(n, keep)
+"""
+
+_REPLACE_SCRIPT = """
+local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+local newer = top[2] ~= nil and tonumber(ARGV[1]) > tonumber(top[2])
+if newer or redis.call('ZCOUNT', KEYS[1], ARGV[1], ARGV[1]) == 1 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[1])
+  redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+  return 1
+end
+return 0
+"""
+
+
+class RedisHistoryCache:
+    """The cache in Redis: one sorted set per room, scored by seq."""
+
+    def __init__(self, url: str) -> None:
+        self._redis = redis_clients.client(url, timeout=2)
+        self._add = self._redis.register_script(_ADD_SCRIPT)
+        self._replace = self._redis.register_script(_REPLACE_SCRIPT)
+
+    @staticmethod
+    def key(room_id: int) -> str:
+        return f"chat:v1:room:{room_id}:recent"
+
+    @staticmethod
+    def _entries(rows) -> list[Entry]:
+        return [(int(score), member.decode()) for member, score in rows]
+
+    async def tail(self, room_id: int, count: int) -> list[Entry]:
+        rows = await self._redis.zrange(self.key(room_id), -count, -1, withscores=True)
+        return self._entries(rows)
+
+    async def after(self, room_id: int, seq: int, count: int) -> tuple[list[Entry], int | None]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zrangebyscore(
+                self.key(room_id), f"({seq}", "+inf", start=0, num=count, withscores=True
+            )
+            pipe.zrange(self.key(room_id), 0, 0, withscores=True)
+            rows, lowest = await pipe.execute()
+        return self._entries(rows), (int(lowest[0][1]) if lowest else None)
+
+    async def before(self, room_id: int, seq: int, count: int) -> tuple[list[Entry], int | None]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zrevrangebyscore(
+                self.key(room_id), f"({seq}", "-inf", start=0, num=count, withscores=True
+            )
+            pipe.zrange(self.key(room_id), 0, 0, withscores=True)
+            rows, lowest = await pipe.execute()
+        entries = self._entries(rows)
+        entries.reverse()
+        return entries, (int(lowest[0][1]) if lowest else None)
+
+    async def add(self, room_id: int, entries: list[Entry]) -> None:
+        args: list = [chat_settings().cache_messages]
+        for seq, text in entries:
+            args += [seq, text]
+        await self._add(keys=[self.key(room_id)], args=args)
+
+    async def replace(self, room_id: int, entry: Entry) -> None:
+        await self._replace(keys=[self.key(room_id)], args=[entry[0], entry[1]])
+
+    async def clear(self, room_id: int) -> None:
+        await self._redis.delete(self.key(room_id))
+
+
+def cache() -> HistoryCache:
+    """The cache of this mode (one per process, created on first use)."""
+    return backends.backend("history", local=LocalHistoryCache, redis=RedisHistoryCache)
+
+
+async def _safe(call, default):
+    try:
+        return await call
+    except (RedisError, OSError) as exc:
+        logger.warning("history cache unavailable: %s", exc)
+        return default
+
+
+async def remember(room_id: int, entries: list[Entry]) -> None:
+    """Put committed messages in the cache (best effort: the database has them)."""
+    await _safe(cache().add(room_id, entries), None)
+
+
+async def replace(room_id: int, entry: Entry) -> None:
+    """Put a message's tombstone (or restored body) in place of its cached entry."""
+    await _safe(cache().replace(room_id, entry), None)
+
+
+async def read(call, default):
+    """Await a cache read; ``default`` when the cache is unavailable (logged, never raised)."""
+    return await _safe(call, default)
+
+
+def reset() -> None:
+    """Forget the cache objects (tests: a new event loop needs new Redis connections)."""
+    backends.reset("history")
