@@ -56,15 +56,6 @@ class PostResult:
     payload: dict
     created: bool
 
-    @property
-    def ack(self) -> str:
-        return protocol.ack_frame(
-            client_id=self.message.client_id,
-            id=self.message.pk,
-            seq=self.message.seq,
-            ts=self.payload["ts"],
-        )
-
 
 def post_message(
     *, room: Room, author: User, body: str, client_id: str | None = None
@@ -315,19 +306,9 @@ def delete_message(*, message: Message, by: User, reason: str = "") -> Message:
         target_user=message.author,
         target_message=message,
     )
-    tombstone = protocol.message_payload(
-        id=message.pk,
-        seq=message.seq,
-        room=message.room.slug,
-        user=None,
-        body=None,
-        ts="",
-        client_id=None,
-        deleted=True,
-    )
     publish_on_commit(
-        outbound.replace_event(
-            message.room_id, tombstone, protocol.deleted_frame(message.pk, message.seq)
+        outbound.deleted_event(
+            message.room_id, room_slug=message.room.slug, message_id=message.pk, seq=message.seq
         )
     )
     return message
@@ -354,9 +335,7 @@ def restore_message(*, message: Message, by: User) -> Message:
     payload = selectors.message_payload(
         message, room_slug=message.room.slug, username=message.author.get_username()
     )
-    publish_on_commit(
-        outbound.replace_event(message.room_id, payload, protocol.message_frame(payload))
-    )
+    publish_on_commit(outbound.restored_event(message.room_id, payload))
     return message
 
 

@@ -56,8 +56,27 @@ def message_event(room_id: int, payload: dict[str, Any]) -> Outbound:
     )
 
 
-def replace_event(room_id: int, payload: dict[str, Any], frame: str) -> Outbound:
-    """A message changed after the fact (deleted or restored)."""
+def deleted_event(room_id: int, *, room_slug: str, message_id: int, seq: int) -> Outbound:
+    """A message was deleted: clients get ``deleted``, the cache its tombstone."""
+    tombstone = protocol.message_payload(
+        id=message_id,
+        seq=seq,
+        room=room_slug,
+        user=None,
+        body=None,
+        ts="",
+        client_id=None,
+        deleted=True,
+    )
+    return _replace_event(room_id, tombstone, protocol.deleted_frame(message_id, seq))
+
+
+def restored_event(room_id: int, payload: dict[str, Any]) -> Outbound:
+    """A deleted message was restored: clients get it again as a ``message`` frame."""
+    return _replace_event(room_id, payload, protocol.message_frame(payload))
+
+
+def _replace_event(room_id: int, payload: dict[str, Any], frame: str) -> Outbound:
     return Outbound(
         group=room_group(room_id),
         room_id=room_id,

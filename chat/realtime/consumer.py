@@ -305,7 +305,12 @@ class RoomConsumer(AsyncWebsocketConsumer):
             room_id=self.room.pk, author=self.user, body=command.body, client_id=command.client_id
         )
         result = await writer().submit(request)
-        await self.write(result.ack)
+        message = result.message
+        await self.write(
+            protocol.ack_frame(
+                client_id=message.client_id, id=message.pk, seq=message.seq, ts=result.payload["ts"]
+            )
+        )
 
     async def send_history(self, command: protocol.FetchHistory) -> None:
         entries = await history.before(room=self.room, seq=command.before_seq, count=command.limit)

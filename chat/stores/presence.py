@@ -1,7 +1,8 @@
 """Who is online in each room, across tabs and processes.
 
-``join`` reports a user's first connection to a room and ``leave`` the last one,
-counted over every process; the connection count per user enforces
+``arrive`` tells whether a connection is the user's first in the room
+(``Arrival.first_in_room``: announce a join) and ``depart`` whether it was the last
+(announce a leave), counted over every process; the connection count per user enforces
 ``CHAT_MAX_CONNECTIONS_PER_USER``. Process memory in embedded mode; Redis in Redis
 mode, where each process's connections are held under a lease it renews, so the
 users of a process that died leave when the lease runs out.
