@@ -6,6 +6,7 @@ import os
 import platform
 import subprocess
 from importlib import metadata
+from pathlib import Path
 
 import psutil
 
@@ -68,19 +69,19 @@ def versions(redis_client=None, postgres_url: str | None = None) -> dict[str, st
     return found
 
 
-def git_commit() -> str:
-    """Short commit of the checkout, with ``+dirty`` when it has uncommitted changes."""
+def git_commit(checkout: Path = BASE_DIR) -> str:
+    """Short commit of ``checkout``, with ``+dirty`` when it has uncommitted changes."""
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
-            cwd=BASE_DIR,
+            cwd=checkout,
             capture_output=True,
             text=True,
             timeout=10,
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=BASE_DIR,
+            cwd=checkout,
             capture_output=True,
             text=True,
             timeout=10,

@@ -11,12 +11,14 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .compare import table as comparison_table
 from .loadgen import LoadResult, ServerStats
 from .scenarios import (
     IDLE_CONNECT_CONCURRENCY,
     MEMBER_CONNECT_CONCURRENCY,
     SCENARIO_6,
     SCENARIOS,
+    compared_value,
     fmt_ms,
     headline,
     kb_per_connection,
@@ -77,21 +79,6 @@ def _ratio(a: float | None, b: float | None) -> str:
     return f"{a / b:.2f}×" if a / b < 10 else f"{a / b:.1f}×"
 
 
-def _value(key: str, result: LoadResult | None) -> float | None:
-    """The number a scenario's ratios compare."""
-    if result is None:
-        return None
-    if key == "1":
-        return result.deliveries_per_s
-    if key in ("2", "3"):
-        return result.latency_ms["p99"]
-    if key == "4":
-        return kb_per_connection(result)
-    if key == "5":
-        return result.connect_all_ready_s
-    return None
-
-
 _RATIO_OF = {"1": "deliveries/s", "2": "p99", "3": "p99", "4": "KB/conn", "5": "time to all ready"}
 
 
@@ -116,8 +103,8 @@ def summary_table(records: list[Record], quick: bool) -> list[str]:
         lines.append(
             f"| {label} | {scenario.target} | {headline(key, product)} | "
             f"{headline(key, tut) if tut else '-'} | {headline(key, raw) if raw else '-'} | "
-            f"{_RATIO_OF[key]} | {_ratio(_value(key, product), _value(key, tut))} | "
-            f"{_ratio(_value(key, product), _value(key, raw))} | {shown} |"
+            f"{_RATIO_OF[key]} | {_ratio(compared_value(key, product), compared_value(key, tut))} | "
+            f"{_ratio(compared_value(key, product), compared_value(key, raw))} | {shown} |"
         )
     for key in SCENARIO_6:
         one, two = _find(records, PRODUCT, key), _find(records, PRODUCT_X2, key)
@@ -126,7 +113,7 @@ def summary_table(records: list[Record], quick: bool) -> list[str]:
         before = f"1 process: {headline(key, one)}; " if one else ""
         lines.append(
             f"| 6 (as {key}) | report 1 → 2 processes | {before}2 processes: {headline(key, two)} | - | - | "
-            f"{_RATIO_OF[key]}, 2 procs / 1 proc | {_ratio(_value(key, two), _value(key, one))} | - | reported |"
+            f"{_RATIO_OF[key]}, 2 procs / 1 proc | {_ratio(compared_value(key, two), compared_value(key, one))} | - | reported |"
         )
     return lines
 
@@ -299,7 +286,20 @@ def render(records: list[Record], meta: Meta, chart_name: str) -> str:
             "then are slower and noisier than on an idle machine.",
             "",
         ]
-    out += ["## Results against the targets", "", *summary_table(records, quick), ""]
+    comparison = comparison_table(records)
+    if comparison:
+        out += [
+            "## Before and after",
+            "",
+            "The product of an earlier checkout and of this one, alternating round by round "
+            "on fresh servers (SQLite, Redis mode). *Spread* is the largest over the smallest "
+            "value among one side's own rounds: a difference within it is noise.",
+            "",
+            *comparison,
+            "",
+        ]
+    else:
+        out += ["## Results against the targets", "", *summary_table(records, quick), ""]
     out += [f"![chart]({chart_name})", ""]
     if meta.notes:
         out += ["Notes:", "", *[f"- {n}" for n in meta.notes], ""]
@@ -450,7 +450,7 @@ def write(records: list[Record], meta: Meta, out_dir: Path) -> Path:
     and leaves ``latest.md`` to the last full run (the README links there).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = meta.date if meta.mode == "full" else f"{meta.date}-quick"
+    stem = meta.date if meta.mode == "full" else f"{meta.date}-{meta.mode}"
     chart_path = out_dir / f"{stem}.png"
     chart(records, chart_path, f"chat benchmark {meta.date} ({meta.mode}, commit {meta.commit})")
     report_path = out_dir / f"{stem}.md"

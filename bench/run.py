@@ -2,6 +2,7 @@
 
     python -m bench.run [--quick] [--scenarios 1,2,3,4,5,6] [--servers raw,tutorial,product]
                         [--profile [N]] [--out docs/benchmarks]
+                        [--compare-with EARLIER_CHECKOUT [--rounds 2]]
 
 Each scenario starts its server(s) fresh on free ports of 127.0.0.1 and stops them by
 pid afterwards; a server that fails to start or dies is noted in the report and the
@@ -9,7 +10,9 @@ run goes on with the next. Needs Redis on 127.0.0.1:6379; PostgreSQL on 127.0.0.
 PostgreSQL rows (skipped with a note when it is not there). ``--quick`` runs small
 versions of every scenario in about a minute (a smoke test: no targets judged).
 ``--profile [N]`` adds a pass of scenario N (default 1) against the product with py-spy
-attached and puts a flame graph and the top costs in the report.
+attached and puts a flame graph and the top costs in the report. ``--compare-with``
+runs the product of an earlier checkout and of this one alternately instead
+(``bench.compare``).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import databases, environment, flame, redisdb, report, servers
+from . import compare, databases, environment, flame, redisdb, report, servers
 from .loadgen import run_load
 from .probe import Probe
 from .report import Meta, Record
@@ -48,6 +51,7 @@ class Group:
     db: str | None = None  # sqlite or postgres (product only)
     processes: int = 1
     scenarios: tuple[str, ...] = ORDER
+    checkout: Path | None = None  # the product of another checkout (--compare-with)
 
 
 GROUPS = (
@@ -74,6 +78,34 @@ def selected_groups(scenarios: set[str], kinds: set[str]) -> list[Group]:
                 Group(group.key, group.label, group.kind, group.db, group.processes, keep)
             )
     return chosen
+
+
+def compare_groups(scenarios: set[str], checkout: Path, rounds: int) -> list[Group]:
+    """Alternating rounds of the earlier checkout's product and this one's (SQLite)."""
+    keep = tuple(k for k in ORDER if k in scenarios)
+    before = compare.describe(checkout, environment.git_commit(checkout))
+    groups = []
+    for n in range(1, rounds + 1):
+        groups.append(
+            Group(
+                compare.group_key(compare.BEFORE, n),
+                f"before ({before}) #{n}",
+                "product",
+                "sqlite",
+                scenarios=keep,
+                checkout=checkout,
+            )
+        )
+        groups.append(
+            Group(
+                compare.group_key(compare.AFTER, n),
+                f"after ({environment.git_commit()}) #{n}",
+                "product",
+                "sqlite",
+                scenarios=keep,
+            )
+        )
+    return groups
 
 
 def next_key(keys: tuple[str, ...], key: str) -> str | None:
@@ -127,7 +159,10 @@ class Bench:
             procs = [servers.tutorial_server(self.work, self.redis_url)]
         else:
             env = servers.product_env(self.db_urls[group.db], self.redis_url)
-            procs = [servers.product_server(self.work, env, i) for i in range(group.processes)]
+            procs = [
+                servers.product_server(self.work, env, i, checkout=group.checkout)
+                for i in range(group.processes)
+            ]
         try:
             # Side by side: two product processes start in the time of one.
             for proc in procs:
@@ -251,7 +286,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--out", type=Path, default=DEFAULT_OUT, help="report directory (default docs/benchmarks)"
     )
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--compare-with",
+        type=Path,
+        metavar="CHECKOUT",
+        help="run the product of this earlier checkout and of this one alternately "
+        "(scenarios default to 1,3,4; writes <date>-compare.*)",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="rounds of each side with --compare-with (default 2)"
+    )
+    args = parser.parse_args(argv)
+    if args.compare_with is not None:
+        args.compare_with = args.compare_with.resolve()
+        if not (args.compare_with / "chatsite" / "serve.py").exists():
+            parser.error(f"{args.compare_with} is not a checkout of this project")
+        if "--scenarios" not in (argv if argv is not None else sys.argv[1:]):
+            args.scenarios = "1,3,4"
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -261,14 +313,18 @@ def main(argv: list[str] | None = None) -> int:
     sizes = QUICK if args.quick else FULL
     scenarios = {s.strip() for s in args.scenarios.split(",") if s.strip()}
     kinds = {s.strip() for s in args.servers.split(",") if s.strip()}
-    groups = selected_groups(scenarios, kinds)
+    if args.compare_with is not None:
+        groups = compare_groups(scenarios, args.compare_with, args.rounds)
+    else:
+        groups = selected_groups(scenarios, kinds)
     if not groups:
         print("bench: nothing to run for those --scenarios and --servers", file=sys.stderr)
         return 2
     started = datetime.now(UTC)
     clock = time.monotonic()
     date = started.strftime("%Y-%m-%d")
-    stem = date if not args.quick else f"{date}-quick"
+    mode = "compare" if args.compare_with else "quick" if args.quick else "full"
+    stem = date if mode == "full" else f"{date}-{mode}"
     args.out.mkdir(parents=True, exist_ok=True)
     profile = None
     with tempfile.TemporaryDirectory(prefix="chat-bench-") as tmp, redisdb.claimed_db() as redis_db:
@@ -290,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
                 databases.drop_postgres(bench.postgres_url)
         meta = Meta(
             date=date,
-            mode="quick" if args.quick else "full",
+            mode=mode,
             command="python -m bench.run " + shlex.join(argv if argv is not None else sys.argv[1:]),
             commit=environment.git_commit(),
             machine=environment.machine(),

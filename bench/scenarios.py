@@ -263,3 +263,18 @@ def verdict(
         ready = product.connect_all_ready_s
         return (ready is not None and ready <= 2.0), headline(key, product)
     return None, ""
+
+
+def compared_value(key: str, result: LoadResult | None) -> float | None:
+    """The number a scenario's ratios compare."""
+    if result is None:
+        return None
+    if key == "1":
+        return result.deliveries_per_s
+    if key in ("2", "3"):
+        return result.latency_ms["p99"]
+    if key == "4":
+        return kb_per_connection(result)
+    if key == "5":
+        return result.connect_all_ready_s
+    return None

@@ -42,8 +42,17 @@ def raise_nofile() -> None:
 class Server:
     """One server process listening on ``port``."""
 
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], port: int, log_dir: Path):
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        env: dict[str, str],
+        port: int,
+        log_dir: Path,
+        cwd: Path = BASE_DIR,
+    ):
         self.name = name
+        self.cwd = cwd
         self.argv = argv
         self.env = env
         self.port = port
@@ -70,7 +79,7 @@ class Server:
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 self.argv,
-                cwd=BASE_DIR,
+                cwd=self.cwd,
                 env=self.env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -171,11 +180,20 @@ def product_env(database_url: str, redis_url: str) -> dict[str, str]:
     }
 
 
-def product_server(log_dir: Path, env: dict[str, str], index: int = 0) -> Server:
-    """One product daphne process, started the one way the project starts it."""
+def product_server(
+    log_dir: Path, env: dict[str, str], index: int = 0, checkout: Path | None = None
+) -> Server:
+    """One product daphne process, started the one way the project starts it.
+
+    ``checkout``: the product of another checkout of the project (``--compare-with``),
+    run from there on this interpreter.
+    """
     port = free_port()
     argv = [
         sys.executable, "-m", "chatsite.serve", "--host", HOST, "--port", str(port),
         "--access-log", os.devnull,
     ]  # fmt: skip
-    return Server(f"product{index}", argv, env, port, log_dir)
+    if checkout is None:
+        return Server(f"product{index}", argv, env, port, log_dir)
+    env = env | {"PYTHONPATH": str(checkout)}
+    return Server(f"before{index}", argv, env, port, log_dir, cwd=checkout)
