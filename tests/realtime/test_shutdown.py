@@ -59,6 +59,8 @@ async def test_a_connection_still_joining_when_the_drain_starts_gets_1001(
             await joining.expect_close(1001)
         finally:
             release.set()
+        # Nothing follows the close, though the join goes on to its end.
+        assert await joining.communicator.receive_nothing(0.3), "a frame after the close"
         assert not [f for f in joining.seen if f["type"] == "ready"]
 
 
