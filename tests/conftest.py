@@ -21,11 +21,10 @@ from urllib.parse import quote
 import pytest
 
 from tests.helpers import availability
+from tests.helpers.accounts import PASSWORD  # every test user's; hashed once (_password_hash)
 from tests.helpers.processes import DaphneServer, RedisServer
 
 SERVICE_MARKERS = ("redis", "postgres", "browser")
-# Every test user has this password; its hash is computed once (see _password_hash).
-PASSWORD = "correct-horse-battery-staple"
 
 # --- service markers -------------------------------------------------------------
 
