@@ -21,11 +21,10 @@ from urllib.parse import quote
 import pytest
 
 from tests.helpers import availability
-from tests.helpers.processes import RedisServer
+from tests.helpers.accounts import PASSWORD  # every test user's; hashed once (_password_hash)
+from tests.helpers.processes import DaphneServer, RedisServer
 
 SERVICE_MARKERS = ("redis", "postgres", "browser")
-# Every test user has this password; its hash is computed once (see _password_hash).
-PASSWORD = "correct-horse-battery-staple"
 
 # --- service markers -------------------------------------------------------------
 
@@ -198,6 +197,67 @@ def redis_server() -> Iterator[RedisServer]:
         yield server
 
 
+# --- modes: embedded (in-memory layer) or Redis -----------------------------------
+# The consumer, CLI and moderation tests share these; per-process backends hold
+# connections bound to one event loop, and each test has its own loop.
+
+
+def reset_backends() -> None:
+    """Forget every per-process store backend and channel layer (a new loop, new settings)."""
+    from channels.layers import channel_layers
+
+    from chat.stores import backends
+
+    backends.reset()
+    channel_layers.backends.clear()
+
+
+def _use_redis(settings, url: str) -> None:
+    settings.REDIS_URL = url
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [{"address": url, "socket_timeout": 15}]},
+        }
+    }
+
+
+def _use_memory(settings) -> None:
+    settings.REDIS_URL = ""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+
+@pytest.fixture(params=["embedded", "redis"])
+def mode(request, settings):
+    """Run the test in embedded mode and in Redis mode."""
+    if request.param == "redis":
+        request.applymarker(pytest.mark.redis)
+        _use_redis(settings, request.getfixturevalue("redis_url"))
+    else:
+        _use_memory(settings)
+    reset_backends()
+    yield request.param
+    reset_backends()
+
+
+@pytest.fixture
+def redis_mode(settings, redis_url):
+    """Redis mode only (for tests about what goes through Redis); mark them ``redis``."""
+    _use_redis(settings, redis_url)
+    reset_backends()
+    yield
+    reset_backends()
+
+
+@pytest.fixture
+def embedded(settings):
+    """Embedded mode only (for tests about the consumer's own logic)."""
+    _use_memory(settings)
+    reset_backends()
+    yield
+    reset_backends()
+
+
 # --- users and rooms -------------------------------------------------------------
 
 
@@ -266,6 +326,76 @@ def make_room(db: None) -> Callable[..., object]:
 def room(make_room, user):
     """The room ``lobby`` created by ``user``."""
     return make_room("lobby", title="Lobby", created_by=user)
+
+
+@pytest.fixture
+def make_token(db: None) -> Callable[[object], str]:
+    """Factory: ``make_token(user)`` issues a new API token for ``user``."""
+    from chat import services
+
+    return lambda user: services.issue_token(user=user)
+
+
+@pytest.fixture
+def token(user, make_token) -> str:
+    """alice's API token."""
+    return make_token(user)
+
+
+@pytest.fixture
+def other_token(other_user, make_token) -> str:
+    """bob's API token."""
+    return make_token(other_user)
+
+
+# --- browsers and the site in a daphne child ---------------------------------------
+
+# Debian's chromium in a container: no sandbox (no user namespaces), no GPU, and none
+# of the background traffic a fresh profile would start.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium, shared by the tests of a module (each gets its own contexts).
+
+    Playwright's sync API keeps an asyncio loop registered as running on this thread,
+    so Django would refuse every ORM call (test data, the database flush after each
+    test) as "async-unsafe". Nothing here is async: the check is off while it runs.
+    """
+    from playwright.sync_api import sync_playwright
+
+    require("browser")
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        browser = playwright.chromium.launch(
+            executable_path=availability.chromium_executable(), args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def site_env(live_env: dict[str, str], redis_url: str) -> dict[str, str]:
+    """The environment of the site's daphne processes: test database, Redis mode."""
+    return live_env | {"REDIS_URL": redis_url}
+
+
+@pytest.fixture
+def server(site_env: dict[str, str]) -> Iterator[DaphneServer]:
+    """The site in one daphne process (Redis mode), killed after the test."""
+    with DaphneServer(site_env) as server:
+        yield server
 
 
 @pytest.fixture

@@ -111,3 +111,25 @@ def test_bad_chat_setting_refuses_to_start(live_env, variable, value, fragment):
     result = serve(live_env | {variable: value})
 
     assert_refused(result, fragment)
+
+
+# --- asgi_application: the host's setting in daphne's form ------------------------
+
+
+def test_asgi_application_is_the_setting_as_module_colon_attribute(settings):
+    from chat.serve import asgi_application
+
+    settings.ASGI_APPLICATION = "mysite.deep.asgi.application"
+    assert asgi_application() == "mysite.deep.asgi:application"
+
+
+@pytest.mark.parametrize("value", [None, ""])
+def test_asgi_application_missing_is_a_configuration_error(settings, value):
+    from chat.serve import ConfigurationError, asgi_application
+
+    if value is None:
+        del settings.ASGI_APPLICATION
+    else:
+        settings.ASGI_APPLICATION = value
+    with pytest.raises(ConfigurationError, match="ASGI_APPLICATION is not set"):
+        asgi_application()

@@ -243,6 +243,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.last_seq = entries[-1][0] if entries else last_seq
         if recovered is not False and since is None or recovered:
             self.last_seq = max(self.last_seq, last_seq)
+        if self.state is State.CLOSED:
+            return  # closed while joining (too slow, shutdown): its queue must not follow
         self.state = State.LIVE
         await self.catch_up()
 

@@ -1,3 +1,4 @@
-"""CLI tests: the terminal client against real daphne processes, and token revocation."""
+"""CLI tests: the terminal client against real daphne processes, and token revocation.
 
-from tests.consumers.conftest import embedded, make_token, mode  # noqa: F401 - shared fixtures
+Their fixtures (``mode``, ``embedded``, ``make_token``) live in the root conftest.
+"""

@@ -13,7 +13,7 @@ import pytest
 
 from chat import services
 from chat.models import ApiToken, Message
-from tests.conftest import PASSWORD
+from tests.helpers.accounts import PASSWORD
 from tests.helpers.processes import BASE_DIR, DaphneServer
 from tests.helpers.wait import wait_until
 

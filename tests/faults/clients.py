@@ -287,6 +287,76 @@ def note(fault: str, **facts: Any) -> None:
     logger.warning("%s: %s", fault, " ".join(f"{key}={value}" for key, value in facts.items()))
 
 
+@dataclass(frozen=True)
+class Sent:
+    """One acked message of ``Traffic``: when it was first sent and when its ack came."""
+
+    client: str
+    slug: str  # the room
+    client_id: str
+    seq: int
+    started: float  # time.monotonic()
+    acked: float
+
+
+class Traffic:
+    """Every client sends, one message after another, until ``stop()``: live traffic.
+
+    A fault test starts it, waits for some acks, injects the fault, and keeps it running
+    until messages are acked after the fault too; ``during`` then shows which messages
+    were on their way while the fault happened.
+    """
+
+    def __init__(self, clients: list[ChatClient], pause: float = 0.02) -> None:
+        self.clients = clients
+        self.pause = pause
+        self.sent: list[Sent] = []
+        self.in_flight = 0
+        self._stopping = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+
+    def start(self) -> Traffic:
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._talk(client)) for client in self.clients]
+        return self
+
+    async def _talk(self, client: ChatClient) -> None:
+        while not self._stopping.is_set():
+            client_id = f"{client.name}-t{len(self.sent)}-{next(client._ids)}"
+            started = time.monotonic()
+            self.in_flight += 1
+            try:
+                ack = await client.send(client_id=client_id)
+            finally:
+                self.in_flight -= 1
+            self.sent.append(
+                Sent(client.name, client.slug, client_id, ack["seq"], started, time.monotonic())
+            )
+            await asyncio.sleep(self.pause)
+
+    async def stop(self) -> None:
+        """Let each client finish the message it is sending, then stop; raise what failed."""
+        self._stopping.set()
+        await asyncio.gather(*self._tasks)
+
+    def acked_after(self, moment: float) -> int:
+        return sum(1 for sent in self.sent if sent.acked > moment)
+
+    def during(self, start: float, end: float) -> list[Sent]:
+        """Messages sent before ``end`` and acked after ``start``: on their way across a fault."""
+        return [sent for sent in self.sent if sent.started <= end and sent.acked >= start]
+
+
+def assert_everyone_got(clients: list[ChatClient], sent: list[Sent]) -> None:
+    """Each client saw each of ``sent`` (by seq, with its client_id)."""
+    for client in clients:
+        for message in sent:
+            got = client.messages.get(message.seq)
+            assert got is not None and got.get("client_id") == message.client_id, (
+                f"{client.name} did not get {message}: {got}"
+            )
+
+
 # --- the final check -----------------------------------------------------------
 
 

@@ -11,7 +11,13 @@ import signal
 import time
 
 from tests.faults.clients import ChatClient, assert_consistent, burst, note, start_all, stop_all
-from tests.faults.probes import in_thread, log_lines, log_problems, presence_in_redis
+from tests.faults.probes import (
+    PROBLEM_RE,
+    in_thread,
+    log_lines,
+    log_problems,
+    presence_in_redis,
+)
 from tests.helpers.processes import DaphneServer
 from tests.helpers.wait import async_wait_until
 
@@ -84,6 +90,8 @@ def test_sigterm_in_embedded_mode(live_env, chatters, make_room):
             status = await in_thread(server.stop, signal.SIGTERM)
             assert status == 0
             assert all(c.closes[:1] == [1001] for c in clients), [c.closes for c in clients]
+            # The stopped run's log, read before start() begins a new one.
+            first_run.extend(server.output().splitlines())
             await in_thread(server.start)
             await traffic
             report = await assert_consistent(room.pk, clients)
@@ -91,8 +99,12 @@ def test_sigterm_in_embedded_mode(live_env, chatters, make_room):
         finally:
             await stop_all(clients)
 
+    first_run: list[str] = []
     try:
         asyncio.run(scenario())
     finally:
         server.kill()
+    assert [line for line in first_run if "shutdown: drained" in line]
+    problems = [line for line in first_run if PROBLEM_RE.search(line)]
+    assert not problems, problems[:10]
     assert not log_problems(server), log_problems(server)[:10]

@@ -6,7 +6,6 @@ out resend with the same ``client_id``, and each message is stored once.
 """
 
 import asyncio
-import sqlite3
 import threading
 import time
 
@@ -22,32 +21,10 @@ from tests.faults.clients import (
     stop_all,
 )
 from tests.faults.probes import log_problems
+from tests.helpers.db import hold_write_lock
 from tests.helpers.wait import async_wait_until
 
 LOCK_SECONDS = ACK_TIMEOUT + 2  # long enough that waiting clients resend
-
-
-def hold_write_lock(room_id: int, seconds: float, held: threading.Event) -> None:
-    """Take the lock every send needs, keep it ``seconds``, release it (runs in a thread)."""
-    if connection.vendor == "sqlite":
-        db = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None, timeout=10)
-        try:
-            db.execute("BEGIN IMMEDIATE")
-            held.set()
-            time.sleep(seconds)
-            db.execute("ROLLBACK")
-        finally:
-            db.close()
-        return
-    from django.db import connections, transaction
-
-    try:
-        with transaction.atomic(), connections["default"].cursor() as cursor:
-            cursor.execute("SELECT id FROM chat_room WHERE id = %s FOR UPDATE", [room_id])
-            held.set()
-            time.sleep(seconds)
-    finally:
-        connections["default"].close()
 
 
 def test_database_locked_for_seconds(cluster, chatters, make_room):

@@ -7,7 +7,15 @@ does not need Redis) and delivery catches up from history once Redis is back.
 import asyncio
 import time
 
-from tests.faults.clients import ChatClient, assert_consistent, burst, note, start_all, stop_all
+from tests.faults.clients import (
+    ChatClient,
+    Traffic,
+    assert_consistent,
+    assert_everyone_got,
+    note,
+    start_all,
+    stop_all,
+)
 from tests.faults.probes import in_thread, log_problems, presence_in_redis
 from tests.helpers.wait import async_wait_until
 
@@ -25,19 +33,32 @@ def test_redis_restarted_mid_traffic(cluster, chatters, make_room, redis_server)
         ]
         await start_all(clients)
         try:
-            traffic = asyncio.create_task(burst(clients, 15))
-            await async_wait_until(lambda: sum(len(c.acks) for c in clients) >= 20, 10, "acks")
-            restarted = time.monotonic()
+            traffic = Traffic(clients).start()
+            await async_wait_until(lambda: len(traffic.sent) >= 20, 10, "acks before")
+            down = time.monotonic()
             await in_thread(redis_server.restart)
-            await traffic
-            await burst(clients, 3)
+            back = time.monotonic()
+            # Traffic goes on until Redis has been back a while.
+            await async_wait_until(lambda: traffic.acked_after(back) >= 20, 30, "acks after")
+            await traffic.stop()
             report = await assert_consistent(room.pk, clients)
-            caught_up = time.monotonic() - restarted
+            caught_up = time.monotonic() - back
+            # The fault hit live traffic: messages were on their way while Redis was
+            # down, and every client got them (assert_consistent: in order, none lost).
+            during = traffic.during(down, back)
+            assert during, f"no message was in flight during the {back - down:.2f}s outage"
+            assert_everyone_got(clients, during)
             expected = {p.id: 1 for p in people}
             await async_wait_until(
                 lambda: presence_in_redis(redis_server, room.pk) == expected, 10, "presence"
             )
-            note("redis restart", recovery_s=round(caught_up, 1), report=report)
+            note(
+                "redis restart",
+                outage_s=round(back - down, 2),
+                in_flight_during=len(during),
+                recovery_s=round(caught_up, 1),
+                report=report,
+            )
         finally:
             await stop_all(clients)
 

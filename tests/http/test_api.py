@@ -13,7 +13,7 @@ from chat import services
 from chat.models import ApiToken, Ban
 from chat.stores import history_cache
 from chat.views import throttle
-from tests.conftest import PASSWORD
+from tests.helpers.accounts import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from django.test import Client
 from chat import services
 from chat.models import Ban, Message, ModerationAction, Mute, Room
 from chat.stores import presence
-from tests.conftest import PASSWORD
+from tests.helpers.accounts import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

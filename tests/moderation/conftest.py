@@ -18,13 +18,12 @@ from django.test import Client
 from django.urls import reverse
 
 from chat import services
-from tests.consumers.conftest import embedded  # noqa: F401 - a fixture, shared
 
 ROOM = "/ws/rooms/lobby/"
 
 
 @pytest.fixture
-async def live(embedded):  # noqa: F811 - the imported fixture
+async def live(embedded):
     """Embedded mode for a WebSocket test; stops this loop's hub and publisher afterwards."""
     yield
     from chat.events.publisher import Publisher

@@ -27,7 +27,7 @@ from websockets.sync.client import connect
 
 from chat import services
 from chat.models import Message, ModerationAction, Report, Room
-from tests.browser.conftest import browser, server, session_cookie, site_env  # noqa: F401
+from tests.helpers.sessions import session_cookie
 
 pytestmark = [
     pytest.mark.browser,
@@ -127,7 +127,7 @@ def run_action(page, action_label: str, pks: list[int], reason: str, hours: str 
         page.locator("input[name=hours]").fill(hours)
 
 
-def test_a_moderator_handles_a_spammer_from_the_admin(server, browser, make_user, tmp_path):  # noqa: F811
+def test_a_moderator_handles_a_spammer_from_the_admin(server, browser, make_user, tmp_path):
     data = seed(make_user)
     out = DOCS if os.environ.get("SAVE_SCREENSHOTS") == "1" else tmp_path
     out.mkdir(parents=True, exist_ok=True)
@@ -142,7 +142,7 @@ def test_a_moderator_handles_a_spammer_from_the_admin(server, browser, make_user
         shutil.rmtree(out, ignore_errors=True)
 
 
-def moderate(server, browser, data, live: LiveUser, out: Path) -> None:  # noqa: F811
+def moderate(server, browser, data, live: LiveUser, out: Path) -> None:
     live.expect("ready")
 
     context = browser.new_context(base_url=server.url, viewport=SCREEN)

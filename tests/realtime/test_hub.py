@@ -1,0 +1,105 @@
+"""``chat.realtime.hub``: per-process fan-out in seq order, and the slow-joiner limit.
+
+Events enter the hub where the layer hands them over (``Hub.dispatch``); the
+messages themselves are really stored, but their publishing is held back
+(captured) so the test decides in which order, and whether, the hub hears of them.
+"""
+
+import asyncio
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from chat import history, services
+from chat.events import outbound
+from chat.realtime.consumer import MAX_QUEUED_FRAMES
+from chat.realtime.hub import Hub
+from chat.wire import protocol
+from chat.wire.errors import CloseCode
+from tests.helpers.ws import connect
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def held_back(monkeypatch):
+    """Message events of posts, captured instead of published (in commit order)."""
+    captured: list[dict] = []
+
+    def capture(*outbounds):
+        captured.extend(o.event for o in outbounds if o.event.get("kind") == "message")
+
+    monkeypatch.setattr(services, "publish_on_commit", capture)
+    return captured
+
+
+def _post(room, user, count):
+    for n in range(count):
+        services.post_message(room=room, author=user, body=f"m{n + 1}", client_id=f"c{n + 1}")
+
+
+async def _messages_seen(client) -> list[int]:
+    """Seqs of every message frame received so far (a ping's pong closes the list)."""
+    await client.send("ping")
+    await client.expect("pong")
+    return [f["seq"] for f in client.seen if f["type"] == "message"]
+
+
+async def test_a_later_seq_arriving_first_reaches_the_client_in_order_once(
+    embedded, room, user, token, held_back
+):
+    async with connect("/ws/rooms/lobby/", token=token) as alice:
+        await sync_to_async(_post)(room, user, 3)
+        first, second, third = held_back
+        hub = Hub.current()
+        await hub.dispatch(third)  # two processes published out of order
+        await hub.dispatch(second)
+        await hub.dispatch(first)
+        await hub.dispatch(second)  # and the layer repeats one
+        assert await _messages_seen(alice) == [1, 2, 3]
+        assert [f["client_id"] for f in alice.seen if f["type"] == "message"] == ["c1", "c2", "c3"]
+
+
+async def test_an_earlier_seq_that_never_arrives_is_filled_from_history_once(
+    embedded, room, user, token, held_back
+):
+    async with connect("/ws/rooms/lobby/", token=token) as alice:
+        await sync_to_async(_post)(room, user, 2)
+        first, second = held_back
+        hub = Hub.current()
+        await hub.dispatch(second)  # the layer lost the first
+        assert (await alice.expect("message", timeout=5))["seq"] == 1
+        assert (await alice.expect("message"))["seq"] == 2
+        await hub.dispatch(first)  # arrives after all: already delivered
+        assert await _messages_seen(alice) == [1, 2]
+
+
+async def test_a_joining_connection_with_max_queued_frames_is_closed_with_4408(
+    embedded, room, token, monkeypatch
+):
+    reading = asyncio.Event()
+    release = asyncio.Event()
+    read_latest = history.latest
+
+    async def slow_latest(**kwargs):
+        reading.set()  # subscribed: room events queue until ready is sent
+        await release.wait()
+        return await read_latest(**kwargs)
+
+    monkeypatch.setattr(history, "latest", slow_latest)
+    frame = outbound.frame_event(room.pk, protocol.typing_frame("carol", True)).event
+    async with connect("/ws/rooms/lobby/", token=token, expect_ready=False) as slow:
+        await asyncio.wait_for(reading.wait(), 5)
+        hub = Hub.current()
+        try:
+            await hub.dispatch_many([frame] * MAX_QUEUED_FRAMES)
+            # Delivery to the queue is done when dispatch returns: a close would be out.
+            assert await slow.communicator.receive_nothing(0.05), "closed before the limit"
+            await hub.dispatch(frame)
+            await slow.expect_close(CloseCode.TOO_SLOW)
+        finally:
+            release.set()
+        # Nothing follows the close: not ready, not the queued frames.
+        assert await slow.communicator.receive_nothing(0.3), "a frame after the close"
+        assert slow.seen == []
+        assert room.pk not in hub.rooms  # it left the room's fan-out
