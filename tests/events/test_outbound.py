@@ -34,13 +34,20 @@ def test_a_message_event_carries_its_frame_and_its_cache_entry():
     assert event.event["text"] == protocol.message_frame_from_json(entry)
 
 
-def test_a_replace_event_changes_the_cached_entry():
-    tombstone = {"id": 7, "seq": 3, "deleted": True}
+def test_a_deleted_event_sends_deleted_and_puts_the_tombstone_in_the_cache():
+    event = outbound.deleted_event(5, room_slug="lobby", message_id=7, seq=3)
     frame = protocol.deleted_frame(7, 3)
-    event = outbound.replace_event(5, tombstone, frame)
     assert event.event == {"type": "chat.event", "kind": "frame", "room": 5, "text": frame}
     assert event.cache_add == []
-    assert event.cache_replace[0] == 3 and json.loads(event.cache_replace[1]) == tombstone
+    assert event.cache_replace[0] == 3
+    assert json.loads(event.cache_replace[1]) == {"id": 7, "seq": 3, "deleted": True}
+
+
+def test_a_restored_event_sends_the_message_again_and_caches_it():
+    payload = {"id": 7, "seq": 3, "room": "lobby", "user": "ann", "body": "hi", "ts": "t"}
+    event = outbound.restored_event(5, payload)
+    assert json.loads(event.event["text"]) == {"type": "message", **payload}
+    assert event.cache_replace[0] == 3 and json.loads(event.cache_replace[1]) == payload
 
 
 def test_a_room_event_carries_the_info_and_its_frame():
