@@ -2,7 +2,7 @@
 
 Synchronous and keyword-only, usable from the consumer (through one thread hop),
 views, the admin, management commands and the shell. Each function commits, then
-broadcasts through ``broadcast.publish_on_commit`` (guarantee 1: durable before
+broadcasts through ``chat.events.publisher.publish_on_commit`` (guarantee 1: durable before
 visible), and records moderation in the audit trail.
 """
 
