@@ -161,3 +161,12 @@ def test_plain_daphne_without_the_launcher_serves_the_chat(live_env, user, other
         asyncio.run(_chat_works(server, room.slug, alice, bob))
         stderr = server.stderr_tail(400)
     assert "Traceback" not in stderr, stderr
+
+
+def test_every_optimisation_is_in_the_documented_contract():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "architecture.md").read_text()
+    section = doc.split("## The seam to library internals", 1)[1]
+    for optimisation in startup.CONTRACT:
+        assert f"`{optimisation.name}`" in section, optimisation.name
