@@ -25,6 +25,7 @@ from chat.events.publisher import publish_soon
 from chat.realtime import shutdown
 from chat.realtime.batching import loop_batcher
 from chat.realtime.hub import Hub, announce
+from chat.realtime.internals import asgiref_marker
 from chat.realtime.socket import Frame, Socket
 from chat.realtime.writer import writer
 from chat.stores import presence, ratelimit
@@ -78,9 +79,10 @@ class RoomConsumer(AsyncWebsocketConsumer):
         def app(scope, receive, send):
             return cls(**initkwargs)(scope, receive, send)
 
+        if not asgiref_marker.mark_single_callable(app):
+            return super().as_asgi(**initkwargs)
         app.consumer_class = cls
         app.consumer_initkwargs = initkwargs
-        app._asgi_single_callable = True  # asgiref: a plain function that is ASGI 3
         functools.update_wrapper(app, cls, updated=())
         return app
 

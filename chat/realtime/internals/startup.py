@@ -8,6 +8,7 @@ out; the rest are installed.
 from __future__ import annotations
 
 from chat.realtime.internals import (
+    asgiref_marker,
     autobahn_log,
     channels_redis_layer,
     daphne_queue,
@@ -25,6 +26,7 @@ CONTRACT: tuple[Optimisation, ...] = (
     fanout_write.DIRECT_SEND,
     daphne_queue.LIGHT_INPUT_QUEUE,
     channels_redis_layer.QUIET_CLEANUP,
+    asgiref_marker.SINGLE_CALLABLE,
 )
 
 
