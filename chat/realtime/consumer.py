@@ -38,8 +38,8 @@ logger = logging.getLogger(__name__)
 # A connection catching up (or not yet ready) queues at most this many frames;
 # past it the client is too slow to keep up and must reconnect with since.
 MAX_QUEUED_FRAMES = 2000
-# Bytes waiting in the socket's send buffer (daphne/Twisted) before the client
-# counts as not reading.
+# Bytes handed to the socket after Twisted said the client stopped reading (more
+# than its 64 KB buffer waiting; see internals.protocol) before it counts as too slow.
 MAX_SOCKET_BUFFER = 2 * 1024 * 1024
 # Room for the parts of ready/history around the messages list.
 FRAME_SLACK = 256
