@@ -68,6 +68,10 @@ class PeerRegistry:
         """``channel`` no longer serves ``group``."""
         await self._redis.zrem(self.key(group), channel)
 
+    async def close(self) -> None:
+        """Close the client's connections."""
+        await self._redis.aclose()
+
     async def members(self, group: str) -> frozenset[str]:
         """The hub channels whose entry for ``group`` has not expired."""
         found = await self._redis.zrangebyscore(self.key(group), time.time(), "+inf")
@@ -92,6 +96,13 @@ def registry() -> PeerRegistry | None:
             del _registries[old]
         found = _registries[(loop, url)] = PeerRegistry(url)
     return found
+
+
+async def close_registry() -> None:
+    """Close this event loop's registry client (its hub stopped)."""
+    loop = asyncio.get_running_loop()
+    for key in [key for key in _registries if key[0] is loop]:
+        await _registries.pop(key).close()
 
 
 async def register(groups: Iterable[str], channel: str) -> bool:

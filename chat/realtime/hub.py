@@ -514,6 +514,7 @@ class Hub:
         if self.publisher is not None:
             self.publisher.detach()
             self.publisher = None
+        await peers.close_registry()
 
     async def close_all(self, code: int) -> None:
         """Close every connection of this process (graceful shutdown)."""

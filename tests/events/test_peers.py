@@ -14,6 +14,12 @@ from tests.helpers.wait import async_wait_until
 GROUP = "chat.room.1"
 
 
+@pytest.fixture(autouse=True)
+async def close_registry():
+    yield
+    await peers.close_registry()
+
+
 @pytest.fixture
 def redis_layer(settings, redis_url):
     settings.REDIS_URL = redis_url
