@@ -77,19 +77,20 @@ class Socket:
             if protocol.state != protocol.STATE_OPEN:
                 return True
             pacing = bool(protocol.send_queue)
-            payloads = [frame.prepared.payloadHybi for frame in frames]
+            if len(frames) == 1:
+                data = frames[0].prepared.payloadHybi
+            else:
+                data = b"".join([frame.prepared.payloadHybi for frame in frames])
         except Exception as exc:  # noqa: BLE001 - a changed autobahn: the ASGI path
             fanout_write.PREPARED_FRAMES.fail(exc)
             return False
-        size = sum(map(len, payloads))
-        protocol.wrote(size)
+        if protocol.paused:
+            protocol.backlog += len(data)
         if pacing:  # autobahn is pacing earlier writes: queue behind them
             for frame in frames:
                 protocol.sendPreparedMessage(frame.prepared)
         else:
-            fanout_write.write(
-                protocol.transport, payloads[0] if len(payloads) == 1 else b"".join(payloads)
-            )
+            fanout_write.write(protocol.transport, data)
         return True
 
     async def close(self, code: int) -> None:

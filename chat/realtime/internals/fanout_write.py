@@ -12,6 +12,9 @@ asyncio's transports do) keeps the order and costs one (``DIRECT_SEND``).
 
 from __future__ import annotations
 
+# Importing tcp installs no reactor (daphne.server must choose asyncio's first).
+from twisted.internet import tcp
+
 from chat.realtime.internals.contract import Optimisation, require
 
 
@@ -47,7 +50,7 @@ class _Reactor:
 
 
 def _check_direct_send() -> None:
-    from twisted.internet import abstract, tcp
+    from twisted.internet import abstract
 
     probe = abstract.FileDescriptor(reactor=_Reactor())
     require(probe.dataBuffer == b"" and probe.offset == 0, "no dataBuffer/offset")
@@ -75,8 +78,6 @@ DIRECT_SEND = Optimisation(
 
 def write(transport, data: bytes) -> None:
     """``transport.write(data)``, sent at once when Twisted has nothing queued."""
-    from twisted.internet import tcp
-
     if isinstance(transport, tcp.Connection) and DIRECT_SEND.ok():
         try:
             idle = (
