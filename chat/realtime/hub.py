@@ -48,7 +48,8 @@ BATCH_WINDOW_PER_MEMBER = 0.00025
 BATCH_WINDOW_MAX = 0.5
 # How long an out-of-order message waits for the ones before it before we fetch them.
 REORDER_WAIT = 0.2
-# Group memberships are re-asserted this often: a flushed or restarted Redis forgets them,
+# Group memberships and this process's entries in the peer registry (chat.events.peers)
+# are re-asserted this often: a flushed or restarted Redis forgets them,
 # and the tail of a room is checked against the cache, in case the layer dropped the last
 # broadcast of a burst (nothing newer would reveal the gap).
 REFRESH_INTERVAL = 3.0
