@@ -18,17 +18,17 @@ from __future__ import annotations
 import daphne.server  # isort:skip
 
 import argparse
-import asyncio
 import os
 import sys
 from collections.abc import Sequence
-from functools import partial
 
 import django
 from daphne.cli import CommandLineInterface
 from django.core.exceptions import ImproperlyConfigured
 
-from chat.realtime.internals import tuning
+from chat.realtime.internals import daphne_queue, startup
+from chat.realtime.internals import protocol as chat_protocol
+from chat.realtime.internals.protocol import SCOPE_KEY, ChatWebSocketProtocol
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -172,31 +172,26 @@ def refuse(sentence: str) -> int:
 
 
 class ChatServer(daphne.server.Server):
-    """daphne's server; the place for process lifecycle hooks."""
+    """daphne's server with the chat's WebSocket protocol and process lifecycle hooks."""
 
-    def protocol_connected(self, protocol):
-        super().protocol_connected(protocol)
-        tuning.release_upgrade_request(protocol)
+    @property
+    def ws_factory(self):
+        return self.__dict__.get("ws_factory")
+
+    @ws_factory.setter
+    def ws_factory(self, factory) -> None:
+        # daphne's run() makes its WebSocketFactory just before listening; its public
+        # ``protocol`` attribute chooses the class of every WebSocket connection.
+        chat_protocol.install(factory)
+        self.__dict__["ws_factory"] = factory
 
     def create_application(self, protocol, scope):
-        # daphne's own, but with a light input queue (see tuning.InputQueue): the
-        # asyncio.Queue was 3 KB of every idle connection.
-        if "application_instance" in self.connections[protocol]:
-            raise RuntimeError(f"{protocol!r} already has an application instance")
-        input_queue = tuning.InputQueue()
-        scope.setdefault("asgi", {"version": "3.0"})
-        application_instance = self.application(
-            scope=scope,
-            receive=input_queue.get,
-            send=partial(self.handle_reply, protocol),
-        )
-        if protocol not in self.connections:
-            return None
-        self.connections[protocol]["application_instance"] = asyncio.ensure_future(
-            application_instance,
-            loop=asyncio.get_event_loop(),
-        )
-        return input_queue
+        if isinstance(protocol, ChatWebSocketProtocol):
+            # The consumer writes to the protocol through this, whatever wraps send.
+            scope[SCOPE_KEY] = protocol
+        if daphne_queue.LIGHT_INPUT_QUEUE.ok():
+            return daphne_queue.create_application(self, protocol, scope)
+        return super().create_application(protocol, scope)
 
     def kill_all_applications(self):
         # Graceful shutdown. On SIGTERM/SIGINT Twisted runs its "before shutdown"
@@ -205,7 +200,7 @@ class ChatServer(daphne.server.Server):
         # WebSocket with 1001 and finish commits, then let daphne cancel the rest.
         from chat.realtime import shutdown
 
-        return shutdown.before_kill(self, super().kill_all_applications)
+        return shutdown.before_kill(super().kill_all_applications)
 
 
 class ChatCommandLine(CommandLineInterface):
@@ -237,7 +232,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from django.db import connections
 
     connections.close_all()
-    tuning.apply()
+    # Each optimisation whose library internals changed is reported off here, once.
+    startup.check_and_install()
     ChatCommandLine().run(argv)
     return 0
 

@@ -25,6 +25,7 @@ from chat.events.publisher import publish_soon
 from chat.realtime import shutdown
 from chat.realtime.batching import loop_batcher
 from chat.realtime.hub import Hub, announce
+from chat.realtime.internals import asgiref_marker
 from chat.realtime.socket import Frame, Socket
 from chat.realtime.writer import writer
 from chat.stores import presence, ratelimit
@@ -37,11 +38,17 @@ logger = logging.getLogger(__name__)
 # A connection catching up (or not yet ready) queues at most this many frames;
 # past it the client is too slow to keep up and must reconnect with since.
 MAX_QUEUED_FRAMES = 2000
-# Bytes waiting in the socket's send buffer (daphne/Twisted) before the client
-# counts as not reading.
+# Bytes handed to the socket after Twisted said the client stopped reading (more
+# than its 64 KB buffer waiting; see internals.protocol) before it counts as too slow.
 MAX_SOCKET_BUFFER = 2 * 1024 * 1024
 # Room for the parts of ready/history around the messages list.
 FRAME_SLACK = 256
+
+
+def _frames(data: Frame | str | list[Frame]) -> list[Frame]:
+    if isinstance(data, list):
+        return data
+    return [Frame(data) if isinstance(data, str) else data]
 
 
 class State(enum.Enum):
@@ -72,9 +79,10 @@ class RoomConsumer(AsyncWebsocketConsumer):
         def app(scope, receive, send):
             return cls(**initkwargs)(scope, receive, send)
 
+        if not asgiref_marker.mark_single_callable(app):
+            return super().as_asgi(**initkwargs)
         app.consumer_class = cls
         app.consumer_initkwargs = initkwargs
-        app._asgi_single_callable = True  # asgiref: a plain function that is ASGI 3
         functools.update_wrapper(app, cls, updated=())
         return app
 
@@ -83,8 +91,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.scope = scope
         self.channel_layer = None
         self.base_send = send
-        self.socket = Socket(send)
-        self.ws_protocol = self.socket.protocol
+        self.socket = Socket(scope, send)
         self.state = State.CONNECTING
         self.queued: list[tuple[int | None, str]] | None = []
         self.catching_up = False
@@ -117,7 +124,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
     async def websocket_connect(self, message):
         await self.accept()
         if shutdown.stopping():
-            await self.close_with(CloseCode.GOING_AWAY)
+            await self.close(CloseCode.GOING_AWAY)
             return
         try:
             await self.join()
@@ -130,7 +137,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 self.scope.get("path"),
                 self.user_id or None,
             )
-            await self.close_with(CloseCode.INTERNAL_ERROR, protocol.error_frame(exc))
+            await self.close(CloseCode.INTERNAL_ERROR, protocol.error_frame(exc))
         except DatabaseError as exc:
             # The database is down or locked past its timeout: one line per refusal.
             logger.warning(
@@ -139,7 +146,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 self.user_id or None,
                 exc,
             )
-            await self.close_with(
+            await self.close(
                 CloseCode.INTERNAL_ERROR,
                 protocol.error_frame(
                     ChatError(ErrorCode.SERVER_ERROR, "the database is unavailable; reconnect")
@@ -147,7 +154,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             )
         except Exception:
             logger.exception("connect failed path=%s", self.scope.get("path"))
-            await self.close_with(
+            await self.close(
                 CloseCode.INTERNAL_ERROR,
                 protocol.error_frame(
                     ChatError(ErrorCode.SERVER_ERROR, "the server failed; reconnect")
@@ -256,7 +263,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             self.user_id or None,
             refusal.detail,
         )
-        await self.close_with(refusal.close_code, protocol.error_frame(refusal))
+        await self.close(refusal.close_code, protocol.error_frame(refusal))
 
     # --- client frames -------------------------------------------------------
 
@@ -363,12 +370,12 @@ class RoomConsumer(AsyncWebsocketConsumer):
         if (
             self.state is not State.LIVE
             or self.catching_up
-            or (self.socket.buffered() or 0) > MAX_SOCKET_BUFFER
+            or (self.socket.backlog() or 0) > MAX_SOCKET_BUFFER
         ):
             return False
         try:
             return self.socket.send_now(frames)
-        except Exception as exc:  # noqa: BLE001 - autobahn raises Disconnected mid close handshake
+        except Exception as exc:  # noqa: BLE001 - the transport failed mid-write
             self._closing_socket(exc)
             return True
 
@@ -413,7 +420,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 self.user_id,
                 len(self.queued),
             )
-            await self.close_with(CloseCode.TOO_SLOW)
+            await self.close(CloseCode.TOO_SLOW)
             return
         self.queued.append((seq, text))
 
@@ -447,7 +454,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         """Send one frame, or close with 4408 if the client stopped reading."""
         if self.state is State.CLOSED:
             return
-        buffered = self.socket.buffered()
+        buffered = self.socket.backlog()
         if buffered is not None and buffered > MAX_SOCKET_BUFFER:
             logger.warning(
                 "slow client closed room=%s user=%s buffered=%d",
@@ -455,7 +462,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 self.user_id,
                 buffered,
             )
-            await self.close_with(CloseCode.TOO_SLOW)
+            await self.close(CloseCode.TOO_SLOW)
             return
         await self.send_frame(data)
 
@@ -463,16 +470,12 @@ class RoomConsumer(AsyncWebsocketConsumer):
         """Hand frames to the socket, unless the connection is closed."""
         if self.state is State.CLOSED:
             return
-        if isinstance(data, str):
-            data = Frame(data)
-        try:
-            await self.socket.send(data if isinstance(data, list) else [data])
-        except Exception as exc:  # noqa: BLE001 - autobahn raises Disconnected mid close handshake
-            self._closing_socket(exc)
+        await self._to_socket(self.socket.send, _frames(data))
 
-    async def _hand(self, message: dict) -> None:
+    async def _to_socket(self, write, argument) -> None:
+        """The one way to the socket: ``Socket.send`` or ``Socket.close``."""
         try:
-            await self.base_send(message)
+            await write(argument)
         except Exception as exc:  # noqa: BLE001 - autobahn raises Disconnected mid close handshake
             self._closing_socket(exc)
 
@@ -487,42 +490,16 @@ class RoomConsumer(AsyncWebsocketConsumer):
         )
         self.state = State.CLOSED
 
-    async def close_soon(self, code: int, text: str | None = None) -> None:
-        await self.close_with(code, text)
-
-    async def close_with(self, code: int, text: str | None = None) -> None:
+    async def close(self, code: int = 1000, text: str | None = None) -> None:
         """Send ``text`` (an error frame saying why), then close with ``code``. Idempotent."""
         if self.state is State.CLOSED:
             return
         self.state = State.CLOSED
         metrics.CLOSES.labels(str(int(code))).inc()
         if text is not None:
-            await self._hand({"type": "websocket.send", "text": text})
-        if not self._close_directly(int(code)):
-            await self._hand({"type": "websocket.close", "code": int(code)})
+            await self._to_socket(self.socket.send, _frames(text))
+        await self._to_socket(self.socket.close, int(code))
         await self.leave()
-
-    def _close_directly(self, code: int) -> bool:
-        """Send a close frame with 1001 or 1011 to autobahn directly; False when not needed.
-
-        daphne closes through autobahn's ``sendClose``, which only allows 1000 and
-        3000-4999 (and raises otherwise), though RFC 6455 lets a server send 1001
-        (going away) and 1011 (internal error).
-        """
-        send_close_frame = getattr(self.ws_protocol, "sendCloseFrame", None)
-        if code == 1000 or code >= 3000 or send_close_frame is None:
-            return False
-        try:
-            send_close_frame(code=code, isReply=False)
-        except Exception as exc:  # noqa: BLE001 - the transport is already gone
-            logger.info(
-                "close %s failed room=%s user=%s: %r",
-                code,
-                self.room.pk if self.room else None,
-                self.user_id,
-                exc,
-            )
-        return True
 
     # --- leave ---------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from chat.events import outbound, peers
 from chat.events.outbound import CONTROL_GROUP, room_group
 from chat.events.publisher import Publisher, publish_soon
 from chat.models import Room
+from chat.realtime.internals import channels_redis_layer
 from chat.realtime.socket import Frame
 from chat.stores import presence
 from chat.stores.history_cache import Entry, cache
@@ -47,7 +48,8 @@ BATCH_WINDOW_PER_MEMBER = 0.00025
 BATCH_WINDOW_MAX = 0.5
 # How long an out-of-order message waits for the ones before it before we fetch them.
 REORDER_WAIT = 0.2
-# Group memberships are re-asserted this often: a flushed or restarted Redis forgets them,
+# Group memberships and this process's entries in the peer registry (chat.events.peers)
+# are re-asserted this often: a flushed or restarted Redis forgets them,
 # and the tail of a room is checked against the cache, in case the layer dropped the last
 # broadcast of a burst (nothing newer would reveal the gap).
 REFRESH_INTERVAL = 3.0
@@ -78,7 +80,7 @@ class Connection(Protocol):
 
     async def deliver_frames(self, frames: list[Frame]) -> None: ...
 
-    async def close_soon(self, code: int, text: str | None = None) -> None: ...
+    async def close(self, code: int, text: str | None = None) -> None: ...
 
     def room_changed(self, info: dict[str, Any]) -> None: ...
 
@@ -143,7 +145,7 @@ class RoomFanout:
                     # One broken connection must not starve its neighbours; it
                     # reconnects with since rather than missing a message silently.
                     logger.exception("delivery failed room=%s seq=%s", self.room.pk, ready[0][0])
-                    await connection.close_soon(1011)
+                    await connection.close(1011)
             metrics.DELIVERIES.inc(len(self.connections) * len(ready))
 
     def _add_pending(self, seq: int, text: str) -> None:
@@ -283,28 +285,6 @@ async def _logged(call, room_id: Any) -> None:
         logger.exception("local delivery failed room=%s", room_id)
 
 
-def _quiet_layer_cleanup_errors(loop: asyncio.AbstractEventLoop) -> None:
-    """Log one line, not a traceback, when channels-redis's receive-backup cleaner fails.
-
-    channels-redis runs that cleaner as a task nobody awaits, so a Redis restart ends
-    in asyncio's "Task exception was never retrieved" traceback. Nothing is lost:
-    the message stays in the backup queue and is received again.
-    """
-    previous = loop.get_exception_handler()
-
-    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        future = context.get("future")
-        coro = future.get_coro() if isinstance(future, asyncio.Task) else None
-        if getattr(coro, "__qualname__", "").endswith("._clean_receive_backup"):
-            logger.warning("layer backup cleanup failed: %r", context.get("exception"))
-        elif previous is not None:
-            previous(loop, context)
-        else:
-            loop.default_exception_handler(context)
-
-    loop.set_exception_handler(handler)
-
-
 def announce(room_id: int, kind: protocol.ServerType, username: str, *, skip_user=None) -> None:
     """Tell a room that ``username`` joined or left (batched with the room's other
     presence frames)."""
@@ -358,7 +338,7 @@ class Hub:
             self.channel = await self.layer.new_channel("chat.hub.")
             await self._add_group(CONTROL_GROUP)
             loop = asyncio.get_running_loop()
-            _quiet_layer_cleanup_errors(loop)
+            channels_redis_layer.quiet_cleanup_errors(loop)
             self.reader = loop.create_task(self._read())
             self.refresher = loop.create_task(self._refresh())
             self.token_checker = loop.create_task(self._check_tokens())
@@ -383,6 +363,8 @@ class Hub:
         if fanout is None:
             fanout = self.rooms[room.pk] = RoomFanout(self, room)
             await self._add_group(room_group(room.pk))
+            if not await peers.register([room_group(room.pk)], self.channel):
+                self.troubled()
             publish_soon(outbound.peer_event(room.pk))
         connection.batch_floor = fanout.batch_count
         fanout.connections.add(connection)
@@ -408,6 +390,7 @@ class Hub:
                 fanout.flush_handle.cancel()
             with contextlib.suppress(Exception):
                 await self.layer.group_discard(room_group(room_id), self.channel)
+            await peers.unregister(room_group(room_id), self.channel)
 
     def connections(self) -> Iterable[Connection]:
         for fanout in list(self.rooms.values()):
@@ -480,12 +463,14 @@ class Hub:
         elif kind == "close":
             for connection in list(fanout.connections):
                 if event.get("user") in (None, connection.user_id):
-                    await connection.close_soon(event["code"], event.get("text"))
+                    await connection.close(event["code"], event.get("text"))
 
     async def _refresh(self) -> None:
         while True:
             await asyncio.sleep(REFRESH_INTERVAL)
             await self._add_group(CONTROL_GROUP)
+            if not await peers.register(map(room_group, list(self.rooms)), self.channel):
+                self.troubled()
             for room_id, fanout in list(self.rooms.items()):
                 await self._add_group(room_group(room_id))
                 try:
@@ -499,7 +484,7 @@ class Hub:
             Refusal(CloseCode.NOT_AUTHENTICATED, "your API token was revoked")
         )
         for connection in list(self.by_token.get(token_id, ())):
-            await connection.close_soon(CloseCode.NOT_AUTHENTICATED, text)
+            await connection.close(CloseCode.NOT_AUTHENTICATED, text)
 
     async def _check_tokens(self) -> None:
         while True:
@@ -530,8 +515,9 @@ class Hub:
         if self.publisher is not None:
             self.publisher.detach()
             self.publisher = None
+        await peers.close_registry()
 
     async def close_all(self, code: int) -> None:
         """Close every connection of this process (graceful shutdown)."""
         for connection in list(self.connections()):
-            await connection.close_soon(code)
+            await connection.close(code)

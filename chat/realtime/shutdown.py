@@ -80,7 +80,7 @@ async def drain(
         await _bounded(publisher.drain(timeout=left()), left(), "publishing")
     if open_sockets is not None:
         deadline = time.monotonic() + min(left(), CLOSE_HANDSHAKE_WAIT)
-        # daphne has no event for "socket closed": poll its connection table.
+        # Twisted has no event for "every socket closed": poll the count.
         while open_sockets() and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.02)
         remaining = open_sockets()
@@ -101,27 +101,17 @@ async def _bounded(awaitable, seconds: float, what: str) -> None:
 # --- daphne glue ----------------------------------------------------------------
 
 
-def open_websockets(server) -> int:
-    """WebSockets of daphne ``server`` whose TCP connection is still open."""
-    from daphne.ws_protocol import WebSocketProtocol
-
-    return sum(
-        1
-        for protocol, details in list(server.connections.items())
-        if isinstance(protocol, WebSocketProtocol) and "disconnected" not in details
-    )
-
-
 def stop_listening() -> None:
     """Close the reactor's listening sockets: nothing new connects to this process."""
-    from twisted.internet import reactor, tcp
+    from twisted.internet import reactor
+    from twisted.internet.interfaces import IListeningPort
 
     for reader in list(reactor.getReaders()):
-        if isinstance(reader, tcp.Port):
+        if IListeningPort.providedBy(reader):
             reader.stopListening()
 
 
-def before_kill(server, kill: Callable[[], object]):
+def before_kill(kill: Callable[[], object]):
     """daphne's ``kill_all_applications``, preceded by ``drain`` (returns a Deferred).
 
     daphne runs ``kill_all_applications`` as a "before shutdown" trigger; the
@@ -129,8 +119,10 @@ def before_kill(server, kill: Callable[[], object]):
     """
     from twisted.internet import defer
 
+    from chat.realtime.internals.protocol import open_websockets
+
     stop_listening()
-    future = asyncio.ensure_future(drain(open_sockets=lambda: open_websockets(server)))
+    future = asyncio.ensure_future(drain(open_sockets=open_websockets))
     done = defer.Deferred.fromFuture(future)
     done.addErrback(lambda failure: logger.error("shutdown: drain failed: %s", failure.value))
     done.addBoth(lambda _: kill())

@@ -1,16 +1,20 @@
-"""How frames reach a client's socket: encoded and framed once per broadcast.
+"""How frames reach a client's socket: the consumer's one way to write.
 
-Under daphne a connection's ASGI ``send`` ends in ``protocol.handle_reply``, which
-UTF-8 encodes and frames the text again for every receiver. A room broadcast is the
-same bytes for every receiver, so a ``Frame`` is prepared once (autobahn's
-``PreparedMessage``: the complete WebSocket frame) and ``Socket`` writes it straight
-to daphne's protocol object. Anywhere else (channels' test communicator, another
-ASGI server) ``Socket`` falls back to the ASGI ``send``.
+Under ``python -m chat.serve`` the scope carries the connection's daphne protocol
+(``chat.realtime.internals.protocol``): a broadcast's frame, prepared once, is then
+written straight to it (``internals.fanout_write``), and the protocol tells how far
+the client is behind. Anywhere else (plain daphne, channels' test communicator,
+another ASGI server), or when an optimisation is off, frames go through the ASGI
+``send``. Nothing here raises because a library changed: an optimised path that
+fails falls back to the plain one.
 """
 
 from __future__ import annotations
 
 from autobahn.websocket.protocol import PreparedMessage
+
+from chat.realtime.internals import fanout_write
+from chat.realtime.internals.protocol import allowed_by_send_close, from_scope
 
 
 class Frame:
@@ -30,99 +34,74 @@ class Frame:
         return self._prepared
 
 
-def daphne_protocol(send):
-    """daphne's WebSocket protocol object behind ``send``, or None (tests, other servers).
-
-    Under daphne, ``send`` is ``partial(server.handle_reply, protocol)``; channels'
-    SessionMiddleware wraps it in a bound method that keeps it as ``real_send``.
-    """
-    for _ in range(8):
-        inner = getattr(getattr(send, "__self__", None), "real_send", None)
-        if getattr(send, "args", None) or inner is None:
-            break
-        send = inner
-    args = getattr(send, "args", ())
-    protocol = args[0] if args else None
-    return protocol if hasattr(protocol, "sendPreparedMessage") else None
-
-
 class Socket:
     """The write side of one connection."""
 
-    __slots__ = ("asgi_send", "protocol", "_transport")
+    __slots__ = ("asgi_send", "protocol")
 
-    def __init__(self, send) -> None:
+    def __init__(self, scope, send) -> None:
         self.asgi_send = send
-        self.protocol = daphne_protocol(send)
-        transport = getattr(self.protocol, "transport", None)
-        self._transport = transport if hasattr(transport, "dataBuffer") else None
+        self.protocol = from_scope(scope)
 
-    def buffered(self) -> int | None:
-        """Bytes written but not yet taken by the client, when the transport tells.
+    def backlog(self) -> int | None:
+        """Bytes handed over since the client stopped reading; None when unknown.
 
-        ASGI has no back-pressure; the Twisted transport's buffer is the only way to
-        notice a client that stopped reading.
+        ASGI has no back-pressure; the protocol is its transport's producer, and
+        Twisted pauses it when more than its buffer size waits for the client.
         """
-        transport = self._transport
-        if transport is None:
+        protocol = self.protocol
+        if protocol is None:
             return None
-        return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+        return protocol.backlog if protocol.paused else 0
 
     async def send(self, frames: list[Frame]) -> None:
         """Write ``frames`` in order; a socket that is no longer open takes nothing."""
-        if not self.send_now(frames):
-            for frame in frames:
-                await self.asgi_send({"type": "websocket.send", "text": frame.text})
+        if self.send_now(frames):
+            return
+        protocol = self.protocol
+        for frame in frames:
+            if protocol is not None:
+                protocol.wrote(len(frame.text))
+            await self.asgi_send({"type": "websocket.send", "text": frame.text})
 
     def send_now(self, frames: list[Frame]) -> bool:
-        """``send`` without awaiting when this is daphne's socket; False: use ``send``.
+        """``send`` without awaiting (True), or False: nothing was written, use ``send``.
 
         A big room's fan-out calls this once per member per message; skipping the
         coroutine machinery of the ASGI path there is most of its Python cost.
         """
         protocol = self.protocol
-        if protocol is None:
+        if protocol is None or not fanout_write.PREPARED_FRAMES.ok():
             return False
-        if protocol.state == protocol.STATE_OPEN:
-            if protocol.send_queue:  # autobahn is pacing earlier writes: queue behind them
-                for frame in frames:
-                    protocol.sendPreparedMessage(frame.prepared)
-            elif len(frames) == 1:
-                self._write(frames[0].prepared.payloadHybi)
+        try:  # everything that relies on autobahn's internals, before writing anything
+            if protocol.state != protocol.STATE_OPEN:
+                return True
+            pacing = bool(protocol.send_queue)
+            if len(frames) == 1:
+                data = frames[0].prepared.payloadHybi
             else:
-                self._write(b"".join(frame.prepared.payloadHybi for frame in frames))
+                data = b"".join([frame.prepared.payloadHybi for frame in frames])
+        except Exception as exc:  # noqa: BLE001 - a changed autobahn: the ASGI path
+            fanout_write.PREPARED_FRAMES.fail(exc)
+            return False
+        if protocol.paused:
+            protocol.backlog += len(data)
+        if pacing:  # autobahn is pacing earlier writes: queue behind them
+            for frame in frames:
+                protocol.sendPreparedMessage(frame.prepared)
+        else:
+            fanout_write.write(protocol.transport, data)
         return True
 
-    def _write(self, data: bytes) -> None:
-        """Write to the socket now when Twisted has nothing queued, else through Twisted.
-
-        Twisted's ``transport.write`` always queues, registers the socket for
-        writing and sends on a later loop turn, then unregisters: three system calls
-        per frame per receiver, most of a big room's fan-out. Sending at once when
-        nothing is queued (as asyncio's transports do) keeps the order and costs one.
-        """
-        transport = self._transport
-        if transport is None:  # not a plain TCP transport (e.g. TLS in daphne): no shortcut
-            self.protocol.transport.write(data)
-            return
-        sock = getattr(transport, "socket", None)
-        if (
-            sock is not None
-            and transport.connected
-            and not transport._writeDisconnected
-            and not transport._tempDataBuffer
-            and transport.offset == len(transport.dataBuffer)
-        ):
-            try:
-                sent = sock.send(data)
-            except (BlockingIOError, InterruptedError):
-                sent = 0
-            except OSError:
-                sent = 0  # let Twisted meet the error on its own path and close
-            if sent == len(data):
-                return
-            data = data[sent:]
-        transport.write(data)
-
     async def close(self, code: int) -> None:
-        await self.asgi_send({"type": "websocket.close", "code": code})
+        """Close the WebSocket with ``code``.
+
+        Plain daphne (autobahn's ``sendClose``) refuses 1001 and 1011; the chat's
+        protocol sends them. Where they are refused, the close is 1000.
+        """
+        try:
+            await self.asgi_send({"type": "websocket.close", "code": code})
+        except Exception:
+            if allowed_by_send_close(code):
+                raise
+            await self.asgi_send({"type": "websocket.close", "code": 1000})

@@ -57,6 +57,7 @@ async def test_alone_in_a_room_nothing_goes_through_redis_until_a_peer_joins(
         # Another process joins the room's group and announces it, as its hub does.
         elsewhere = await layer.new_channel("chat.hub.")
         await layer.group_add(group, elsewhere)
+        await peers.register([group], elsewhere)
         await Hub.current().dispatch({"kind": "peer", "group": group})
         await _post(alice, bob, "two", "c2")
         event = await asyncio.wait_for(layer.receive(elsewhere), 5)
@@ -66,6 +67,7 @@ async def test_alone_in_a_room_nothing_goes_through_redis_until_a_peer_joins(
 
         # It leaves (and this process reads the group again): sends stop.
         await layer.group_discard(group, elsewhere)
+        await peers.unregister(group, elsewhere)
         peers.peers.forget(group)
         before = len(layer_traffic)
         await _post(alice, bob, "three", "c3")
@@ -80,6 +82,7 @@ async def test_a_busy_moment_reaches_a_peer_as_one_layer_message_in_order(
     elsewhere = await layer.new_channel("chat.hub.")
     for group in (room_group(room.pk), room_group(other_room.pk)):
         await layer.group_add(group, elsewhere)
+        await peers.register([group], elsewhere)
     async with (
         connect(ROOM, token=token) as alice,
         connect(f"/ws/rooms/{other_room.slug}/", token=token) as elsewhere_alice,

@@ -1,0 +1,253 @@
+"""daphne's WebSocket protocol, subclassed: the chat's hooks on each connection.
+
+Installed through daphne's public extension point, ``ws_factory.protocol`` (see
+``chat.serve.ChatServer``), and handed to the application in the scope under
+``SCOPE_KEY``, so the consumer finds it whatever middleware wraps ``send``.
+
+Public hooks (no contract needed):
+
+* back-pressure: the protocol is its transport's streaming producer (Twisted's
+  ``IPushProducer``); Twisted pauses it when more than its buffer size (64 KB)
+  waits for the client and resumes it once everything is sent. ``backlog`` counts
+  the bytes the chat handed over while paused: the slow-client check.
+* the HTTP request a connection was upgraded from is let go (3.5 KB).
+* the open WebSockets are counted for graceful shutdown.
+
+Private ones, each an ``Optimisation``: settings read from the factory, a light
+send queue, close frames with 1001 and 1011.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections import deque
+
+from daphne.ws_protocol import WebSocketProtocol
+
+from chat.realtime.internals.contract import Optimisation, require
+
+SCOPE_KEY = "chat_ws_protocol"
+
+
+def from_scope(scope) -> ChatWebSocketProtocol | None:
+    """The connection's protocol when ``chat.serve`` runs it, else None (plain daphne, tests)."""
+    protocol = scope.get(SCOPE_KEY)
+    return protocol if isinstance(protocol, ChatWebSocketProtocol) else None
+
+
+# --- settings read from the factory --------------------------------------------------
+
+
+class _FactorySetting:
+    """A protocol setting read from the protocol's factory, unless the instance has its own.
+
+    A non-data descriptor: an instance attribute of the same name still wins, as it
+    did when autobahn copied the value onto the instance.
+    """
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, protocol, owner=None):
+        if protocol is None:
+            return self
+        return getattr(protocol.factory, self.name)
+
+
+def _connection_made_source() -> str:
+    from autobahn.websocket.protocol import WebSocketProtocol as Autobahn
+
+    return inspect.getsource(Autobahn._connectionMade)
+
+
+def _check_factory_settings() -> None:
+    source = _connection_made_source()
+    require(
+        "if not hasattr(self, configAttr):" in source
+        and "setattr(self, configAttr, getattr(self.factory, configAttr))" in source,
+        "WebSocketProtocol._connectionMade no longer copies CONFIG_ATTRS only when missing",
+    )
+    names = WebSocketProtocol.CONFIG_ATTRS
+    require(all(isinstance(name, str) for name in names), "CONFIG_ATTRS is not names")
+
+
+FACTORY_SETTINGS = Optimisation(
+    name="autobahn.factory_settings",
+    library="autobahn",
+    written_for="26.11.1",
+    uses="WebSocketProtocol.CONFIG_ATTRS, _connectionMade copying them when hasattr fails",
+    buys="~1.6 KB per connection: 29 settings stay on the factory instead of every "
+    "protocol's __dict__",
+    without="autobahn copies the settings onto each connection",
+    check=_check_factory_settings,
+)
+
+
+# --- the send queue ---------------------------------------------------------------
+
+
+class SendQueue(list):
+    """autobahn's per-connection ``send_queue`` as a list: 56 bytes where a deque takes 760.
+
+    autobahn only appends to it, pops from the left, takes its ``len`` (and the
+    chat's socket tests it for emptiness); it is nearly always empty, holding
+    frames only while autobahn paces a chopped or synchronous send.
+    """
+
+    __slots__ = ()
+
+    def popleft(self):
+        """Remove and return the oldest entry."""
+        return self.pop(0)
+
+
+def _check_send_queue() -> None:
+    from autobahn.websocket import protocol
+
+    require("self.send_queue = deque()" in _connection_made_source(), "send_queue is not a deque")
+    uses = re.findall(r"self\.send_queue(\.\w+|\s*=\s*\w+\(|\)|\s*:)", inspect.getsource(protocol))
+    require(
+        set(uses) <= {".append", ".popleft", ")", " = deque("},
+        f"autobahn uses more of send_queue: {set(uses)}",
+    )
+
+
+LIGHT_SEND_QUEUE = Optimisation(
+    name="autobahn.light_send_queue",
+    library="autobahn",
+    written_for="26.11.1",
+    uses="WebSocketProtocol.send_queue (a deque made in _connectionMade)",
+    buys="~700 bytes per connection",
+    without="each connection keeps autobahn's deque",
+    check=_check_send_queue,
+)
+
+
+# --- close codes 1001 and 1011 ------------------------------------------------------
+
+
+def _check_close_frame() -> None:
+    from autobahn.websocket.protocol import WebSocketProtocol as Autobahn
+
+    parameters = inspect.signature(Autobahn.sendCloseFrame).parameters
+    require({"code", "isReply"} <= set(parameters), "sendCloseFrame(code, isReply) changed")
+
+
+CLOSE_FRAME = Optimisation(
+    name="autobahn.close_frame",
+    library="autobahn",
+    written_for="26.11.1",
+    uses="WebSocketProtocol.sendCloseFrame (sendClose allows only 1000 and 3000-4999)",
+    buys="close codes 1001 (going away) and 1011 (server error), as RFC 6455 allows "
+    "and the contract promises",
+    without="those closes use 1000 (the error frame before them still says why)",
+    check=_check_close_frame,
+)
+
+
+def allowed_by_send_close(code: int) -> bool:
+    """True when autobahn's public ``sendClose`` accepts ``code``."""
+    return code == 1000 or 3000 <= code <= 4999
+
+
+_open: set[ChatWebSocketProtocol] = set()
+
+
+def open_websockets() -> int:
+    """WebSockets of this process whose TCP connection is still open."""
+    return len(_open)
+
+
+class ChatWebSocketProtocol(WebSocketProtocol):
+    """daphne's WebSocket protocol with the chat's per-connection hooks."""
+
+    # Class defaults: an instance gets entries of its own only once it falls behind.
+    paused = False  # Twisted said: more than its buffer size waits for the client
+    backlog = 0  # bytes the chat handed over since then
+
+    def connectionMade(self) -> None:  # noqa: N802 - Twisted's name
+        super().connectionMade()
+        _open.add(self)
+
+    def connectionLost(self, reason) -> None:  # noqa: N802 - Twisted's name
+        _open.discard(self)
+        super().connectionLost(reason)
+
+    def _connectionMade(self) -> None:
+        super()._connectionMade()
+        if type(self.send_queue) is deque and not self.send_queue and LIGHT_SEND_QUEUE.ok():
+            self.send_queue = SendQueue()
+
+    def onConnect(self, request):  # noqa: N802 - autobahn's name
+        accepted = super().onConnect(request)
+        self._become_producer()
+        return accepted
+
+    def _become_producer(self) -> None:
+        """Replace the upgraded HTTP channel as the transport's producer.
+
+        Twisted's ``HTTPChannel`` registered itself as its transport's producer, and
+        daphne hands that transport over without unregistering it, so the channel,
+        its request, headers and buffers lived as long as the connection (3.5 KB)
+        and did nothing useful: its request is never finished, so its producer
+        methods only set flags of its own. (Worse: once a slow client had filled
+        the buffer, Twisted resumed it instead of closing when the buffer drained,
+        so a ``loseConnection`` in between never completed.)
+        """
+        from twisted.web.http import HTTPChannel
+
+        transport = self.transport
+        if isinstance(getattr(transport, "producer", None), HTTPChannel):
+            transport.unregisterProducer()
+        if getattr(transport, "producer", True) is None:
+            transport.registerProducer(self, True)
+
+    # IPushProducer: Twisted tells when the client stopped taking what we write.
+
+    def pauseProducing(self) -> None:  # noqa: N802 - Twisted's name
+        """More than Twisted's buffer size waits for the client."""
+        if not self.paused:  # Twisted says so again on every write while it is full
+            self.paused = True
+            self.backlog = 0
+
+    def resumeProducing(self) -> None:  # noqa: N802 - Twisted's name
+        """Everything written so far reached the kernel."""
+        self.paused = False
+        self.backlog = 0
+        transport = self.transport
+        if getattr(transport, "disconnecting", False):
+            # Twisted resumes a paused producer instead of finishing a
+            # loseConnection once the buffer drained; a producer that is done must
+            # unregister for the close to complete (a slow client closed with 4408).
+            transport.unregisterProducer()
+
+    def stopProducing(self) -> None:  # noqa: N802 - Twisted's name
+        """The connection is going away; daphne and autobahn handle that."""
+
+    def wrote(self, size: int) -> None:
+        """The chat handed ``size`` more bytes to this connection."""
+        if self.paused:
+            self.backlog += size
+
+    def serverClose(self, code=None) -> None:  # noqa: N802 - daphne's name
+        code = 1000 if code is None else code
+        if not allowed_by_send_close(code) and CLOSE_FRAME.ok():
+            try:
+                self.sendCloseFrame(code=code, isReply=False)
+                return
+            except Exception as exc:  # noqa: BLE001 - fall back to a plain close below
+                CLOSE_FRAME.fail(exc)
+        super().serverClose(code if allowed_by_send_close(code) else 1000)
+
+
+def install(factory) -> None:
+    """Make daphne's WebSocket ``factory`` build ``ChatWebSocketProtocol``."""
+    if FACTORY_SETTINGS.ok():
+        for name in WebSocketProtocol.CONFIG_ATTRS:
+            # A setting some class already has was never copied from the factory.
+            if not hasattr(ChatWebSocketProtocol, name):
+                setattr(ChatWebSocketProtocol, name, _FactorySetting(name))
+    factory.protocol = ChatWebSocketProtocol

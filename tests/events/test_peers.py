@@ -1,0 +1,92 @@
+"""``chat.events.peers``: the chat's own registry of which process serves which room."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from channels.layers import channel_layers, get_channel_layer
+
+from chat.events import peers
+from tests.helpers.processes import free_port
+from tests.helpers.wait import async_wait_until
+
+GROUP = "chat.room.1"
+
+
+@pytest.fixture(autouse=True)
+async def close_registry():
+    yield
+    await peers.close_registry()
+
+
+@pytest.fixture
+def redis_layer(settings, redis_url):
+    settings.REDIS_URL = redis_url
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [redis_url], "capacity": 5},
+        }
+    }
+    channel_layers.backends.clear()
+    peers.peers = peers.Peers()
+    yield get_channel_layer()
+    channel_layers.backends.clear()
+
+
+@pytest.mark.redis
+async def test_a_registered_process_is_a_peer_of_the_others_until_its_entry_expires(
+    redis_layer, monkeypatch
+):
+    monkeypatch.setattr(peers, "PEER_TTL", 0.5)
+    monkeypatch.setattr(peers, "PEERS_TTL", 0.0)
+    assert await peers.register([GROUP], "chat.hub.a")
+    assert await peers.register([GROUP], "chat.hub.b")
+
+    assert await peers.peers.channels(GROUP, "chat.hub.a") == {"chat.hub.b"}
+    assert await peers.peers.channels(GROUP, "chat.hub.c") == {"chat.hub.a", "chat.hub.b"}
+
+    # b goes on renewing (as its hub does every refresh); a died.
+    async def only_b_left() -> bool:
+        await peers.register([GROUP], "chat.hub.b")
+        return await peers.peers.channels(GROUP, "chat.hub.c") == {"chat.hub.b"}
+
+    await async_wait_until(only_b_left, 5, "the dead process dropped out")
+
+    await peers.unregister(GROUP, "chat.hub.b")
+    assert await peers.peers.channels(GROUP, "chat.hub.c") == frozenset()
+
+
+async def test_without_redis_the_publisher_is_told_to_use_group_send(settings):
+    settings.REDIS_URL = ""
+    peers.peers = peers.Peers()
+
+    assert peers.registry() is None
+    assert await peers.register([GROUP], "chat.hub.a")  # nothing to do, nothing failed
+    assert await peers.peers.channels(GROUP, "chat.hub.a") is None
+
+
+async def test_when_redis_fails_the_publisher_is_told_to_use_group_send(settings, caplog):
+    settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    peers.peers = peers.Peers()
+
+    with caplog.at_level(logging.WARNING, logger="chat.events.peers"):
+        assert not await peers.register([GROUP], "chat.hub.a")
+    assert "peer registry update failed" in caplog.text
+    assert await peers.peers.channels(GROUP, "chat.hub.b") is None
+
+
+@pytest.mark.redis
+async def test_a_dead_peers_full_channel_drops_events_with_one_warning(redis_layer, caplog):
+    dead = await redis_layer.new_channel("chat.hub.")
+    events = [{"kind": "frame", "room": 1, "text": "x"}]
+
+    with caplog.at_level(logging.WARNING, logger="chat.events.peers"):
+        for _ in range(12):  # capacity 5: the rest find it full
+            await peers.send_events(dead, events)
+
+    warnings = [r for r in caplog.records if "peer channel full" in r.getMessage()]
+    assert len(warnings) == 1
+    received = [await redis_layer.receive(dead) for _ in range(5)]
+    assert all(message["kind"] == "batch" for message in received)

@@ -1,0 +1,1 @@
+from tests.consumers.conftest import embedded  # noqa: F401 - the consumers' mode fixture

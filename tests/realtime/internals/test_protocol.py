@@ -1,0 +1,203 @@
+"""``internals.protocol``: the chat's WebSocket protocol and what it relies on."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import inspect
+import re
+import weakref
+from collections import deque
+
+import pytest
+from twisted.internet.address import IPv4Address
+from twisted.internet.testing import StringTransport
+
+from chat.realtime.internals import protocol as chat_protocol
+from tests.realtime.internals.daphne_rig import close, daphne_server, idle_application, upgrade
+
+# --- daphne: the HTTP request behind an upgraded connection ---------------------------
+
+
+async def test_an_upgraded_connection_keeps_nothing_of_its_http_request(tuned):
+    server = daphne_server(idle_application)
+    channel, transport = upgrade(server)
+    try:
+        from daphne.ws_protocol import WebSocketProtocol
+
+        assert isinstance(transport.protocol, WebSocketProtocol), "daphne did not upgrade"
+        # Twisted's HTTPChannel made itself the transport's producer; the chat's
+        # protocol takes its place (back-pressure), so the channel can go.
+        assert transport.producer is transport.protocol
+        request = channel.requests[0]
+        gone = weakref.ref(channel), weakref.ref(request)
+        del channel, request
+        server.connections = {
+            p: d for p, d in server.connections.items() if p is transport.protocol
+        }
+        gc.collect()
+        assert [ref() for ref in gone] == [None, None]
+    finally:
+        close(server, transport)
+
+
+def test_the_http_channel_as_producer_of_an_upgraded_connection_does_nothing():
+    """What releasing it relies on: mid-request, its producer methods only set its flags."""
+    from twisted.web.http import HTTPChannel
+
+    channel = HTTPChannel()
+    transport = StringTransport()
+    channel.makeConnection(transport)
+    assert transport.producer is channel  # it registers itself (what the tuning undoes)
+    channel._handlingRequest = True  # daphne never finishes the upgrade request
+    channel.pauseProducing()
+    channel.resumeProducing()
+    channel.stopProducing()
+    assert transport.producerState == "producing"
+    assert not transport.disconnecting
+
+
+async def test_a_plain_http_request_keeps_its_channel_as_producer(tuned):
+    server = daphne_server(idle_application)
+    wrapper = server.http_factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40001))
+    transport = StringTransport()
+    wrapper.makeConnection(transport)
+    wrapper.dataReceived(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    assert transport.producer is wrapper._channel  # only WebSocket protocols let it go
+
+
+# --- back-pressure through Twisted's producer interface -------------------------------
+
+
+async def test_the_protocol_counts_what_it_is_handed_while_the_client_does_not_read(tuned):
+    server = daphne_server(idle_application)
+    _, transport = upgrade(server)
+    try:
+        protocol = transport.protocol
+        protocol.wrote(1000)
+        assert (protocol.paused, protocol.backlog) == (False, 0)
+        protocol.pauseProducing()
+        protocol.wrote(1000)
+        protocol.pauseProducing()  # Twisted says it again on every write while full
+        protocol.wrote(500)
+        assert (protocol.paused, protocol.backlog) == (True, 1500)
+        protocol.resumeProducing()
+        assert (protocol.paused, protocol.backlog) == (False, 0)
+    finally:
+        close(server, transport)
+
+
+async def test_a_resumed_protocol_of_a_closing_connection_lets_the_close_finish(tuned):
+    server = daphne_server(idle_application)
+    _, transport = upgrade(server)
+    try:
+        protocol = transport.protocol
+        protocol.pauseProducing()
+        transport.disconnecting = True  # loseConnection was called while paused
+        protocol.resumeProducing()
+        assert transport.producer is None
+    finally:
+        close(server, transport)
+
+
+# --- close codes 1001 and 1011 ----------------------------------------------------------
+
+
+async def accepting_application(scope, receive, send):
+    await receive()
+    await send({"type": "websocket.accept"})
+    await asyncio.Event().wait()
+
+
+@pytest.mark.parametrize("code", [1001, 1011])
+async def test_the_protocol_closes_with_1001_and_1011(tuned, code):
+    server = daphne_server(accepting_application)
+    _, transport = upgrade(server)
+    try:
+        await asyncio.sleep(0.05)
+        transport.clear()
+        transport.protocol.handle_reply({"type": "websocket.close", "code": code})
+        assert transport.value() == b"\x88\x02" + code.to_bytes(2, "big")
+    finally:
+        close(server, transport)
+
+
+async def test_without_the_close_frame_optimisation_1011_becomes_1000(tuned, monkeypatch):
+    monkeypatch.setattr(chat_protocol.CLOSE_FRAME, "state", False)
+    server = daphne_server(accepting_application)
+    _, transport = upgrade(server)
+    try:
+        await asyncio.sleep(0.05)
+        transport.clear()
+        transport.protocol.handle_reply({"type": "websocket.close", "code": 1011})
+        assert transport.value() == b"\x88\x02\x03\xe8"
+    finally:
+        close(server, transport)
+
+
+# --- autobahn: settings read from the factory -----------------------------------------
+
+
+async def test_protocol_settings_come_from_the_factory_not_the_instance(tuned):
+    server = daphne_server(idle_application)
+    _, transport = upgrade(server)
+    try:
+        protocol = transport.protocol
+        factory = server.ws_factory
+        for name in protocol.CONFIG_ATTRS:
+            assert getattr(protocol, name) == getattr(factory, name), name
+            assert name not in vars(protocol), name
+        assert protocol.autoPingTimeout == 7
+        assert protocol.maxMessagePayloadSize == 4096
+    finally:
+        close(server, transport)
+
+
+def test_an_instance_setting_still_wins_over_the_factory(tuned):
+    from chat.realtime.internals.protocol import ChatWebSocketProtocol as WebSocketProtocol
+
+    protocol = WebSocketProtocol()
+    protocol.factory = daphne_server(idle_application).ws_factory
+    protocol.autoPingTimeout = 99
+
+    assert protocol.autoPingTimeout == 99
+    assert protocol.maxMessagePayloadSize == 4096
+
+
+def test_autobahn_copies_settings_only_when_the_protocol_lacks_them():
+    from autobahn.websocket.protocol import WebSocketProtocol
+
+    source = inspect.getsource(WebSocketProtocol._connectionMade)
+    assert "if not hasattr(self, configAttr):" in source
+    assert "setattr(self, configAttr, getattr(self.factory, configAttr))" in source
+
+
+# --- autobahn: the send queue ---------------------------------------------------------
+
+
+async def test_protocols_get_the_light_send_queue(tuned):
+    server = daphne_server(idle_application)
+    _, transport = upgrade(server)
+    try:
+        assert type(transport.protocol.send_queue) is chat_protocol.SendQueue
+    finally:
+        close(server, transport)
+
+
+def test_autobahn_uses_its_send_queue_as_a_send_queue_allows():
+    from autobahn.websocket import protocol
+
+    source = inspect.getsource(protocol)
+    uses = re.findall(r"self\.send_queue(\.\w+|\s*=\s*\w+\(|\)|\s*:)", source)
+    assert set(uses) <= {".append", ".popleft", ")", " = deque("}, set(uses)
+    assert "len(self.send_queue)" in source
+
+
+def test_send_queue_is_a_fifo():
+    queue = chat_protocol.SendQueue()
+    assert not queue and len(queue) == 0
+    queue.append(1)
+    queue.append(2)
+    assert queue and len(queue) == 2
+    assert [queue.popleft(), queue.popleft()] == [1, 2]
+    assert len(queue) == len(deque())
