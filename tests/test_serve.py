@@ -79,7 +79,7 @@ def test_password_in_database_url_is_not_printed():
 
     result = serve(child_env(DATABASE_URL=url))
 
-    assert_refused(result, "chat:***@")
+    assert_refused(result, "postgresql://chat@127.0.0.1:")
     assert "hunter2" not in result.stderr
 
 

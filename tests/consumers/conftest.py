@@ -21,7 +21,7 @@ def _reset_backends() -> None:
 
 
 def _use_redis(settings, url: str) -> None:
-    settings.REDIS_URL = url
+    settings.CHAT_REDIS_URL = url
     settings.CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -37,7 +37,7 @@ def mode(request, settings):
         request.applymarker(pytest.mark.redis)
         _use_redis(settings, request.getfixturevalue("redis_url"))
     else:
-        settings.REDIS_URL = ""
+        settings.CHAT_REDIS_URL = ""
         settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     _reset_backends()
     yield request.param
@@ -56,7 +56,7 @@ def redis_mode(settings, redis_url):
 @pytest.fixture
 def embedded(settings):
     """Embedded mode only (for tests about the consumer's own logic)."""
-    settings.REDIS_URL = ""
+    settings.CHAT_REDIS_URL = ""
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     _reset_backends()
     yield
