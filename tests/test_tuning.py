@@ -289,7 +289,7 @@ async def test_an_open_websocket_waits_in_the_consumer_coroutine_alone(settings)
     from chat.stores import presence, ratelimit
     from chatsite.asgi import application
 
-    settings.REDIS_URL = ""
+    settings.CHAT_REDIS_URL = ""
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     history_cache.reset()
     presence.reset()
@@ -324,3 +324,22 @@ async def test_an_unknown_scope_type_fails_inside_the_application_task():
 
     with pytest.raises(ValueError, match="No application configured for scope type"):
         await awaitable
+
+
+# --- the public entry point ---------------------------------------------------------
+
+
+def test_chat_tuning_apply_tunes_the_process_once():
+    from autobahn.websocket import protocol as autobahn_protocol
+    from daphne.ws_protocol import WebSocketProtocol
+
+    import chat.tuning
+
+    chat.tuning.apply()
+    wrapped = autobahn_protocol.WebSocketProtocol._connectionMade
+    chat.tuning.apply()
+
+    assert autobahn_protocol.pformat is tuning._Pretty
+    assert isinstance(vars(WebSocketProtocol)["openHandshakeTimeout"], tuning._FactorySetting)
+    assert autobahn_protocol.WebSocketProtocol._connectionMade is wrapped
+    assert wrapped.light_send_queue
