@@ -81,3 +81,41 @@ def test_the_router_says_which_paths_it_serves():
     assert not router.matches({"path": "/ws/rooms/book-club/extra/"})
     assert not router.matches({"path": "/ws/rooms/"})
     assert not router.matches({})
+
+
+async def test_the_documented_protocol_type_router_form_serves_both(make_token_user):
+    # docs/integrate.md: the equivalent for hosts that list every route themselves.
+    from channels.routing import ProtocolTypeRouter
+
+    from chat.realtime.auth import ChatAuthStack
+
+    application = ProtocolTypeRouter(
+        {
+            "http": get_asgi_application(),
+            "websocket": ChatAuthStack(
+                URLRouter([*websocket_urlpatterns, path("ws/notifications/", HostEcho.as_asgi())])
+            ),
+        }
+    )
+    token = await make_token_user()
+    comm = WebsocketCommunicator(
+        application, "/ws/rooms/lobby/", headers=[(b"authorization", f"Bearer {token}".encode())]
+    )
+    connected, _ = await comm.connect(timeout=5)
+    assert connected
+    try:
+        assert (await comm.receive_json_from(timeout=5))["type"] == "ready"
+    finally:
+        await comm.disconnect()
+
+    host = await _first_frame(application, "/ws/notifications/")
+    assert host["text"] == "host:/ws/notifications/"
+
+
+@pytest.fixture
+def make_token_user(room, user):
+    from asgiref.sync import sync_to_async
+
+    from chat import services
+
+    return sync_to_async(lambda: services.issue_token(user=user))
