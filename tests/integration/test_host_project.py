@@ -430,6 +430,24 @@ services.post_message(
 """
 
 
+def test_the_json_api_lives_under_the_hosts_prefix(host, alice):
+    stranger = Browser(host.server.url)
+    request = urllib.request.Request(
+        f"{host.server.url}/chat/api/token",
+        data=json.dumps({"username": ALICE, "password": PASSWORD}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - our server
+        token = json.loads(response.read())["token"]
+
+    status, _, _ = stranger.request("/chat/api/rooms/general/messages?limit=5")
+    assert status == 401
+    stranger.opener.addheaders = [("Authorization", f"Bearer {token}")]
+    status, _, body = stranger.request("/chat/api/rooms/general/messages?limit=5")
+    assert status == 200
+    assert isinstance(json.loads(body)["messages"], list)
+
+
 def test_the_admin_lists_rooms_and_messages(host, alice):
     host.manage("shell", "-c", POST_FROM_THE_SHELL)
 
