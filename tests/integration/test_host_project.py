@@ -199,6 +199,14 @@ class HostDaphne(DaphneServer):
         return [str(daphne), "-b", self.host, "-p", str(self.port), "mysite.asgi:application"]
 
 
+class HostLauncher(HostDaphne):
+    """``python -m chat.serve`` from the host's venv: the launcher with the host's settings."""
+
+    def argv(self) -> list[str]:
+        python = self.venv / "bin" / "python"
+        return [str(python), "-m", "chat.serve", "--host", self.host, "--port", str(self.port)]
+
+
 @dataclass
 class Host:
     venv: Path
@@ -479,6 +487,19 @@ def test_the_admin_lists_rooms_and_messages(host, alice):
     assert status == 200 and "posted from the shell" in found
     status, _, found = alice.request("/admin/chat/message/?q=nobody%40example.com")
     assert status == 200 and "posted from the shell" not in found
+
+
+def test_the_launcher_serves_the_host_project_and_stops_cleanly(host, alice):
+    launcher = HostLauncher(host.venv, host.project, host.env)
+    try:
+        launcher.start(timeout=STARTUP_TIMEOUT)
+        status, headers, _ = Browser(launcher.url).request("/chat/rooms/general/")
+        assert status == 302 and headers["Location"].startswith("/users/login/")
+
+        assert launcher.stop() == 0, launcher.output()
+        assert "chat: serving http://127.0.0.1:" in launcher.output()
+    finally:
+        launcher.cleanup()
 
 
 def test_check_deploy_gets_no_warning_from_the_chat(host):
