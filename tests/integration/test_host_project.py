@@ -34,6 +34,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -177,7 +178,8 @@ def project_env(project: Path) -> dict[str, str]:
 
 def demo_pins() -> str:
     """requirements.txt as a constraints file (pip refuses extras in constraints)."""
-    lines = (line.split("#")[0].strip() for line in (BASE_DIR / "requirements.txt").open())
+    text = (BASE_DIR / "requirements.txt").read_text()
+    lines = (line.split("#")[0].strip() for line in text.splitlines())
     return "".join(re.sub(r"\[.*?\]", "", line) + "\n" for line in lines if line)
 
 
@@ -437,7 +439,7 @@ def test_token_clients_chat_and_the_message_is_stored(host, alice):
     assert ack["client_id"] == "c-1" and ack["seq"] == 1
     assert delivered["body"] == "hello host" and delivered["user"] == ALICE
     assert delivered["id"] == ack["id"]
-    with sqlite3.connect(host.project / "db.sqlite3") as db:
+    with closing(sqlite3.connect(host.project / "db.sqlite3")) as db:
         rows = db.execute(
             "SELECT m.body, m.seq, u.email FROM chat_message m"
             " JOIN accounts_user u ON u.id = m.author_id WHERE m.id = ?",
