@@ -165,13 +165,14 @@ def check_configuration(*, require_redis: bool = True) -> None:
         problem = health.redis_problem(redis_url, timeout=3.0)
         if problem and not require_redis:
             sys.stderr.write(
-                f"chat: warning: cannot reach Redis at REDIS_URL={health.redact(redis_url)} "
+                f"chat: warning: cannot reach Redis at CHAT_REDIS_URL={health.redact(redis_url)} "
                 f"({problem}); starting anyway (--start-without-redis).\n"
             )
         elif problem:
             raise ConfigurationError(
-                f"cannot reach Redis at REDIS_URL={health.redact(redis_url)} ({problem}); "
-                "start Redis, or unset REDIS_URL to run in embedded mode."
+                f"cannot reach Redis at CHAT_REDIS_URL={health.redact(redis_url)} ({problem}); "
+                "start Redis, or unset CHAT_REDIS_URL (REDIS_URL in the demo) to run in "
+                "embedded mode."
             )
 
 
