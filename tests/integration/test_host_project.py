@@ -460,6 +460,17 @@ services.post_message(
 """
 
 
+def test_a_browser_session_connects_from_the_hosts_own_origin(host, alice):
+    # DEBUG on and ALLOWED_HOSTS empty, as startproject leaves them: Django serves
+    # 127.0.0.1, so the chat must accept it as the Origin of the page's WebSocket too.
+    headers = {"Cookie": f"sessionid={alice.cookie('sessionid')}", "Origin": host.server.url}
+
+    with connect(host.server.ws_url("/ws/rooms/general/"), additional_headers=headers) as ws:
+        ready = json.loads(ws.recv(timeout=10))
+
+    assert ready["type"] == "ready" and ready["user"] == ALICE
+
+
 def test_the_json_api_lives_under_the_hosts_prefix(host, alice):
     stranger = Browser(host.server.url)
     request = urllib.request.Request(
