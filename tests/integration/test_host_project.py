@@ -209,6 +209,14 @@ class HostLauncher(HostDaphne):
         return [str(python), "-m", "chat.serve", "--host", self.host, "--port", str(self.port)]
 
 
+class HostRunserver(HostDaphne):
+    """``manage.py runserver``: daphne's development server, which serves static files."""
+
+    def argv(self) -> list[str]:
+        python = self.venv / "bin" / "python"
+        return [str(python), "manage.py", "runserver", "--noreload", f"{self.host}:{self.port}"]
+
+
 @dataclass
 class Host:
     venv: Path
@@ -513,6 +521,40 @@ def test_the_launcher_serves_the_host_project_and_stops_cleanly(host, alice):
         assert "chat: serving http://127.0.0.1:" in launcher.output()
     finally:
         launcher.cleanup()
+
+
+@pytest.mark.browser
+def test_the_room_page_chats_in_a_real_browser_inside_the_host(host, alice, chromium_executable):
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.browser.conftest import CHROMIUM_ARGS
+
+    server = HostRunserver(host.venv, host.project, host.env)
+    try:
+        server.start(timeout=STARTUP_TIMEOUT)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=chromium_executable, args=CHROMIUM_ARGS
+            )
+            try:
+                page = browser.new_page(base_url=server.url)
+                page.goto("/users/login/?next=/chat/rooms/general/")
+                page.fill("input[name=username]", BOB)
+                page.fill("input[name=password]", PASSWORD)
+                page.click("button")
+                expect(page).to_have_url(f"{server.url}/chat/rooms/general/")
+                expect(page.locator("#host-frame")).to_be_visible()
+                expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+                page.fill("#composer-input", "typed in the host's page")
+                page.press("#composer-input", "Enter")
+                expect(page.locator("#messages")).to_contain_text("typed in the host's page")
+                expect(page.locator("#messages")).to_contain_text(BOB)
+                # Acked: the server stored it (a pending message keeps its class).
+                expect(page.locator("#messages .msg--pending")).to_have_count(0)
+            finally:
+                browser.close()
+    finally:
+        server.cleanup()
 
 
 def test_check_deploy_gets_no_warning_from_the_chat(host):
