@@ -15,6 +15,8 @@ What runs, in order (module fixture ``host``):
    login page and ``LOGIN_URL``, and a plain admin for its users (no search fields).
 4. The three blocks marked ``<!-- host-test: ... -->`` in docs/integrate.md are
    pasted in as they are (the doc cannot rot), then ``migrate`` and plain ``daphne``.
+   Two tests start the project's other servers: ``python -m chat.serve``, and
+   ``manage.py runserver`` (it serves static files) for Chromium on the room page.
 
 Without network access on a laptop (no pip cache, no mirror), pip cannot fetch the
 build backend or the dependencies: the test skips saying so; with ``CI=true`` it fails.
