@@ -17,6 +17,7 @@ from datetime import timedelta
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
+from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -81,6 +82,32 @@ def action_until(request: HttpRequest):
     return timezone.now() + timedelta(hours=hours) if hours > 0 else None
 
 
+def by_user(path: str) -> str:
+    """An exact-match search on the user at ``path``, by the user model's ``USERNAME_FIELD``.
+
+    Host projects may use any user model (an ``email`` login without ``username``).
+    """
+    return f"={path}__{get_user_model().USERNAME_FIELD}"
+
+
+class UserFieldsMixin:
+    """User fields: an autocomplete when the host's user admin can search, else raw ids.
+
+    Django's admin check refuses autocomplete fields for a model without a registered
+    admin that has ``search_fields``; the host decides what admin its user model gets,
+    so the choice is made per request, after every admin is registered.
+    """
+
+    user_fields: tuple[str, ...] = ()
+
+    def get_autocomplete_fields(self, request: HttpRequest) -> tuple[str, ...]:
+        fields = tuple(super().get_autocomplete_fields(request))
+        user_admin = self.admin_site._registry.get(get_user_model())
+        if user_admin is not None and user_admin.get_search_fields(request):
+            fields += self.user_fields
+        return fields
+
+
 class NullFilter(admin.SimpleListFilter):
     """Yes/no on whether ``field`` is set (deleted_at, revoked_at)."""
 
@@ -134,7 +161,7 @@ def excerpt(text: str | None, length: int = 60) -> str:
 
 
 @admin.register(Room)
-class RoomAdmin(admin.ModelAdmin):
+class RoomAdmin(UserFieldsMixin, admin.ModelAdmin):
     list_display = (
         "slug",
         "title",
@@ -151,7 +178,7 @@ class RoomAdmin(admin.ModelAdmin):
     search_fields = ("slug", "title")
     list_select_related = ("created_by",)
     prepopulated_fields = {"slug": ("title",)}
-    autocomplete_fields = ("created_by", "members", "moderators")
+    user_fields = raw_id_fields = ("created_by", "members", "moderators")
     readonly_fields = ("created_at", "last_seq", "last_message_at")
     fields = (
         "slug",
@@ -241,7 +268,7 @@ class MessageAdmin(admin.ModelAdmin):
     list_display_links = ("id", "seq")
     list_filter = (DeletedFilter, "room")
     list_select_related = ("room", "author", "deleted_by")
-    search_fields = ("body", "=author__username", "=room__slug")
+    search_fields = ("body", by_user("author"), "=room__slug")
     date_hierarchy = "created_at"
     # Newest first through the primary key: an index read, whatever the table size.
     ordering = ("-id",)
@@ -306,14 +333,15 @@ class MessageAdmin(admin.ModelAdmin):
 # --- bans and mutes --------------------------------------------------------------
 
 
-class SanctionAdmin(admin.ModelAdmin):
+class SanctionAdmin(UserFieldsMixin, admin.ModelAdmin):
     """Bans and mutes: added, changed and lifted through the services."""
 
     list_display = ("user", "room", "until", "in_force", "reason", "created_by", "created_at")
     list_filter = (ActiveFilter, "created_at")
     list_select_related = ("user", "room", "created_by")
-    search_fields = ("=user__username", "=room__slug", "reason")
-    autocomplete_fields = ("room", "user")
+    search_fields = (by_user("user"), "=room__slug", "reason")
+    autocomplete_fields = ("room",)
+    user_fields = raw_id_fields = ("user",)
     fields = ("room", "user", "until", "reason", "created_by", "created_at")
     readonly_fields = ("created_by", "created_at")
     ordering = ("-created_at",)
@@ -369,7 +397,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
     list_display = ("prefix", "user", "created_at", "last_used_at", "revoked_at")
     list_filter = (RevokedFilter, "created_at")
     list_select_related = ("user",)
-    search_fields = ("prefix", "=user__username")
+    search_fields = ("prefix", by_user("user"))
     fields = ("user", "prefix", "created_at", "last_used_at", "revoked_at")
     readonly_fields = fields
     ordering = ("-id",)
@@ -410,7 +438,7 @@ class ReportAdmin(admin.ModelAdmin):
     )
     list_filter = ("status", "created_at")
     list_select_related = ("message__room", "message__author", "reporter", "resolved_by")
-    search_fields = ("reason", "=reporter__username", "=message__author__username", "message__body")
+    search_fields = ("reason", by_user("reporter"), by_user("message__author"), "message__body")
     fields = (
         "message",
         "room",
@@ -519,7 +547,7 @@ class ModerationActionAdmin(admin.ModelAdmin):
     )
     list_filter = ("kind", "created_at")
     list_select_related = ("actor", "room", "target_user", "target_message")
-    search_fields = ("reason", "=actor__username", "=target_user__username", "=room__slug")
+    search_fields = ("reason", by_user("actor"), by_user("target_user"), "=room__slug")
     date_hierarchy = "created_at"
     ordering = ("-id",)
     show_full_result_count = False

@@ -35,8 +35,8 @@ class FlatURLRouter(URLRouter):
 
     _asgi_single_callable = True  # asgiref: ASGI 3, though __call__ is no coroutine function
 
-    def __call__(self, scope, receive, send):
-        """The matching route's awaitable; ``ValueError`` when nothing matches."""
+    def _path(self, scope) -> str:
+        """The path to match, relative to ``root_path``; ``ValueError`` when there is none."""
         path = scope.get("path_remaining", scope.get("path", None))
         if path is None:
             raise ValueError("No 'path' key in connection scope, cannot route URLs")
@@ -45,7 +45,10 @@ class FlatURLRouter(URLRouter):
             if root_path and not path.startswith(root_path):
                 raise ValueError(f"No route found for path {path!r}.")
             path = path[len(root_path) :]
-        path = path.lstrip("/")
+        return path.lstrip("/")
+
+    def _match(self, path: str):
+        """``(route, remaining path, args, kwargs)`` of the first matching route, or None."""
         for route in self.routes:
             try:
                 match = route.pattern.match(path)
@@ -53,23 +56,38 @@ class FlatURLRouter(URLRouter):
                 continue
             if match:
                 new_path, args, kwargs = match
-                kwargs.update(route.default_args)
-                outer = scope.get("url_route", {})
-                return route.callback(
-                    dict(
-                        scope,
-                        path_remaining=new_path,
-                        url_route={
-                            "args": outer.get("args", ()) + args,
-                            "kwargs": {**outer.get("kwargs", {}), **kwargs},
-                        },
-                    ),
-                    receive,
-                    send,
-                )
-        if "path_remaining" in scope:
-            raise Resolver404(f"No route found for path {path!r}.")
-        raise ValueError(f"No route found for path {path!r}.")
+                return route, new_path, args, {**kwargs, **route.default_args}
+        return None
+
+    def matches(self, scope) -> bool:
+        """Whether one of the routes serves this scope's path."""
+        try:
+            return self._match(self._path(scope)) is not None
+        except ValueError:
+            return False
+
+    def __call__(self, scope, receive, send):
+        """The matching route's awaitable; ``ValueError`` when nothing matches."""
+        path = self._path(scope)
+        found = self._match(path)
+        if found is None:
+            if "path_remaining" in scope:
+                raise Resolver404(f"No route found for path {path!r}.")
+            raise ValueError(f"No route found for path {path!r}.")
+        route, new_path, args, kwargs = found
+        outer = scope.get("url_route", {})
+        return route.callback(
+            dict(
+                scope,
+                path_remaining=new_path,
+                url_route={
+                    "args": outer.get("args", ()) + args,
+                    "kwargs": {**outer.get("kwargs", {}), **kwargs},
+                },
+            ),
+            receive,
+            send,
+        )
 
 
 class ChatApplication:
@@ -100,26 +118,28 @@ def with_chat(http_application, *, websocket_application=None) -> ChatApplicatio
     """The host's ASGI application with the chat's WebSocket routes in front.
 
     ``http_application`` serves every HTTP request (usually ``get_asgi_application()``).
-    ``websocket_application`` serves WebSockets the chat does not route; without it
-    they are refused like an unknown room.
+    ``websocket_application`` serves the WebSockets whose path no chat route matches
+    (e.g. the host's own ``URLRouter``); without it they are refused.
     """
-    chat_routes = ChatAuthStack(FlatURLRouter(websocket_urlpatterns))
+    router = FlatURLRouter(websocket_urlpatterns)
+    chat_routes = ChatAuthStack(router)
     if websocket_application is not None:
-        chat_routes = _WebSocketFallback(chat_routes, websocket_application)
+        chat_routes = WebSocketFallback(router, chat_routes, websocket_application)
     return ChatApplication({"http": http_application, "websocket": chat_routes})
 
 
-class _WebSocketFallback:
-    """The chat's routes first; any other WebSocket path goes to the host's router."""
+class WebSocketFallback:
+    """The chat's routes first; a path none of them matches goes to the host's application."""
 
-    _asgi_single_callable = True
+    _asgi_single_callable = True  # asgiref: ASGI 3, though __call__ is no coroutine function
 
-    def __init__(self, chat_routes, other) -> None:
+    def __init__(self, router: FlatURLRouter, chat_routes, other) -> None:
+        self.router = router
         self.chat_routes = chat_routes
         self.other = other
 
     def __call__(self, scope, receive, send):
         """The chat's awaitable for its paths, else the host's."""
-        if scope.get("path", "").startswith("/ws/rooms/"):
+        if self.router.matches(scope):
             return self.chat_routes(scope, receive, send)
         return self.other(scope, receive, send)

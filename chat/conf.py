@@ -1,6 +1,8 @@
 """Every ``CHAT_*`` setting in one place: defaults, parsing and validation.
 
 Only this module reads ``settings.CHAT_*``; everything else calls ``chat_settings()``.
+The app reads Django settings only, never the environment: a host project sets these
+in its settings module (the demo site maps environment variables onto them).
 The parsed value is cached and reset when a test overrides a setting.
 """
 
@@ -38,7 +40,10 @@ class ChatSettings:
     cache_messages: int = 200
     max_connections_per_user: int = 20
     presence_lease_seconds: int = 30
+    # Empty: embedded mode (this process's memory for the cache, presence and limits).
     redis_url: str = ""
+    # The template the chat's pages extend; it must define ``title`` and ``content``.
+    base_template: str = "base.html"
 
 
 def parse_rate(value: str | None) -> RateLimit | None:
@@ -55,6 +60,26 @@ def parse_rate(value: str | None) -> RateLimit | None:
     if int(count) < 1 or period < 1:
         raise ImproperlyConfigured(f"CHAT_RATE_LIMIT must be positive (got {value!r}).")
     return RateLimit(int(count), period)
+
+
+def _text(name: str, default: str, *, required: bool = False) -> str:
+    value = getattr(settings, name, default)
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise ImproperlyConfigured(f"{name} must be a string (got {value!r}).")
+    if required and not value.strip():
+        raise ImproperlyConfigured(f"{name} must not be empty.")
+    return value.strip()
+
+
+def _redis_url() -> str:
+    url = _text("CHAT_REDIS_URL", "")
+    if url and not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ImproperlyConfigured(
+            f"CHAT_REDIS_URL must start with redis://, rediss:// or unix:// (got {url!r})."
+        )
+    return url
 
 
 def _positive(name: str, default: int) -> int:
@@ -86,11 +111,12 @@ def chat_settings() -> ChatSettings:
         presence_lease_seconds=_positive(
             "CHAT_PRESENCE_LEASE_SECONDS", defaults.presence_lease_seconds
         ),
-        redis_url=getattr(settings, "REDIS_URL", "") or "",
+        redis_url=_redis_url(),
+        base_template=_text("CHAT_BASE_TEMPLATE", defaults.base_template, required=True),
     )
 
 
 @receiver(setting_changed)
 def _reset(*, setting: str, **kwargs) -> None:
-    if setting.startswith("CHAT_") or setting == "REDIS_URL":
+    if setting.startswith("CHAT_"):
         chat_settings.cache_clear()

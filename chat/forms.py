@@ -1,11 +1,10 @@
-"""HTML forms: sign-up, create a room, and the moderators' actions from the room page."""
+"""HTML forms: create a room, and the moderators' actions from the room page."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 from django import forms
-from django.contrib.auth.forms import UserCreationForm
 from django.core.validators import RegexValidator
 
 from chat.models import Room
@@ -16,13 +15,6 @@ SLUG_HELP = (
 )
 # Longest sanction the room page offers; anything longer is "until lifted" (no minutes).
 MAX_SANCTION_MINUTES = 60 * 24 * 365
-
-
-class SignupForm(UserCreationForm):
-    """Django's sign-up form (username and password twice, with the password validators)."""
-
-    class Meta(UserCreationForm.Meta):
-        fields = ("username",)
 
 
 class RoomForm(forms.Form):

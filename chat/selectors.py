@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -37,8 +38,10 @@ def message_payload(message: Message, *, room_slug: str, username: str | None) -
 
 
 def _payloads(queryset: QuerySet[Message], room: Room) -> list[dict[str, Any]]:
+    # The author's name by the user model's USERNAME_FIELD (any user model).
+    author_name = f"author__{get_user_model().USERNAME_FIELD}"
     rows = queryset.values_list(
-        "pk", "seq", "body", "client_id", "created_at", "deleted_at", "author__username"
+        "pk", "seq", "body", "client_id", "created_at", "deleted_at", author_name
     )
     return [
         protocol.message_payload(

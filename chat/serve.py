@@ -122,9 +122,21 @@ def asgi_application() -> str:
     return f"{module}:{attribute}"
 
 
+def describe_database() -> str:
+    """``vendor://user@host:port/name`` of the default database, never its password."""
+    from django.conf import settings
+    from django.db import connections
+
+    database = settings.DATABASES["default"]
+    vendor = connections["default"].vendor
+    user = f"{database['USER']}@" if database.get("USER") else ""
+    host = database.get("HOST") or ""
+    port = f":{database['PORT']}" if database.get("PORT") else ""
+    return f"{vendor}://{user}{host}{port}/{database.get('NAME')}"
+
+
 def check_configuration(*, require_redis: bool = True) -> None:
     """Raise ``ConfigurationError`` unless the settings, database and Redis are usable."""
-    from django.conf import settings
 
     from chat import health
     from chat.conf import chat_settings
@@ -134,13 +146,12 @@ def check_configuration(*, require_redis: bool = True) -> None:
     except ImproperlyConfigured as exc:
         raise ConfigurationError(str(exc)) from None
 
-    database = settings.DATABASES["default"]
-    where = os.environ.get("DATABASE_URL") or str(database.get("NAME"))
+    where = describe_database()
     problem = health.database_problem()
     if problem:
         raise ConfigurationError(
             f"cannot use the database {health.redact(where)} ({problem}); "
-            "check DATABASE_URL and that the database server is running."
+            "check the DATABASES setting (DATABASE_URL in the demo) and that the database server is running."
         )
     pending = health.unapplied_migrations()
     if pending:
@@ -149,18 +160,19 @@ def check_configuration(*, require_redis: bool = True) -> None:
             f"(first: {pending[0]}); run `python manage.py migrate` first."
         )
 
-    redis_url = getattr(settings, "REDIS_URL", "")
+    redis_url = chat_settings().redis_url
     if redis_url:
         problem = health.redis_problem(redis_url, timeout=3.0)
         if problem and not require_redis:
             sys.stderr.write(
-                f"chat: warning: cannot reach Redis at REDIS_URL={health.redact(redis_url)} "
+                f"chat: warning: cannot reach Redis at CHAT_REDIS_URL={health.redact(redis_url)} "
                 f"({problem}); starting anyway (--start-without-redis).\n"
             )
         elif problem:
             raise ConfigurationError(
-                f"cannot reach Redis at REDIS_URL={health.redact(redis_url)} ({problem}); "
-                "start Redis, or unset REDIS_URL to run in embedded mode."
+                f"cannot reach Redis at CHAT_REDIS_URL={health.redact(redis_url)} ({problem}); "
+                "start Redis, or unset CHAT_REDIS_URL (REDIS_URL in the demo) to run in "
+                "embedded mode."
             )
 
 

@@ -461,7 +461,10 @@ def close_outsiders(*, room: Room) -> int:
         return 0
     allowed = set(room.members.values_list("pk", flat=True))
     allowed |= set(room.moderators.values_list("pk", flat=True))
-    candidates = get_user_model().objects.filter(username__in=online).exclude(pk__in=allowed)
+    users = get_user_model()
+    candidates = users.objects.filter(**{f"{users.USERNAME_FIELD}__in": online}).exclude(
+        pk__in=allowed
+    )
     outsiders = [user for user in candidates if not selectors.reads_every_room(user)]
     for user in outsiders:
         publish_on_commit(

@@ -1,4 +1,8 @@
-"""HTTP routes of the chat app; include with ``path("", include("chat.urls"))``."""
+"""HTTP routes of the chat app: ``path("<any prefix>/", include("chat.urls"))`` in a host.
+
+Every link, redirect and script URL is reversed from these names (namespace ``chat``),
+so the prefix is the host's choice. The WebSocket route is not here: ``chat.routing``.
+"""
 
 from django.urls import path
 
@@ -17,7 +21,6 @@ urlpatterns = [
     ),
     path("rooms/<slug:slug>/users/<str:username>/mute", pages.mute_user, name="mute_user"),
     path("rooms/<slug:slug>/users/<str:username>/ban", pages.ban_user, name="ban_user"),
-    path("accounts/signup/", pages.signup, name="signup"),
     path("api/token", api.token, name="api_token"),
     path("api/rooms/<slug:slug>/messages", api.messages, name="api_messages"),
     path("healthz", ops.healthz, name="healthz"),

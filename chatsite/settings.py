@@ -131,6 +131,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer and cache ---------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "").strip()
+# The chat's own stores (history cache, presence, rate limits) use the same Redis.
+CHAT_REDIS_URL = REDIS_URL
 
 if REDIS_URL:
     if not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
@@ -237,3 +239,5 @@ CHAT_CACHE_MESSAGES = env_int("CHAT_CACHE_MESSAGES", 200)
 CHAT_MAX_CONNECTIONS_PER_USER = env_int("CHAT_MAX_CONNECTIONS_PER_USER", 20)
 # Redis mode: a process's presence lease; its users leave at most ~1.3x this after it dies.
 CHAT_PRESENCE_LEASE_SECONDS = env_int("CHAT_PRESENCE_LEASE_SECONDS", 30)
+# The chat's pages extend the demo's own base template (templates/base.html).
+CHAT_BASE_TEMPLATE = "base.html"

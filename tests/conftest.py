@@ -213,7 +213,7 @@ def reset_backends() -> None:
 
 
 def _use_redis(settings, url: str) -> None:
-    settings.REDIS_URL = url
+    settings.CHAT_REDIS_URL = url
     settings.CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -223,7 +223,7 @@ def _use_redis(settings, url: str) -> None:
 
 
 def _use_memory(settings) -> None:
-    settings.REDIS_URL = ""
+    settings.CHAT_REDIS_URL = ""
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 

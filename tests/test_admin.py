@@ -273,3 +273,28 @@ def test_the_audit_trail_is_read_only(client, moderator, data):
     )
     action.refresh_from_db()
     assert action.reason != "rewritten"
+
+
+# --- any user model, any user admin -------------------------------------------------------
+
+
+@pytest.mark.parametrize("model", [Room, Ban])
+def test_user_fields_autocomplete_only_when_the_hosts_user_admin_searches(
+    rf, staff_user, monkeypatch, model
+):
+    from django.contrib import admin
+    from django.contrib.auth import get_user_model
+
+    chat_admin = admin.site._registry[model]
+    request = rf.get("/")
+    request.user = staff_user
+    user_field = chat_admin.user_fields[0]
+    assert user_field in chat_admin.get_autocomplete_fields(request)  # the demo's admin searches
+
+    monkeypatch.setattr(admin.site._registry[get_user_model()], "search_fields", ())
+    assert user_field not in chat_admin.get_autocomplete_fields(request)
+    assert user_field in chat_admin.raw_id_fields
+
+    monkeypatch.delitem(admin.site._registry, get_user_model())
+    assert user_field not in chat_admin.get_autocomplete_fields(request)
+    assert chat_admin.check() == []  # no admin.E039 whatever the host registers

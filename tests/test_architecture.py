@@ -17,7 +17,7 @@ CHAT = Path(__file__).resolve().parent.parent / "chat"
 # Lowest first. A module may import its own layer and the layers below it.
 LAYERS = [
     ("wire", ["chat.wire"]),
-    ("base", ["chat.conf", "chat.metrics", "chat.models", "chat.apps", "chat.migrations"]),
+    ("base", ["chat.conf", "chat.metrics", "chat.models", "chat.migrations"]),
     ("stores", ["chat.stores"]),
     ("reads", ["chat.selectors", "chat.hot_sql", "chat.history"]),
     ("events", ["chat.events"]),
@@ -39,6 +39,7 @@ LAYERS = [
             "chat.management",
             "chat.templatetags",
             "chat.checks",
+            "chat.apps",
         ],
     ),
 ]

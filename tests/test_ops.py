@@ -15,7 +15,7 @@ def healthz(client):
 
 
 def test_healthz_in_embedded_mode(client, settings):
-    settings.REDIS_URL = ""
+    settings.CHAT_REDIS_URL = ""
 
     status, body = healthz(client)
 
@@ -25,7 +25,7 @@ def test_healthz_in_embedded_mode(client, settings):
 
 @pytest.mark.redis
 def test_healthz_in_redis_mode(client, settings, redis_url):
-    settings.REDIS_URL = redis_url
+    settings.CHAT_REDIS_URL = redis_url
 
     status, body = healthz(client)
 
@@ -34,7 +34,7 @@ def test_healthz_in_redis_mode(client, settings, redis_url):
 
 
 def test_healthz_is_503_when_redis_is_configured_but_nobody_listens(client, settings, caplog):
-    settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
+    settings.CHAT_REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
 
     status, body = healthz(client)
 
@@ -48,7 +48,7 @@ def test_healthz_is_503_when_redis_is_configured_but_nobody_listens(client, sett
 @pytest.mark.redis
 @pytest.mark.processes
 def test_healthz_follows_redis_going_down_hanging_and_coming_back(client, settings, redis_server):
-    settings.REDIS_URL = redis_server.url()
+    settings.CHAT_REDIS_URL = redis_server.url()
     assert healthz(client)[0] == 200
 
     redis_server.pause(3)  # answers nothing: the probe must give up on its own
@@ -63,7 +63,7 @@ def test_healthz_follows_redis_going_down_hanging_and_coming_back(client, settin
 
 
 def test_healthz_is_503_when_the_database_fails(client, settings, monkeypatch):
-    settings.REDIS_URL = ""
+    settings.CHAT_REDIS_URL = ""
     monkeypatch.setattr(health, "database_problem", lambda alias="default": "connection refused")
 
     status, body = healthz(client)

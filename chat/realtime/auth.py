@@ -29,6 +29,17 @@ def header(scope, name: bytes) -> bytes | None:
     return None
 
 
+def allowed_origin_hosts() -> list[str]:
+    """The hosts a browser's ``Origin`` may name: ``ALLOWED_HOSTS``, as Django reads it.
+
+    With ``DEBUG`` on and ``ALLOWED_HOSTS`` empty (a new ``startproject``), Django
+    serves localhost, 127.0.0.1 and [::1]; so does channels' own origin validator.
+    """
+    if settings.DEBUG and not settings.ALLOWED_HOSTS:
+        return [".localhost", "127.0.0.1", "[::1]"]
+    return settings.ALLOWED_HOSTS
+
+
 class OriginCheckMiddleware:
     """Refuse browsers on foreign origins; let clients without ``Origin`` through.
 
@@ -48,7 +59,7 @@ class OriginCheckMiddleware:
         """The inner application's awaitable, with a ``chat_refusal`` for a foreign origin."""
         origin = header(scope, b"origin")
         if origin is not None:
-            validator = OriginValidator(None, settings.ALLOWED_HOSTS)
+            validator = OriginValidator(None, allowed_origin_hosts())
             try:
                 parsed = urlparse(origin.decode("latin1"))
             except ValueError:

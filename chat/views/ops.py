@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -12,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from chat import health
 from chat import metrics as _metrics  # noqa: F401  (defines the chat_* metrics)
+from chat.conf import chat_settings
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
     database_problem = health.database_problem()
     if database_problem:
         logger.warning("healthz database=error detail=%s", database_problem)
-    redis_url = getattr(settings, "REDIS_URL", "")
+    redis_url = chat_settings().redis_url
     if redis_url:
         redis_problem = health.redis_problem(redis_url, timeout=REDIS_PROBE_TIMEOUT)
         if redis_problem:

@@ -1,8 +1,11 @@
-"""HTML pages (lobby, room, create room, sign-up) and the room page's moderator actions.
+"""HTML pages (lobby, room, create room) and the room page's moderator actions.
 
 Every write goes through ``chat.services`` and every permission question through
 ``chat.selectors``, exactly as the WebSocket consumer does; these views only turn
 HTTP into those calls. The moderator actions answer JSON for the room page's script.
+
+Accounts (log in, sign up) belong to the host project: the pages link to its
+``LOGIN_URL`` and extend its base template (``CHAT_BASE_TEMPLATE``).
 """
 
 from __future__ import annotations
@@ -13,20 +16,20 @@ from datetime import datetime, timedelta
 from functools import wraps
 
 from asgiref.sync import async_to_sync
-from django.contrib.auth import get_user_model, login
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.timesince import timesince
 from django.views.decorators.http import require_POST
 
 from chat import selectors, services
 from chat.conf import chat_settings
-from chat.forms import ReasonForm, RoomForm, SanctionForm, SignupForm
+from chat.forms import ReasonForm, RoomForm, SanctionForm
 from chat.models import Message, Room
 from chat.stores import presence
 from chat.wire.errors import HTTP_STATUS_FOR_CLOSE, ChatError, CloseCode, Refusal
@@ -37,6 +40,26 @@ logger = logging.getLogger(__name__)
 LOBBY_LIMIT = 200
 # Older history the room page asks for at a time when the reader scrolls up.
 HISTORY_PAGE = 50
+
+
+# --- rendering -------------------------------------------------------------------
+
+
+def login_url(next_url: str) -> str:
+    """The host's ``LOGIN_URL`` with ``next`` pointing back at ``next_url``."""
+    return redirect_to_login(next_url).url
+
+
+def render_page(
+    request: HttpRequest, template: str, context: dict, *, status: int = 200
+) -> HttpResponse:
+    """Render one of the chat's pages inside the host's base template."""
+    page_context = {
+        "chat_base_template": chat_settings().base_template,
+        "chat_login_url": login_url(request.get_full_path()),
+        **context,
+    }
+    return render(request, template, page_context, status=status)
 
 
 # --- lobby and rooms -------------------------------------------------------------
@@ -79,7 +102,7 @@ def render_lobby(request: HttpRequest, form: RoomForm | None = None, status: int
     if form is None and request.user.is_authenticated:
         form = RoomForm()
     context = {"rooms": listing, "form": form, "counts_known": counts is not None}
-    return render(request, "chat/lobby.html", context, status=status)
+    return render_page(request, "chat/lobby.html", context, status=status)
 
 
 def lobby(request: HttpRequest) -> HttpResponse:
@@ -129,7 +152,7 @@ def room_config(request: HttpRequest, room: Room) -> dict:
         "historyPage": min(HISTORY_PAGE, settings.history_page_max),
         "wsPath": f"/ws/rooms/{room.slug}/",
         "roomUrl": room_url,
-        "loginUrl": f"{reverse('login')}?next={room_url}",
+        "loginUrl": login_url(room_url),
     }
 
 
@@ -142,45 +165,14 @@ def room(request: HttpRequest, slug: str) -> HttpResponse:
         if refusal.close_code == CloseCode.NO_SUCH_ROOM:
             raise Http404("no such room") from None
         status = HTTP_STATUS_FOR_CLOSE.get(refusal.close_code, 403)
-        return render(
+        return render_page(
             request,
             "chat/room_refused.html",
             {"slug": slug, "detail": refusal.detail},
             status=status,
         )
     context = {"room": room, "config": room_config(request, room)}
-    return render(request, "chat/room.html", context)
-
-
-# --- accounts --------------------------------------------------------------------
-
-
-def safe_next(request: HttpRequest) -> str | None:
-    """The ``next`` URL from the query or form when it points at this site, else None."""
-    target = request.POST.get("next") or request.GET.get("next")
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return None
-
-
-def signup(request: HttpRequest) -> HttpResponse:
-    """Create an account, sign in, and go where the user was heading (or the lobby)."""
-    if request.user.is_authenticated:
-        return redirect(safe_next(request) or reverse("chat:lobby"))
-    if request.method == "POST":
-        form = SignupForm(request.POST)
-        if form.is_valid():
-            user = form.save()
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            return redirect(safe_next(request) or reverse("chat:lobby"))
-        status = 400
-    else:
-        form = SignupForm()
-        status = 200
-    context = {"form": form, "next": safe_next(request) or ""}
-    return render(request, "registration/signup.html", context, status=status)
+    return render_page(request, "chat/room.html", context)
 
 
 # --- moderator actions (JSON, for the room page) ----------------------------------
@@ -233,7 +225,8 @@ def sanction(kind: str) -> Callable[..., JsonResponse]:
 
     @moderator_action
     def view(request: HttpRequest, room: Room, username: str) -> JsonResponse:
-        target = get_user_model().objects.filter(username=username).first()
+        users = get_user_model()
+        target = users.objects.filter(**{users.USERNAME_FIELD: username}).first()
         if target is None:
             return json_error(404, "no such user")
         if target.pk == request.user.pk:

@@ -121,3 +121,26 @@ async def test_session_cookie_authenticates_a_browser(embedded, room, user):
     ready = await comm.receive_json_from(timeout=3)
     assert ready["type"] == "ready" and ready["user"] == "alice"
     await comm.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("debug", "allowed_hosts", "origin", "accepted"),
+    [
+        (True, [], "http://127.0.0.1:8000", True),  # a new startproject in development
+        (True, [], "http://localhost:8000", True),
+        (True, [], "https://evil.example", False),
+        (False, [], "http://127.0.0.1:8000", False),
+        (False, ["chat.example.com"], "https://chat.example.com", True),
+    ],
+)
+async def test_origins_follow_djangos_reading_of_allowed_hosts(
+    embedded, room, token, settings, debug, allowed_hosts, origin, accepted
+):
+    settings.DEBUG = debug
+    settings.ALLOWED_HOSTS = allowed_hosts
+
+    if accepted:
+        async with connect("/ws/rooms/lobby/", token=token, origin=origin) as client:
+            assert client.ready["room"]["slug"] == "lobby"
+    else:
+        await _refused("/ws/rooms/lobby/", CloseCode.FORBIDDEN, token=token, origin=origin)

@@ -22,7 +22,7 @@ async def close_registry():
 
 @pytest.fixture
 def redis_layer(settings, redis_url):
-    settings.REDIS_URL = redis_url
+    settings.CHAT_REDIS_URL = redis_url
     settings.CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -59,7 +59,7 @@ async def test_a_registered_process_is_a_peer_of_the_others_until_its_entry_expi
 
 
 async def test_without_redis_the_publisher_is_told_to_use_group_send(settings):
-    settings.REDIS_URL = ""
+    settings.CHAT_REDIS_URL = ""
     peers.peers = peers.Peers()
 
     assert peers.registry() is None
@@ -68,7 +68,7 @@ async def test_without_redis_the_publisher_is_told_to_use_group_send(settings):
 
 
 async def test_when_redis_fails_the_publisher_is_told_to_use_group_send(settings, caplog):
-    settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    settings.CHAT_REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
     peers.peers = peers.Peers()
 
     with caplog.at_level(logging.WARNING, logger="chat.events.peers"):

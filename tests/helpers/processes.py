@@ -45,6 +45,8 @@ class ChildProcess:
     """A subprocess with its output in files, stopped by pid."""
 
     name = "child"
+    # The working directory of the child (a host project's, for daphne outside the repo).
+    cwd: Path = BASE_DIR
 
     def __init__(self) -> None:
         self.process: subprocess.Popen | None = None
@@ -83,7 +85,7 @@ class ChildProcess:
         self.starts += 1
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             self.process = subprocess.Popen(
-                argv, cwd=BASE_DIR, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err
+                argv, cwd=self.cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err
             )
 
     def _fail_start(self, why: str) -> None:

@@ -363,3 +363,32 @@ def test_sanctions_refuse_self_unknown_users_and_bad_durations(
 def test_sanctions_need_a_moderator(alice_client, room, other_user):
     assert alice_client.post("/rooms/lobby/users/bob/ban").status_code == 403
     assert not Ban.objects.exists()
+
+
+# --- a host's base template and login page ------------------------------------------
+
+
+def test_pages_extend_the_configured_base_template(client, room, user, settings):
+    # The admin's base_site.html defines the two blocks the chat fills: title and content.
+    settings.CHAT_BASE_TEMPLATE = "admin/base_site.html"
+    client.force_login(user)
+
+    for url in ("/", "/rooms/lobby/"):
+        page = client.get(url).content.decode()
+        assert "Django administration" in page, url  # the base's own header
+        assert 'class="chat-app' in page, url
+        assert "/static/chat/css/chat.css" in page, url
+    assert 'id="room-config"' in client.get("/rooms/lobby/").content.decode()
+
+
+def test_pages_send_strangers_to_the_hosts_login_url(client, room, user, settings):
+    settings.LOGIN_URL = "/members/sign-in/"
+
+    response = client.get("/rooms/lobby/")
+    assert response["Location"] == "/members/sign-in/?next=/rooms/lobby/"
+    assert 'href="/members/sign-in/?next=/"' in client.get("/").content.decode()
+
+    client.force_login(user)
+    page = client.get("/rooms/lobby/").content.decode()
+    config = json.loads(re.search(r'id="room-config"[^>]*>(.*?)</script>', page, re.S).group(1))
+    assert config["loginUrl"] == "/members/sign-in/?next=/rooms/lobby/"

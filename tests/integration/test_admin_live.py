@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.processes, pytest.mark.redis, pytest.mark.django_db(tr
 @pytest.fixture
 def site(live_env, redis_url, settings):
     """A daphne child and this process sharing one Redis (and one test database)."""
-    settings.REDIS_URL = redis_url
+    settings.CHAT_REDIS_URL = redis_url
     settings.CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",

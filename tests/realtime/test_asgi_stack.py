@@ -16,7 +16,7 @@ async def test_an_open_websocket_waits_in_the_consumer_coroutine_alone(settings)
     from chat.stores import presence, ratelimit
     from chatsite.asgi import application
 
-    settings.REDIS_URL = ""
+    settings.CHAT_REDIS_URL = ""
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     history_cache.reset()
     presence.reset()

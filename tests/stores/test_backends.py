@@ -28,7 +28,7 @@ def make(store: str) -> Made:
 
 
 def test_embedded_mode_makes_the_local_backend_once(settings):
-    settings.REDIS_URL = ""
+    settings.CHAT_REDIS_URL = ""
     first = make("history")
     assert (first.kind, first.url) == ("local", "")
     assert make("history") is first
@@ -36,22 +36,22 @@ def test_embedded_mode_makes_the_local_backend_once(settings):
 
 
 def test_redis_mode_makes_the_redis_backend_with_the_url(settings):
-    settings.REDIS_URL = "redis://127.0.0.1:6399/3"
+    settings.CHAT_REDIS_URL = "redis://127.0.0.1:6399/3"
     found = make("history")
     assert (found.kind, found.url) == ("redis", "redis://127.0.0.1:6399/3")
     assert make("history") is found
 
 
 def test_a_changed_setting_gets_its_own_backend(settings):
-    settings.REDIS_URL = ""
+    settings.CHAT_REDIS_URL = ""
     local = make("history")
-    settings.REDIS_URL = "redis://127.0.0.1:6399/3"
+    settings.CHAT_REDIS_URL = "redis://127.0.0.1:6399/3"
     remote = make("history")
     assert remote is not local and remote.kind == "redis"
 
 
 def test_reset_of_one_store_stops_and_forgets_only_it(settings):
-    settings.REDIS_URL = ""
+    settings.CHAT_REDIS_URL = ""
     history, presence = make("history"), make("presence")
     backends.reset("presence")
     assert presence.stopped and not history.stopped
@@ -60,7 +60,7 @@ def test_reset_of_one_store_stops_and_forgets_only_it(settings):
 
 
 def test_reset_of_everything_stops_every_backend(settings):
-    settings.REDIS_URL = ""
+    settings.CHAT_REDIS_URL = ""
     made = [make("history"), make("presence"), make("ratelimit")]
     backends.reset()
     assert all(backend.stopped for backend in made)
@@ -68,7 +68,7 @@ def test_reset_of_everything_stops_every_backend(settings):
 
 
 def test_backends_without_stop_are_forgotten_too(settings):
-    settings.REDIS_URL = ""
+    settings.CHAT_REDIS_URL = ""
     plain = backends.backend("plain", local=object, redis=lambda url: object())
     backends.reset("plain")
     assert backends.backend("plain", local=object, redis=lambda url: object()) is not plain

@@ -14,9 +14,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def cache_mode(request, settings):
     if request.param == "redis":
         request.applymarker(pytest.mark.redis)
-        settings.REDIS_URL = request.getfixturevalue("redis_url")
+        settings.CHAT_REDIS_URL = request.getfixturevalue("redis_url")
     else:
-        settings.REDIS_URL = ""
+        settings.CHAT_REDIS_URL = ""
     history_cache.reset()
     channel_layers.backends.clear()
     yield request.param
@@ -71,7 +71,7 @@ async def test_the_cache_is_trimmed_to_its_size(cache_mode, room, user, settings
 
 
 async def test_a_broken_cache_is_logged_and_the_database_answers(room, user, settings, caplog):
-    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    settings.CHAT_REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
     history_cache.reset()
     try:
         room = await sync_to_async(_post)(room, user, 3)

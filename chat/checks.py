@@ -1,0 +1,54 @@
+"""System checks (``manage.py check``): settings the chat cannot work with as configured.
+
+A host project sets the channel layer and ``CHAT_REDIS_URL`` separately; the two must
+agree, or messages or presence silently stop at the process boundary.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
+
+from chat.conf import chat_settings
+
+IN_MEMORY_LAYER = "channels.layers.InMemoryChannelLayer"
+DOCS_HINT = "See docs/integrate.md (settings.py) for the two consistent setups."
+
+
+@checks.register()
+def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Bad ``CHAT_*`` values, and a channel layer that does not match ``CHAT_REDIS_URL``."""
+    try:
+        redis_url = chat_settings().redis_url
+    except ImproperlyConfigured as exc:
+        return [checks.Error(str(exc), id="chat.E001")]
+    layer = (getattr(settings, "CHANNEL_LAYERS", None) or {}).get("default")
+    if not layer or not layer.get("BACKEND"):
+        return [
+            checks.Error(
+                "CHANNEL_LAYERS has no default layer; the chat broadcasts through it.",
+                hint=DOCS_HINT,
+                id="chat.E002",
+            )
+        ]
+    in_memory = layer["BACKEND"] == IN_MEMORY_LAYER
+    if redis_url and in_memory:
+        return [
+            checks.Warning(
+                "CHAT_REDIS_URL is set but the channel layer is in-memory: messages "
+                "will not reach clients connected to other processes.",
+                hint=DOCS_HINT,
+                id="chat.W001",
+            )
+        ]
+    if not redis_url and not in_memory:
+        return [
+            checks.Warning(
+                "The channel layer is shared but CHAT_REDIS_URL is not set: presence, "
+                "rate limits and the history cache stay inside each process.",
+                hint=DOCS_HINT,
+                id="chat.W002",
+            )
+        ]
+    return []
