@@ -350,18 +350,6 @@ def other_token(other_user, make_token) -> str:
 
 # --- browsers and the site in a daphne child ---------------------------------------
 
-# Debian's chromium in a container: no sandbox (no user namespaces), no GPU, and none
-# of the background traffic a fresh profile would start.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
 
 @pytest.fixture(scope="module")
 def browser():
@@ -377,7 +365,7 @@ def browser():
     with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
         patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         browser = playwright.chromium.launch(
-            executable_path=availability.chromium_executable(), args=CHROMIUM_ARGS
+            executable_path=availability.chromium_executable(), args=availability.CHROMIUM_ARGS
         )
         try:
             yield browser

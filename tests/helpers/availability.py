@@ -63,6 +63,19 @@ def postgres_problem(host: str = POSTGRES_HOST, port: int = POSTGRES_PORT) -> st
     return None
 
 
+# Debian's chromium in a container: no sandbox (no user namespaces), no GPU, and none
+# of the background traffic a fresh profile would start.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
 @cache
 def chromium_executable() -> str | None:
     """Path of a Chromium (or Chrome) binary for Playwright, or None."""

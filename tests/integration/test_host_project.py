@@ -529,7 +529,7 @@ def test_the_launcher_serves_the_host_project_and_stops_cleanly(host, alice):
 def test_the_room_page_chats_in_a_real_browser_inside_the_host(host, alice, chromium_executable):
     from playwright.sync_api import expect, sync_playwright
 
-    from tests.browser.conftest import CHROMIUM_ARGS
+    from tests.helpers.availability import CHROMIUM_ARGS
 
     server = HostRunserver(host.venv, host.project, host.env)
     try:

@@ -15,7 +15,7 @@ if (title && slug) {
   slug.addEventListener("input", () => {
     edited = slug.value !== "";
   });
-  title.addEventListener("input", () => {
+  const suggest = () => {
     if (edited) return;
     slug.value = title.value
       .normalize("NFKD")
@@ -24,5 +24,8 @@ if (title && slug) {
       .replace(/[^a-z0-9]+/g, "-")
       .replace(/^-+|-+$/g, "")
       .slice(0, 50);
-  });
+  };
+  title.addEventListener("input", suggest);
+  // A title typed before this module ran (a slow page load) still gets its address.
+  if (title.value) suggest();
 }
