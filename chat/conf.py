@@ -6,8 +6,9 @@ The parsed value is cached and reset when a test overrides a setting.
 
 from __future__ import annotations
 
+import ipaddress
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 from django.conf import settings
@@ -39,6 +40,8 @@ class ChatSettings:
     max_connections_per_user: int = 20
     presence_lease_seconds: int = 30
     redis_url: str = ""
+    # Addresses whose X-Forwarded-For is believed (see chat.client_address).
+    trusted_proxies: tuple = field(default_factory=tuple)
 
 
 def parse_rate(value: str | None) -> RateLimit | None:
@@ -55,6 +58,23 @@ def parse_rate(value: str | None) -> RateLimit | None:
     if int(count) < 1 or period < 1:
         raise ImproperlyConfigured(f"CHAT_RATE_LIMIT must be positive (got {value!r}).")
     return RateLimit(int(count), period)
+
+
+def parse_networks(name: str, value) -> tuple:
+    """Addresses or networks, as a comma-separated string or a list."""
+    items = value.split(",") if isinstance(value, str) else list(value or ())
+    networks = []
+    for item in items:
+        item = str(item).strip()
+        if not item:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name} must list IP addresses or networks (got {item!r})."
+            ) from None
+    return tuple(networks)
 
 
 def _positive(name: str, default: int) -> int:
@@ -87,6 +107,9 @@ def chat_settings() -> ChatSettings:
             "CHAT_PRESENCE_LEASE_SECONDS", defaults.presence_lease_seconds
         ),
         redis_url=getattr(settings, "REDIS_URL", "") or "",
+        trusted_proxies=parse_networks(
+            "CHAT_TRUSTED_PROXIES", getattr(settings, "CHAT_TRUSTED_PROXIES", ())
+        ),
     )
 
 

@@ -5,7 +5,9 @@
 The one way every daphne process of this project starts (``make run``,
 ``make run-cluster``, the tests and the benchmarks), so the WebSocket limits that
 the contract promises are always the ones from the settings. Unknown options are
-passed to daphne unchanged (e.g. ``--access-log /dev/null``, ``--proxy-headers``).
+passed to daphne unchanged (e.g. ``--access-log /dev/null``), except daphne's
+``--proxy-headers``, which believes any client's ``X-Forwarded-For``: the chat reads
+that header itself, from ``CHAT_TRUSTED_PROXIES`` only.
 
 A bad configuration stops start-up with one sentence on stderr, prefixed
 ``chat: configuration error:``, and exit status 2.
@@ -76,6 +78,11 @@ def daphne_argv(*, host: str, port: int, extra: Sequence[str] = ()) -> list[str]
     """daphne's command line for this site, its limits taken from the settings."""
     from chat.conf import chat_settings
 
+    if any(option.startswith("--proxy-headers") for option in extra):
+        raise ConfigurationError(
+            "--proxy-headers believes any client's X-Forwarded-For; drop it and list your "
+            "proxies in CHAT_TRUSTED_PROXIES instead."
+        )
     max_frame = chat_settings().max_frame_bytes
     interface = host.strip("[]").replace(":", r"\:")  # endpoint syntax escapes IPv6 colons
     return [

@@ -182,7 +182,17 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Every password check goes through the sign-in throttle (chat.signin).
+AUTHENTICATION_BACKENDS = ["chat.signin.ThrottledModelBackend"]
 LOGIN_URL = "login"
+# Password-reset mail: printed to stderr unless an SMTP host is configured (an
+# unreachable default SMTP server turned a reset request into a 500).
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
 LOGIN_REDIRECT_URL = "chat:lobby"
 LOGOUT_REDIRECT_URL = "chat:lobby"
 
@@ -235,5 +245,10 @@ CHAT_HISTORY_PAGE_MAX = env_int("CHAT_HISTORY_PAGE_MAX", 100)
 CHAT_RECOVERY_LIMIT = env_int("CHAT_RECOVERY_LIMIT", 1000)
 CHAT_CACHE_MESSAGES = env_int("CHAT_CACHE_MESSAGES", 200)
 CHAT_MAX_CONNECTIONS_PER_USER = env_int("CHAT_MAX_CONNECTIONS_PER_USER", 20)
+# Proxies whose X-Forwarded-For names the client (e.g. "127.0.0.1" behind a local nginx).
+CHAT_TRUSTED_PROXIES = env_list("CHAT_TRUSTED_PROXIES", "")
+if CHAT_TRUSTED_PROXIES:
+    # Behind a TLS-terminating proxy that sets this header (docs/deploy.md's nginx does).
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Redis mode: a process's presence lease; its users leave at most ~1.3x this after it dies.
 CHAT_PRESENCE_LEASE_SECONDS = env_int("CHAT_PRESENCE_LEASE_SECONDS", 30)

@@ -306,3 +306,13 @@ async def stop_loop_services():
     if pending:
         done, still = await asyncio.wait(pending, timeout=3)
         assert not still, f"tasks ignore cancellation: {still}"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_signin_windows() -> Iterator[None]:
+    """Sign-in throttle windows (process memory in embedded mode) do not leak between tests."""
+    from chat.stores import backends
+
+    backends.reset("signin")
+    yield
+    backends.reset("signin")
