@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 from channels.auth import AuthMiddlewareStack
 from channels.security.websocket import OriginValidator
 from django.conf import settings
+from django.http.cookie import parse_cookie
 
 from chat.wire.errors import CloseCode, Refusal
 
@@ -76,10 +77,28 @@ class BearerTokenMiddleware:
         """The inner application's awaitable: through the session stack without a token."""
         value = header(scope, b"authorization")
         if value is None:
+            if _unstorable_cookie(scope):
+                # The session lookup would hand the database a NUL: refuse with 4400.
+                refusal = Refusal(CloseCode.BAD_REQUEST, "a cookie contains invalid text")
+                return self.inner(dict(scope, chat_refusal=refusal), receive, send)
             return self.session_stack(scope, receive, send)
         scheme, _, key = value.decode("latin1").partition(" ")
         key = key.strip() if scheme.lower() == "bearer" else ""
         return self.inner(dict(scope, chat_token_key=key), receive, send)
+
+
+def _unstorable_cookie(scope) -> bool:
+    raw = header(scope, b"cookie")
+    if raw is None:
+        return False
+    for value in parse_cookie(raw.decode("latin1")).values():
+        if "\x00" in value:
+            return True
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+    return False
 
 
 def ChatAuthStack(inner):  # noqa: N802 - named like channels' AuthMiddlewareStack

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from functools import wraps
 
 from asgiref.sync import async_to_sync
+from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth.decorators import login_required
 from django.db import IntegrityError
@@ -173,7 +174,8 @@ def signup(request: HttpRequest) -> HttpResponse:
         form = SignupForm(request.POST)
         if form.is_valid():
             user = form.save()
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            # The host's first backend: the site's is the throttled ModelBackend.
+            login(request, user, backend=django_settings.AUTHENTICATION_BACKENDS[0])
             return redirect(safe_next(request) or reverse("chat:lobby"))
         status = 400
     else:
