@@ -15,7 +15,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from chat import hot_sql
-from chat.models import ApiToken, Ban, Message, Room
+from chat.models import ApiToken, Ban, Message, Mute, Room
 from chat.wire import protocol
 from chat.wire.errors import CloseCode, Refusal
 
@@ -108,6 +108,15 @@ def active_ban(*, room: Room, user: User, now: datetime | None = None) -> Ban | 
         Ban.objects.filter(room=room, user_id=user.pk)
         .filter(in_force(now or timezone.now()))
         .first()
+    )
+
+
+def is_muted(*, room_id: int, user_id: int, now: datetime | None = None) -> bool:
+    """Whether a mute of ``user_id`` in ``room_id`` is in force."""
+    return (
+        Mute.objects.filter(room_id=room_id, user_id=user_id)
+        .filter(in_force(now or timezone.now()))
+        .exists()
     )
 
 

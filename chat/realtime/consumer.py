@@ -18,13 +18,14 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import DatabaseError
 
-from chat import history, metrics, services
+from chat import history, metrics, selectors, services
 from chat.conf import chat_settings
 from chat.events import outbound
 from chat.events.publisher import publish_soon
 from chat.realtime import shutdown
 from chat.realtime.batching import loop_batcher
 from chat.realtime.hub import Hub, announce
+from chat.realtime.limits import ConnectionLimits
 from chat.realtime.socket import Frame, Socket
 from chat.realtime.writer import writer
 from chat.stores import presence, ratelimit
@@ -94,6 +95,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.registered = False
         self.user_id = 0
         self.token_id = None
+        self.limits = ConnectionLimits()
         # channels' await_many_dispatch would run each receive() in a task of its
         # own and keep the previous, finished one: with a single source, awaiting it
         # here is the same order and 1.5 KB less per idle connection.
@@ -263,11 +265,22 @@ class RoomConsumer(AsyncWebsocketConsumer):
             return
         try:
             settings = chat_settings()
-            command = protocol.parse(
-                message.get("text"),
-                max_length=settings.max_message_length,
-                page_max=settings.history_page_max,
-            )
+            try:
+                command = protocol.parse(
+                    message.get("text"),
+                    max_length=settings.max_message_length,
+                    page_max=settings.history_page_max,
+                )
+            except ChatError:
+                if self.limits.admit_frame():
+                    raise
+                await self.dropped_frame()
+                return
+            # Messages have CHAT_RATE_LIMIT; every other frame (typing, ping,
+            # history, report, bad input) spends the connection's frame budget.
+            if not isinstance(command, protocol.SendMessage) and not self.limits.admit_frame():
+                await self.dropped_frame()
+                return
             await self.handle(command)
         except ChatError as error:
             await self.send_error(error)
@@ -275,6 +288,17 @@ class RoomConsumer(AsyncWebsocketConsumer):
             logger.exception("frame failed room=%s user=%s", self.room.pk, self.user_id)
             await self.send_error(
                 ChatError(ErrorCode.SERVER_ERROR, "the server failed to handle this frame")
+            )
+
+    async def dropped_frame(self) -> None:
+        """Tell a flooding client, at most once a second, that frames were dropped."""
+        if self.limits.should_warn():
+            await self.send_error(
+                ChatError(
+                    ErrorCode.RATE_LIMITED,
+                    "too many frames; some were dropped",
+                    retry_after=self.limits.retry_after(),
+                )
             )
 
     async def handle(self, command: protocol.Command) -> None:
@@ -317,10 +341,21 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self.write(protocol.history_frame_from_json(kept, has_more=first_seq > 1))
 
     async def typing(self, command: protocol.SetTyping) -> None:
-        if command.active and not await ratelimit.allow_typing(
-            room_id=self.room.pk, user_id=self.user_id
-        ):
+        # Forwarded: a start at most once per 2 s per user and room, a stop only
+        # after a start; nothing from a muted user, nor in a locked room from anyone
+        # who may not post there (moderators may).
+        if self.room.is_locked and not self.is_moderator:
             return
+        if command.active:
+            if not await ratelimit.allow_typing(room_id=self.room.pk, user_id=self.user_id):
+                return
+            if await database_sync_to_async(selectors.is_muted)(
+                room_id=self.room.pk, user_id=self.user_id
+            ):
+                return
+        elif not self.limits.typing_shown:
+            return
+        self.limits.typing_shown = command.active
         frame = protocol.typing_frame(self.username, command.active)
         publish_soon(outbound.frame_event(self.room.pk, frame, skip_user=self.user_id, batch=True))
 
