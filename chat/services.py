@@ -615,6 +615,21 @@ def revoke_tokens(*, tokens, by: User | None = None) -> int:
     return len(revoked)
 
 
+def session_digest(session_key: str) -> str:
+    """A short, one-way name for a session key (events cross Redis; keys must not)."""
+    return hashlib.sha256(session_key.encode()).hexdigest()[:24]
+
+
+def sign_out_connections(*, user_id: int, session_key: str | None = None) -> None:
+    """Close a user's WebSockets with 4401 on every process, after commit.
+
+    With ``session_key``, only those opened with that session (a sign-out);
+    without, all of them (deactivation, a new password).
+    """
+    session = session_digest(session_key) if session_key else None
+    publish_on_commit(outbound.signout_event(user_id, session))
+
+
 @dataclass(frozen=True, slots=True)
 class SessionRequest:
     """A WebSocket connect: the room's slug and who asks (session user or bearer token)."""

@@ -95,6 +95,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.registered = False
         self.user_id = 0
         self.token_id = None
+        self.session_id = None
         self.limits = ConnectionLimits()
         # channels' await_many_dispatch would run each receive() in a task of its
         # own and keep the previous, finished one: with a single source, awaiting it
@@ -169,6 +170,10 @@ class RoomConsumer(AsyncWebsocketConsumer):
             )
         )
         self.user, self.token_id = session.user, session.token_id
+        if self.token_id is None:
+            # Signing out of this session closes this socket (services.sign_out_connections).
+            key = getattr(self.scope.get("session"), "session_key", None)
+            self.session_id = services.session_digest(key) if key else None
         self.user_id, self.username = self.user.pk, self.user.get_username()
         self.room, self.info, self.is_moderator = session.room, session.info, session.is_moderator
 
