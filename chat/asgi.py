@@ -14,12 +14,18 @@ Import this module after ``django.core.asgi.get_asgi_application()``: the consum
 imports models.
 """
 
+import logging
+
 from channels.routing import URLRouter
 from django.urls.exceptions import Resolver404
 
 from chat.events.publisher import Publisher
 from chat.realtime.auth import ChatAuthStack
 from chat.routing import websocket_urlpatterns
+from chat.wire import protocol
+from chat.wire.errors import CloseCode, Refusal
+
+logger = logging.getLogger(__name__)
 
 
 async def _raise(exc: BaseException):
@@ -69,7 +75,22 @@ class FlatURLRouter(URLRouter):
                 )
         if "path_remaining" in scope:
             raise Resolver404(f"No route found for path {path!r}.")
-        raise ValueError(f"No route found for path {path!r}.")
+        return refuse_unknown_path(scope, receive, send)
+
+
+async def refuse_unknown_path(scope, receive, send) -> None:
+    """A WebSocket to a path that is no room: accepted, then closed with 4404, one log line.
+
+    Refused like an unknown room (``..`` segments, encoded slashes, non-ASCII slugs,
+    ``/ws/nope/``) instead of an HTTP 500 and a traceback per attempt.
+    """
+    logger.info("refused code=4404 path=%r detail=no such room", scope.get("path", "")[:200])
+    if scope.get("type") != "websocket" or (await receive())["type"] != "websocket.connect":
+        return
+    await send({"type": "websocket.accept"})
+    error = protocol.error_frame(Refusal(CloseCode.NO_SUCH_ROOM, "no such room"))
+    await send({"type": "websocket.send", "text": error})
+    await send({"type": "websocket.close", "code": int(CloseCode.NO_SUCH_ROOM)})
 
 
 class ChatApplication:
@@ -100,8 +121,8 @@ def with_chat(http_application, *, websocket_application=None) -> ChatApplicatio
     """The host's ASGI application with the chat's WebSocket routes in front.
 
     ``http_application`` serves every HTTP request (usually ``get_asgi_application()``).
-    ``websocket_application`` serves WebSockets the chat does not route; without it
-    they are refused like an unknown room.
+    ``websocket_application`` serves WebSockets outside ``/ws/rooms/``; without it
+    they (and paths under it that are no room) are refused like an unknown room: 4404.
     """
     chat_routes = ChatAuthStack(FlatURLRouter(websocket_urlpatterns))
     if websocket_application is not None:
