@@ -42,6 +42,9 @@ class ChatSettings:
     redis_url: str = ""
     # Addresses whose X-Forwarded-For is believed (see chat.client_address).
     trusted_proxies: tuple = field(default_factory=tuple)
+    # /metrics: a bearer token, and addresses that need none (see chat.views.ops).
+    metrics_token: str = ""
+    metrics_addresses: tuple = field(default_factory=tuple)
 
 
 def parse_rate(value: str | None) -> RateLimit | None:
@@ -109,6 +112,10 @@ def chat_settings() -> ChatSettings:
         redis_url=getattr(settings, "REDIS_URL", "") or "",
         trusted_proxies=parse_networks(
             "CHAT_TRUSTED_PROXIES", getattr(settings, "CHAT_TRUSTED_PROXIES", ())
+        ),
+        metrics_token=str(getattr(settings, "CHAT_METRICS_TOKEN", "") or "").strip(),
+        metrics_addresses=parse_networks(
+            "CHAT_METRICS_ADDRESSES", getattr(settings, "CHAT_METRICS_ADDRESSES", ())
         ),
     )
 

@@ -260,5 +260,8 @@ CHAT_TRUSTED_PROXIES = env_list("CHAT_TRUSTED_PROXIES", "")
 if CHAT_TRUSTED_PROXIES:
     # Behind a TLS-terminating proxy that sets this header (docs/deploy.md's nginx does).
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# /metrics: open with DEBUG; otherwise a bearer token or these addresses.
+CHAT_METRICS_TOKEN = os.environ.get("CHAT_METRICS_TOKEN", "")
+CHAT_METRICS_ADDRESSES = env_list("CHAT_METRICS_ADDRESSES", "")
 # Redis mode: a process's presence lease; its users leave at most ~1.3x this after it dies.
 CHAT_PRESENCE_LEASE_SECONDS = env_int("CHAT_PRESENCE_LEASE_SECONDS", 30)

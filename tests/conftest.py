@@ -131,6 +131,8 @@ def live_env(transactional_db: None) -> dict[str, str]:
     env["DATABASE_URL"] = database_url(connection.settings_dict)
     env["PYTHONUNBUFFERED"] = "1"
     env.setdefault("SECRET_KEY", "tests-only-secret-key-not-the-development-one")
+    # Probes read /metrics from here (tests/test_metrics_access.py checks the refusals).
+    env.setdefault("CHAT_METRICS_ADDRESSES", "127.0.0.1")
     return env
 
 
