@@ -13,7 +13,8 @@ import ipaddress
 from chat.conf import chat_settings
 
 
-def _trusted(address: str) -> bool:
+def is_trusted_proxy(address: str) -> bool:
+    """Whether ``address`` is one of ``CHAT_TRUSTED_PROXIES``."""
     try:
         ip = ipaddress.ip_address(address.strip().strip("[]"))
     except ValueError:
@@ -24,11 +25,11 @@ def _trusted(address: str) -> bool:
 def client_address(peer: str, forwarded_for: str | None) -> str:
     """The client's address, given the TCP peer and the ``X-Forwarded-For`` header."""
     peer = peer or ""
-    if not forwarded_for or not _trusted(peer):
+    if not forwarded_for or not is_trusted_proxy(peer):
         return peer
     hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
     for hop in reversed(hops):
-        if not _trusted(hop):
+        if not is_trusted_proxy(hop):
             try:
                 return str(ipaddress.ip_address(hop.strip("[]")))
             except ValueError:

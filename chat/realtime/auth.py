@@ -12,13 +12,10 @@ waits on the stack for as long as the connection lives.
 
 from __future__ import annotations
 
-from urllib.parse import urlparse
-
 from channels.auth import AuthMiddlewareStack
-from channels.security.websocket import OriginValidator
-from django.conf import settings
 from django.http.cookie import parse_cookie
 
+from chat.realtime.origin import origin_allowed
 from chat.wire.errors import CloseCode, Refusal
 
 
@@ -31,7 +28,7 @@ def header(scope, name: bytes) -> bytes | None:
 
 
 class OriginCheckMiddleware:
-    """Refuse browsers on foreign origins; let clients without ``Origin`` through.
+    """Refuse browsers on foreign origins (``chat.realtime.origin``); let clients without ``Origin`` through.
 
     channels' ``AllowedHostsOriginValidator`` also refuses a missing ``Origin``,
     which would lock out the terminal client, and refuses before accept.
@@ -48,14 +45,8 @@ class OriginCheckMiddleware:
     def __call__(self, scope, receive, send):
         """The inner application's awaitable, with a ``chat_refusal`` for a foreign origin."""
         origin = header(scope, b"origin")
-        if origin is not None:
-            validator = OriginValidator(None, settings.ALLOWED_HOSTS)
-            try:
-                parsed = urlparse(origin.decode("latin1"))
-            except ValueError:
-                parsed = None
-            if parsed is None or not validator.valid_origin(parsed):
-                scope = dict(scope, chat_refusal=Refusal(CloseCode.FORBIDDEN, "origin not allowed"))
+        if origin is not None and not origin_allowed(scope, origin.decode("latin1")):
+            scope = dict(scope, chat_refusal=Refusal(CloseCode.FORBIDDEN, "origin not allowed"))
         return self.inner(scope, receive, send)
 
 

@@ -114,7 +114,11 @@ async def test_session_cookie_authenticates_a_browser(embedded, room, user):
     comm = WebsocketCommunicator(
         application,
         "/ws/rooms/lobby/",
-        headers=[(b"cookie", f"sessionid={cookie}".encode()), (b"origin", b"http://localhost")],
+        headers=[
+            (b"cookie", f"sessionid={cookie}".encode()),
+            (b"origin", b"http://localhost"),
+            (b"host", b"localhost"),
+        ],
     )
     connected, _ = await comm.connect(timeout=5)
     assert connected
