@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from django import forms
@@ -18,11 +19,27 @@ SLUG_HELP = (
 MAX_SANCTION_MINUTES = 60 * 24 * 365
 
 
+# Usernames travel in URL paths (the room page's moderation links): ASCII letters,
+# digits and _ . @ + -, starting with a letter, digit or underscore, so "." and ".."
+# (which a browser resolves as path segments) cannot be names.
+USERNAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.@+-]*\Z"
+
+
 class SignupForm(UserCreationForm):
     """Django's sign-up form (username and password twice, with the password validators)."""
 
     class Meta(UserCreationForm.Meta):
         fields = ("username",)
+
+    def clean_username(self) -> str:
+        """Django's checks, then the URL-safe set of ``USERNAME_PATTERN``."""
+        username = super().clean_username()
+        if username and not re.match(USERNAME_PATTERN, username):
+            raise forms.ValidationError(
+                "Use only letters A-Z, digits and _ . @ + -, starting with a letter, a digit or _.",
+                code="invalid_username",
+            )
+        return username
 
 
 class RoomForm(forms.Form):
