@@ -121,6 +121,7 @@ def _post_batch(requests: list[PostRequest]) -> list[PostResult | ChatError]:
     author_ids = {request.author.pk for request in requests}
     pairs = _Sanctions({(request.room_id, request.author.pk) for request in requests}, now)
     moderators = _moderator_pairs(requests)
+    members = _private_member_pairs(requests, rooms, moderators)
     existing = _existing(requests)
     slow_rooms = [room for room in rooms.values() if room.slow_mode_seconds]
     last_sent = _last_sent(slow_rooms, author_ids) if slow_rooms else {}
@@ -136,7 +137,7 @@ def _post_batch(requests: list[PostRequest]) -> list[PostResult | ChatError]:
         if room is not None and request.client_id and key in existing:
             repeats.append((index, existing[key]))
             continue
-        error = _refusal(room, author_id, pairs, moderators, last_sent, now)
+        error = _refusal(room, author_id, pairs, moderators, last_sent, now, members)
         if error is not None:
             results[index] = _with_client_id(error, request.client_id)
             continue
@@ -200,6 +201,25 @@ def _moderator_pairs(requests: list[PostRequest]) -> set[tuple[int, int]]:
     }
 
 
+def _private_member_pairs(
+    requests: list[PostRequest], rooms: dict[int, Room], moderators: set[tuple[int, int]]
+) -> set[tuple[int, int]]:
+    """(room, user) pairs of the batch's private rooms whose user is a member: one query.
+
+    Reading a private room (staff with ``view_message``) does not grant writing in it.
+    """
+    pairs = {
+        (r.room_id, r.author.pk)
+        for r in requests
+        if r.room_id in rooms and rooms[r.room_id].is_private
+    } - moderators
+    members = Room.members.through
+    return {
+        (row.room_id, row.user_id)
+        for row in hot_sql.rows_matching(members, ("room", "user"), pairs)
+    }
+
+
 def _existing(requests: list[PostRequest]) -> dict[tuple[int, int, str], Message]:
     """Messages already stored under the batch's (room, author, client_id) keys: one query."""
     keys = {
@@ -232,6 +252,7 @@ def _refusal(
     moderators: set[tuple[int, int]],
     last_sent: dict[tuple[int, int], datetime],
     now: datetime,
+    members: set[tuple[int, int]] = frozenset(),
 ) -> ChatError | None:
     if room is None or room.is_archived:
         return ChatError(ErrorCode.FORBIDDEN, "the room is archived" if room else "no such room")
@@ -244,6 +265,8 @@ def _refusal(
         return ChatError(ErrorCode.MUTED, "you are muted in this room", retry_after=retry)
     if pair in moderators:
         return None
+    if room.is_private and pair not in members:
+        return ChatError(ErrorCode.FORBIDDEN, "only members of this private room can write in it")
     if room.is_locked:
         return ChatError(ErrorCode.ROOM_LOCKED, "the room is locked; only moderators can write")
     if room.slow_mode_seconds and pair in last_sent:
