@@ -43,6 +43,8 @@ class ChatSettings:
     # Addresses whose X-Forwarded-For is believed (see chat.client_address).
     trusted_proxies: tuple = field(default_factory=tuple)
     # /metrics: a bearer token, and addresses that need none (see chat.views.ops).
+    # API tokens stop working this many seconds after they were issued (None: never).
+    token_ttl: int | None = None
     metrics_token: str = ""
     metrics_addresses: tuple = field(default_factory=tuple)
 
@@ -61,6 +63,22 @@ def parse_rate(value: str | None) -> RateLimit | None:
     if int(count) < 1 or period < 1:
         raise ImproperlyConfigured(f"CHAT_RATE_LIMIT must be positive (got {value!r}).")
     return RateLimit(int(count), period)
+
+
+_DURATION_RE = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
+_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(name: str, value) -> int | None:
+    """Seconds from ``3600``, ``"90d"``, ``"12h"``, ``"30m"``; empty or None: no limit."""
+    if value is None or not str(value).strip():
+        return None
+    match = _DURATION_RE.match(str(value))
+    if not match or int(match.group(1)) < 1:
+        raise ImproperlyConfigured(
+            f"{name} must be a positive duration like '90d', '12h' or '3600' (got {value!r})."
+        )
+    return int(match.group(1)) * _DURATION_UNITS[match.group(2)]
 
 
 def parse_networks(name: str, value) -> tuple:
@@ -113,6 +131,7 @@ def chat_settings() -> ChatSettings:
         trusted_proxies=parse_networks(
             "CHAT_TRUSTED_PROXIES", getattr(settings, "CHAT_TRUSTED_PROXIES", ())
         ),
+        token_ttl=parse_duration("CHAT_TOKEN_TTL", getattr(settings, "CHAT_TOKEN_TTL", None)),
         metrics_token=str(getattr(settings, "CHAT_METRICS_TOKEN", "") or "").strip(),
         metrics_addresses=parse_networks(
             "CHAT_METRICS_ADDRESSES", getattr(settings, "CHAT_METRICS_ADDRESSES", ())

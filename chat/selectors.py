@@ -7,7 +7,7 @@ Raises ``Refusal`` where the caller must refuse a connection or request.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -15,6 +15,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from chat import hot_sql
+from chat.conf import chat_settings
 from chat.models import ApiToken, Ban, Message, Mute, Room
 from chat.wire import protocol
 from chat.wire.errors import CloseCode, Refusal
@@ -205,10 +206,30 @@ def lobby_rooms(*, user: User) -> QuerySet[Room]:
     return rooms.order_by("-last_message_at", "slug")
 
 
+# Before any token: "issued after" this means no lifetime limit.
+NO_TOKEN_LIMIT = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def tokens_issued_after(now: datetime) -> datetime:
+    """Tokens issued at or before this have expired (``CHAT_TOKEN_TTL``)."""
+    ttl = chat_settings().token_ttl
+    return NO_TOKEN_LIMIT if ttl is None else now - timedelta(seconds=ttl)
+
+
+def token_expiry(token: ApiToken) -> datetime | None:
+    """When ``token`` stops working by age (None: ``CHAT_TOKEN_TTL`` unset)."""
+    ttl = chat_settings().token_ttl
+    return None if ttl is None else token.created_at + timedelta(seconds=ttl)
+
+
 def revoked_tokens(token_ids: list[int]) -> set[int]:
-    """Which of ``token_ids`` no longer sign anyone in: revoked, deleted, or of a deactivated user."""
+    """Which of ``token_ids`` no longer sign anyone in: revoked, expired, deleted, or of a
+    deactivated user."""
     valid = ApiToken.objects.filter(
-        pk__in=token_ids, revoked_at__isnull=True, user__is_active=True
+        pk__in=token_ids,
+        revoked_at__isnull=True,
+        user__is_active=True,
+        created_at__gt=tokens_issued_after(timezone.now()),
     ).values_list("pk", flat=True)
     return set(token_ids) - set(valid)
 

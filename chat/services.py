@@ -705,7 +705,11 @@ def _token_users(keys: set[str]) -> dict[str, User]:
         return {}
     now = timezone.now()
     by_hash = {hash_token(key): key for key in keys}
-    found = hot_sql.token_users(by_hash, used_before=now - TOKEN_TOUCH_INTERVAL)
+    found = hot_sql.token_users(
+        by_hash,
+        used_before=now - TOKEN_TOUCH_INTERVAL,
+        issued_after=selectors.tokens_issued_after(now),
+    )
     users = {by_hash[key_hash]: user for key_hash, user in found.items() if user.is_active}
     # A write per connect would queue every reconnect storm behind the message
     # writers (SQLite has one write lock); a minute's precision is enough here.

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from chat.views import api, ops, pages
+from chat.views import api, ops, pages, tokens
 
 app_name = "chat"
 
@@ -18,6 +18,9 @@ urlpatterns = [
     path("rooms/<slug:slug>/users/<str:username>/mute", pages.mute_user, name="mute_user"),
     path("rooms/<slug:slug>/users/<str:username>/ban", pages.ban_user, name="ban_user"),
     path("accounts/signup/", pages.signup, name="signup"),
+    path("tokens/", tokens.tokens, name="tokens"),
+    path("tokens/<int:token_id>/revoke", tokens.revoke_token, name="revoke_token"),
+    path("tokens/revoke-all", tokens.revoke_all_tokens, name="revoke_all_tokens"),
     path("api/token", api.token, name="api_token"),
     path("api/rooms/<slug:slug>/messages", api.messages, name="api_messages"),
     path("healthz", ops.healthz, name="healthz"),

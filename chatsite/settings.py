@@ -260,6 +260,8 @@ CHAT_TRUSTED_PROXIES = env_list("CHAT_TRUSTED_PROXIES", "")
 if CHAT_TRUSTED_PROXIES:
     # Behind a TLS-terminating proxy that sets this header (docs/deploy.md's nginx does).
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# API tokens expire this long after issue ("90d", "12h", seconds); empty: never.
+CHAT_TOKEN_TTL = os.environ.get("CHAT_TOKEN_TTL", "")
 # /metrics: open with DEBUG; otherwise a bearer token or these addresses.
 CHAT_METRICS_TOKEN = os.environ.get("CHAT_METRICS_TOKEN", "")
 CHAT_METRICS_ADDRESSES = env_list("CHAT_METRICS_ADDRESSES", "")
