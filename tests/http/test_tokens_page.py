@@ -99,7 +99,7 @@ def test_the_page_shows_when_tokens_expire(settings, browser, user):
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_an_open_connection_closes_when_its_token_expires(mode, settings, room, user):
+async def test_an_open_connection_closes_when_its_token_expires(mode, settings, room, user):  # noqa: F811
     settings.CHAT_TOKEN_TTL = "3600"
     key = await sync_to_async(services.issue_token)(user=user)
     # Issued almost an hour ago: it expires a second into the connection.
