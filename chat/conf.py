@@ -38,6 +38,7 @@ class ChatSettings:
     recovery_limit: int = 1000
     cache_messages: int = 200
     max_connections_per_user: int = 20
+    max_connections_per_ip: int = 200
     presence_lease_seconds: int = 30
     redis_url: str = ""
     # Addresses whose X-Forwarded-For is believed (see chat.client_address).
@@ -123,6 +124,9 @@ def chat_settings() -> ChatSettings:
         cache_messages=_positive("CHAT_CACHE_MESSAGES", defaults.cache_messages),
         max_connections_per_user=_positive(
             "CHAT_MAX_CONNECTIONS_PER_USER", defaults.max_connections_per_user
+        ),
+        max_connections_per_ip=_positive(
+            "CHAT_MAX_CONNECTIONS_PER_IP", defaults.max_connections_per_ip
         ),
         presence_lease_seconds=_positive(
             "CHAT_PRESENCE_LEASE_SECONDS", defaults.presence_lease_seconds

@@ -19,10 +19,11 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import DatabaseError
 
 from chat import history, metrics, selectors, services
+from chat.client_address import scope_address
 from chat.conf import chat_settings
 from chat.events import outbound
 from chat.events.publisher import publish_soon
-from chat.realtime import shutdown
+from chat.realtime import limits, shutdown
 from chat.realtime.batching import loop_batcher
 from chat.realtime.hub import Hub, announce
 from chat.realtime.limits import ConnectionLimits
@@ -97,6 +98,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.token_id = None
         self.session_id = None
         self.limits = ConnectionLimits()
+        self.address: str | None = None  # set while counted in limits.ADDRESSES
         # channels' await_many_dispatch would run each receive() in a task of its
         # own and keep the previous, finished one: with a single source, awaiting it
         # here is the same order and 1.5 KB less per idle connection.
@@ -162,6 +164,14 @@ class RoomConsumer(AsyncWebsocketConsumer):
         if refusal is not None:
             raise refusal
         since = parse_since(self.scope.get("query_string", b""))
+        address = scope_address(self.scope)
+        per_address = chat_settings().max_connections_per_ip
+        if not limits.ADDRESSES.open(address, per_address):
+            raise Refusal(
+                CloseCode.TOO_MANY_CONNECTIONS,
+                f"at most {per_address} connections per client address",
+            )
+        self.address = address
         session = await loop_batcher("sessions", _open_sessions, max_batch=500).submit(
             services.SessionRequest(
                 slug=self.scope["url_route"]["kwargs"]["slug"],
@@ -566,6 +576,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     async def leave(self) -> None:
         """Unregister from the hub and presence; quick and idempotent (daphne kills slow exits)."""
+        if self.address is not None:
+            limits.ADDRESSES.close(self.address)
+            self.address = None
         if self.fanout is not None:
             self.fanout = None
             await Hub.current().leave(self.room.pk, self)

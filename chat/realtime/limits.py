@@ -1,4 +1,5 @@
-"""Per-connection abuse limits: how many frames a client may send, and typing state.
+"""Per-connection abuse limits: how many frames a client may send, and typing state;
+and per-address: how many WebSockets one client address holds open in this process.
 
 Every frame a client sends, except messages (they have ``CHAT_RATE_LIMIT``), takes
 a token from a bucket that refills at ``FRAME_RATE`` per second up to
@@ -52,3 +53,38 @@ class ConnectionLimits:
             return False
         self._warned_at = now
         return True
+
+
+class AddressCounts:
+    """Open WebSockets per client address in this process (``CHAT_MAX_CONNECTIONS_PER_IP``).
+
+    Per process: a fleet of N processes behind a balancer lets one address hold
+    up to N times the limit, which is enough to stop one address from taking a
+    process's file descriptors and memory.
+    """
+
+    def __init__(self) -> None:
+        self._counts: dict[str, int] = {}
+
+    def open(self, address: str, limit: int) -> bool:
+        """Count one more connection of ``address``; False (and not counted) past ``limit``."""
+        count = self._counts.get(address, 0)
+        if count >= limit:
+            return False
+        self._counts[address] = count + 1
+        return True
+
+    def close(self, address: str) -> None:
+        """Count one connection of ``address`` less."""
+        count = self._counts.get(address, 0) - 1
+        if count > 0:
+            self._counts[address] = count
+        else:
+            self._counts.pop(address, None)
+
+    def count(self, address: str) -> int:
+        """Open connections of ``address``."""
+        return self._counts.get(address, 0)
+
+
+ADDRESSES = AddressCounts()
