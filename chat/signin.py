@@ -26,15 +26,13 @@ import logging
 import math
 from dataclasses import dataclass
 
-import redis
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import ValidationError
 from redis.exceptions import RedisError
 
 from chat.client_address import request_address
-from chat.stores import backends
-from chat.stores.sliding_window import LocalWindows, RedisWindows, new_member
+from chat.stores.sliding_window import new_member, shared_windows
 
 logger = logging.getLogger(__name__)
 
@@ -57,14 +55,6 @@ class SignInThrottled(ValidationError):
         )
 
 
-def _windows() -> LocalWindows | RedisWindows:
-    return backends.backend(
-        "signin",
-        local=LocalWindows,
-        redis=lambda url: RedisWindows(redis.Redis.from_url(url, socket_timeout=1)),
-    )
-
-
 def _digest(text: str) -> str:
     # Keys must be short and safe whatever a client sends as a name.
     return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:32]
@@ -80,7 +70,7 @@ class Attempt:
     def succeeded(self) -> None:
         """Give the reservations back and forget the pair's failures."""
         try:
-            windows = _windows()
+            windows = shared_windows()
             windows.clear(self.keys[0])
             for key in self.keys[1:]:
                 windows.release(key, self.member)
@@ -99,7 +89,7 @@ def reserve(*, address: str, username: str) -> Attempt:
     )
     attempt = Attempt(keys=keys, member=new_member())
     try:
-        windows = _windows()
+        windows = shared_windows()
         for key, limit in zip(keys, (PAIR_LIMIT, ADDRESS_LIMIT, ACCOUNT_LIMIT), strict=True):
             wait = windows.hit(key, limit=limit, period=PERIOD, member=attempt.member)
             if wait is not None:
@@ -113,7 +103,7 @@ def reserve(*, address: str, username: str) -> Attempt:
 def reset_throttled(*, address: str, email: str) -> SignInThrottled | None:
     """Count a password-reset request; the refusal when over ``RESET_LIMIT``."""
     try:
-        windows = _windows()
+        windows = shared_windows()
         for key in (
             f"{PREFIX}:reset-ip:{_digest(address or '-')}",
             f"{PREFIX}:reset-mail:{_digest(email.casefold())}",

@@ -311,10 +311,10 @@ async def stop_loop_services():
 
 
 @pytest.fixture(autouse=True)
-def _fresh_signin_windows() -> Iterator[None]:
-    """Sign-in throttle windows (process memory in embedded mode) do not leak between tests."""
+def _fresh_windows() -> Iterator[None]:
+    """Sliding windows (sign-in throttle, sign-up and room limits) do not leak between tests."""
     from chat.stores import backends
 
-    backends.reset("signin")
+    backends.reset("windows")
     yield
-    backends.reset("signin")
+    backends.reset("windows")

@@ -11,6 +11,7 @@ from django.core import mail
 from django.test import Client
 
 from chat import signin
+from chat.stores.sliding_window import LocalWindows
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -129,7 +130,7 @@ def test_a_redis_outage_fails_open(settings, user):
 
 def test_retry_after_is_when_the_oldest_attempt_leaves_the_window():
     now = [1000.0]
-    windows = signin.LocalWindows(clock=lambda: now[0])
+    windows = LocalWindows(clock=lambda: now[0])
     for _ in range(2):
         assert windows.hit("k", limit=2, period=300) is None
         now[0] += 10

@@ -18,6 +18,10 @@ import threading
 import time
 from collections import deque
 
+import redis
+
+from chat.stores import backends
+
 # KEYS[1] the log; ARGV: period (s), limit, member. Returns -1 when admitted, else
 # the seconds until a slot frees (as a string: Lua numbers become integers).
 _HIT_SCRIPT = """
@@ -133,3 +137,13 @@ class AsyncRedisWindows:
     ) -> float | None:
         """Reserve a hit: None when admitted, else the seconds until one would be."""
         return _wait(await self._script(keys=[key], args=[period, limit, member or new_member()]))
+
+
+def shared_windows() -> LocalWindows | RedisWindows:
+    """The process's sync windows: in Redis with ``REDIS_URL`` (all processes count
+    together), else in process memory (embedded mode has one process)."""
+    return backends.backend(
+        "windows",
+        local=LocalWindows,
+        redis=lambda url: RedisWindows(redis.Redis.from_url(url, socket_timeout=1)),
+    )

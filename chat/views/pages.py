@@ -25,7 +25,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.timesince import timesince
 from django.views.decorators.http import require_POST
 
-from chat import selectors, services
+from chat import abuse_limits, selectors, services
+from chat.client_address import request_address
 from chat.conf import chat_settings
 from chat.forms import ReasonForm, RoomForm, SanctionForm, SignupForm
 from chat.models import Message, Room
@@ -96,6 +97,14 @@ def create_room(request: HttpRequest) -> HttpResponse:
     form = RoomForm(request.POST)
     if form.is_valid():
         data = form.cleaned_data
+        wait = abuse_limits.room_creation_wait(
+            user_id=request.user.pk, address=request_address(request)
+        )
+        if wait is not None:
+            form.add_error(
+                None, f"You have created many rooms lately. Try again in {wait} seconds."
+            )
+            return render_lobby(request, form, status=429)
         try:
             room = services.create_room(
                 slug=data["slug"],
@@ -172,12 +181,19 @@ def signup(request: HttpRequest) -> HttpResponse:
         return redirect(safe_next(request) or reverse("chat:lobby"))
     if request.method == "POST":
         form = SignupForm(request.POST)
+        wait = None
+        if form.is_valid():
+            wait = abuse_limits.signup_wait(address=request_address(request))
+            if wait is not None:
+                form.add_error(
+                    None, f"Too many sign-ups from your address. Try again in {wait} seconds."
+                )
         if form.is_valid():
             user = form.save()
             # The host's first backend: the site's is the throttled ModelBackend.
             login(request, user, backend=django_settings.AUTHENTICATION_BACKENDS[0])
             return redirect(safe_next(request) or reverse("chat:lobby"))
-        status = 400
+        status = 400 if wait is None else 429
     else:
         form = SignupForm()
         status = 200
