@@ -39,6 +39,7 @@ class ChatSettings:
     cache_messages: int = 200
     max_connections_per_user: int = 20
     max_connections_per_ip: int = 200
+    idle_timeout: int = 3600  # seconds without a client frame; 0 disables
     presence_lease_seconds: int = 30
     redis_url: str = ""
     # Addresses whose X-Forwarded-For is believed (see chat.client_address).
@@ -99,6 +100,17 @@ def parse_networks(name: str, value) -> tuple:
     return tuple(networks)
 
 
+def _not_negative(name: str, default: int) -> int:
+    value = getattr(settings, name, default)
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ImproperlyConfigured(f"{name} must be a whole number (got {value!r}).") from None
+    if number < 0:
+        raise ImproperlyConfigured(f"{name} must be 0 or more (got {number}).")
+    return number
+
+
 def _positive(name: str, default: int) -> int:
     value = getattr(settings, name, default)
     try:
@@ -128,6 +140,7 @@ def chat_settings() -> ChatSettings:
         max_connections_per_ip=_positive(
             "CHAT_MAX_CONNECTIONS_PER_IP", defaults.max_connections_per_ip
         ),
+        idle_timeout=_not_negative("CHAT_IDLE_TIMEOUT", defaults.idle_timeout),
         presence_lease_seconds=_positive(
             "CHAT_PRESENCE_LEASE_SECONDS", defaults.presence_lease_seconds
         ),

@@ -23,7 +23,7 @@ from chat.client_address import scope_address
 from chat.conf import chat_settings
 from chat.events import outbound
 from chat.events.publisher import publish_soon
-from chat.realtime import limits, shutdown
+from chat.realtime import idle, limits, shutdown
 from chat.realtime.batching import loop_batcher
 from chat.realtime.hub import Hub, announce
 from chat.realtime.limits import ConnectionLimits
@@ -200,6 +200,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 f"at most {settings.max_connections_per_user} connections per user",
             )
         self.registered = True
+        idle.ensure_sweeper()
         metrics.CONNECTIONS.inc()
         # Subscribe, then read history: events from now on queue until ready is sent.
         self.fanout = await Hub.current().join(self.room, self)
@@ -278,6 +279,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
     async def websocket_receive(self, message):
         if self.state is not State.LIVE:
             return
+        self.limits.heard()
         try:
             settings = chat_settings()
             try:

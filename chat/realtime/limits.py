@@ -21,16 +21,26 @@ WARN_INTERVAL = 1.0  # seconds between "slow down" errors to one connection
 class ConnectionLimits:
     """The frame budget and typing state of one connection."""
 
-    __slots__ = ("_clock", "_tokens", "_stamp", "_warned_at", "typing_shown")
+    __slots__ = ("_clock", "_tokens", "_stamp", "_warned_at", "typing_shown", "last_frame_at")
 
     def __init__(self, clock=time.monotonic) -> None:
         self._clock = clock
         self._tokens = float(FRAME_BURST)
         self._stamp = clock()
+        # When the client last sent a whole frame (any frame): the idle timeout's clock.
+        self.last_frame_at = self._stamp
         self._warned_at = float("-inf")
         # Whether the room was last told this connection's user is typing: a stop
         # is forwarded only after a start, so stops cannot be flooded either.
         self.typing_shown = False
+
+    def heard(self) -> None:
+        """The client sent a frame: it is not idle."""
+        self.last_frame_at = self._clock()
+
+    def idle_for(self) -> float:
+        """Seconds since the client's last frame."""
+        return self._clock() - self.last_frame_at
 
     def admit_frame(self) -> bool:
         """Take a token for one incoming frame; False when the budget is spent."""
