@@ -230,6 +230,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Settings that refuse to load print their own sentence and exit 2.
         django.setup()
         check_configuration(require_redis=not args.start_without_redis)
+        from chat import embedded_lock
+
+        embedded_lock.claim()  # embedded mode is one process: refuse a second
         argv = daphne_argv(host=args.host, port=args.port, extra=extra)
     except ConfigurationError as exc:
         return refuse(str(exc))

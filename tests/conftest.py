@@ -77,7 +77,7 @@ def django_db_modify_db_settings(
     # when a thread still held a connection.
     for path in sqlite_files:
         if not path.exists():
-            for suffix in ("-wal", "-shm"):
+            for suffix in ("-wal", "-shm", ".server.lock"):
                 path.with_name(path.name + suffix).unlink(missing_ok=True)
 
 
