@@ -307,14 +307,25 @@ async def test_an_open_websocket_waits_in_the_consumer_coroutine_alone(settings)
         await communicator.disconnect()
 
 
-async def test_no_route_fails_inside_the_application_task():
+async def test_no_route_is_refused_inside_the_application_task():
+    # Refused like an unknown room (tests/test_asgi_unknown_paths.py), not an error.
     from chatsite.asgi import application
 
     scope = {"type": "websocket", "path": "/nowhere/", "headers": [(b"authorization", b"Bearer x")]}
-    awaitable = application(scope, None, None)  # no error yet: daphne would log none
+    sent = []
 
-    with pytest.raises(ValueError, match="No route found"):
-        await awaitable
+    async def receive():
+        return {"type": "websocket.connect"}
+
+    async def send(message):
+        sent.append(message)
+
+    awaitable = application(scope, receive, send)  # nothing runs yet
+    assert sent == []
+    await awaitable
+
+    assert [m["type"] for m in sent] == ["websocket.accept", "websocket.send", "websocket.close"]
+    assert sent[-1]["code"] == 4404
 
 
 async def test_an_unknown_scope_type_fails_inside_the_application_task():

@@ -125,6 +125,10 @@ class RedisWindows:
         """Forget every hit of ``key``."""
         self._client.delete(key)
 
+    def stop(self) -> None:
+        """Close the client's connections (``backends.reset`` calls this)."""
+        self._client.close()
+
 
 class AsyncRedisWindows:
     """Sliding-window logs in Redis for ``redis.asyncio`` clients."""

@@ -13,9 +13,11 @@ from chat.stores.sliding_window import AsyncRedisWindows, LocalWindows, RedisWin
 @pytest.fixture(params=["local", pytest.param("redis", marks=pytest.mark.redis)])
 def windows(request):
     if request.param == "local":
-        return LocalWindows()
+        yield LocalWindows()
+        return
     client = redis.Redis.from_url(request.getfixturevalue("redis_url"))
-    return RedisWindows(client)
+    yield RedisWindows(client)
+    client.close()
 
 
 def test_no_double_burst_across_a_window_edge():
