@@ -12,14 +12,16 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 N ?= 2
 POSTGRES_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
-# Development defaults; export DEBUG=false and a SECRET_KEY for anything public.
+# Only `make run` is a development command and defaults to DEBUG on; run-cluster
+# runs like production (DEBUG off unless asked, so it needs a SECRET_KEY).
 RUN_ENV := DEBUG=$${DEBUG:-true}
+CLUSTER_ENV := DEBUG=$${DEBUG:-false}
 
 .PHONY: help run run-cluster test test-fast lint fmt bench bench-quick clean
 
 help:
 	@echo "make run          serve the site on http://$(HOST):$(PORT)/ (creates .venv, migrates)"
-	@echo "make run-cluster  N=$(N) daphne processes on ports 8001.. sharing REDIS_URL"
+	@echo "make run-cluster  N=$(N) daphne processes on ports 8001.. sharing REDIS_URL (DEBUG off: set SECRET_KEY)"
 	@echo "make test         lint, DB-level tests on PostgreSQL, then the whole suite on SQLite"
 	@echo "make test-fast    the suite without slow, browser and child-process tests"
 	@echo "make lint | fmt   ruff check and format"
@@ -53,8 +55,8 @@ run: $(VENV)/.installed
 
 # N processes on one machine share rooms through Redis (default DB 0 of the local one).
 run-cluster: $(VENV)/.installed
-	$(RUN_ENV) $(PY) manage.py migrate --noinput
-	@export $(RUN_ENV) REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0}; \
+	$(CLUSTER_ENV) $(PY) manage.py migrate --noinput
+	@export $(CLUSTER_ENV) REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0}; \
 	pids=(); \
 	trap 'kill $${pids[@]} 2>/dev/null; wait; exit 0' INT TERM; \
 	for i in $$(seq 1 $(N)); do \

@@ -176,6 +176,7 @@ def product_env(database_url: str, redis_url: str) -> dict[str, str]:
         "REDIS_URL": redis_url,
         "CHAT_RATE_LIMIT": "",
         "CHAT_MAX_CONNECTIONS_PER_USER": "1000000",
+        "CHAT_MAX_CONNECTIONS_PER_IP": "1000000",  # every bench client is 127.0.0.1
         "LOG_LEVEL": "WARNING",
     }
 

@@ -7,4 +7,7 @@ class ChatConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from chat import checks  # noqa: F401 - registers the system checks
+        from chat import (
+            account_signals,  # noqa: F401 - connects the receivers
+            checks,  # noqa: F401 - registers the system checks
+        )

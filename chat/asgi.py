@@ -14,26 +14,32 @@ Import this module after ``django.core.asgi.get_asgi_application()``: the consum
 imports models.
 """
 
+import logging
+
 from channels.routing import URLRouter
 from django.urls.exceptions import Resolver404
 
 from chat.events.publisher import Publisher
 from chat.realtime.auth import ChatAuthStack
+from chat.realtime.internals.asgiref_marker import single_callable
 from chat.routing import websocket_urlpatterns
+from chat.wire import protocol
+from chat.wire.errors import CloseCode, Refusal
+
+logger = logging.getLogger(__name__)
 
 
 async def _raise(exc: BaseException):
     raise exc
 
 
+@single_callable
 class FlatURLRouter(URLRouter):
     """channels' ``URLRouter`` for routes to consumers, returning the consumer's awaitable.
 
     The same matching, scope (``path_remaining``, ``url_route``) and errors; not for
     nesting routers (channels' own would catch a ``Resolver404`` of an inner router).
     """
-
-    _asgi_single_callable = True  # asgiref: ASGI 3, though __call__ is no coroutine function
 
     def _path(self, scope) -> str:
         """The path to match, relative to ``root_path``; ``ValueError`` when there is none."""
@@ -67,13 +73,13 @@ class FlatURLRouter(URLRouter):
             return False
 
     def __call__(self, scope, receive, send):
-        """The matching route's awaitable; ``ValueError`` when nothing matches."""
+        """The matching route's awaitable; a refusal (4404) when nothing matches."""
         path = self._path(scope)
         found = self._match(path)
         if found is None:
             if "path_remaining" in scope:
                 raise Resolver404(f"No route found for path {path!r}.")
-            raise ValueError(f"No route found for path {path!r}.")
+            return refuse_unknown_path(scope, receive, send)
         route, new_path, args, kwargs = found
         outer = scope.get("url_route", {})
         return route.callback(
@@ -90,14 +96,13 @@ class FlatURLRouter(URLRouter):
         )
 
 
+@single_callable
 class ChatApplication:
     """By scope type, like channels' ``ProtocolTypeRouter``; starts this loop's publisher.
 
     The publisher must run before any WebSocket connects, so events committed over
     HTTP (the admin) are published too.
     """
-
-    _asgi_single_callable = True  # asgiref: ASGI 3, though __call__ is no coroutine function
 
     def __init__(self, application_mapping: dict) -> None:
         self.application_mapping = application_mapping
@@ -114,12 +119,28 @@ class ChatApplication:
             return _raise(exc)
 
 
+async def refuse_unknown_path(scope, receive, send) -> None:
+    """A WebSocket to a path that is no room: accepted, then closed with 4404, one log line.
+
+    Refused like an unknown room (``..`` segments, encoded slashes, non-ASCII slugs,
+    ``/ws/nope/``) instead of an HTTP 500 and a traceback per attempt.
+    """
+    logger.info("refused code=4404 path=%r detail=no such room", scope.get("path", "")[:200])
+    if scope.get("type") != "websocket" or (await receive())["type"] != "websocket.connect":
+        return
+    await send({"type": "websocket.accept"})
+    error = protocol.error_frame(Refusal(CloseCode.NO_SUCH_ROOM, "no such room"))
+    await send({"type": "websocket.send", "text": error})
+    await send({"type": "websocket.close", "code": int(CloseCode.NO_SUCH_ROOM)})
+
+
 def with_chat(http_application, *, websocket_application=None) -> ChatApplication:
     """The host's ASGI application with the chat's WebSocket routes in front.
 
     ``http_application`` serves every HTTP request (usually ``get_asgi_application()``).
     ``websocket_application`` serves the WebSockets whose path no chat route matches
-    (e.g. the host's own ``URLRouter``); without it they are refused.
+    (e.g. the host's own ``URLRouter``); without it they are refused like an unknown
+    room: 4404 and one log line.
     """
     router = FlatURLRouter(websocket_urlpatterns)
     chat_routes = ChatAuthStack(router)
@@ -128,10 +149,9 @@ def with_chat(http_application, *, websocket_application=None) -> ChatApplicatio
     return ChatApplication({"http": http_application, "websocket": chat_routes})
 
 
+@single_callable
 class WebSocketFallback:
     """The chat's routes first; a path none of them matches goes to the host's application."""
-
-    _asgi_single_callable = True  # asgiref: ASGI 3, though __call__ is no coroutine function
 
     def __init__(self, router: FlatURLRouter, chat_routes, other) -> None:
         self.router = router

@@ -8,8 +8,9 @@ The parsed value is cached and reset when a test overrides a setting.
 
 from __future__ import annotations
 
+import ipaddress
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 from django.conf import settings
@@ -39,11 +40,20 @@ class ChatSettings:
     recovery_limit: int = 1000
     cache_messages: int = 200
     max_connections_per_user: int = 20
+    max_connections_per_ip: int = 200
+    idle_timeout: int = 3600  # seconds without a client frame; 0 disables
     presence_lease_seconds: int = 30
     # Empty: embedded mode (this process's memory for the cache, presence and limits).
     redis_url: str = ""
     # The template the chat's pages extend; it must define ``title`` and ``content``.
     base_template: str = "base.html"
+    # Addresses whose X-Forwarded-For is believed (see chat.client_address).
+    trusted_proxies: tuple = field(default_factory=tuple)
+    # API tokens stop working this many seconds after they were issued (None: never).
+    token_ttl: int | None = None
+    # /metrics: a bearer token, and addresses that need none (see chat.views.ops).
+    metrics_token: str = ""
+    metrics_addresses: tuple = field(default_factory=tuple)
 
 
 def parse_rate(value: str | None) -> RateLimit | None:
@@ -82,6 +92,50 @@ def _redis_url() -> str:
     return url
 
 
+_DURATION_RE = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
+_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(name: str, value) -> int | None:
+    """Seconds from ``3600``, ``"90d"``, ``"12h"``, ``"30m"``; empty or None: no limit."""
+    if value is None or not str(value).strip():
+        return None
+    match = _DURATION_RE.match(str(value))
+    if not match or int(match.group(1)) < 1:
+        raise ImproperlyConfigured(
+            f"{name} must be a positive duration like '90d', '12h' or '3600' (got {value!r})."
+        )
+    return int(match.group(1)) * _DURATION_UNITS[match.group(2)]
+
+
+def parse_networks(name: str, value) -> tuple:
+    """Addresses or networks, as a comma-separated string or a list."""
+    items = value.split(",") if isinstance(value, str) else list(value or ())
+    networks = []
+    for item in items:
+        item = str(item).strip()
+        if not item:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name} must list IP addresses or networks (got {item!r})."
+            ) from None
+    return tuple(networks)
+
+
+def _not_negative(name: str, default: int) -> int:
+    value = getattr(settings, name, default)
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ImproperlyConfigured(f"{name} must be a whole number (got {value!r}).") from None
+    if number < 0:
+        raise ImproperlyConfigured(f"{name} must be 0 or more (got {number}).")
+    return number
+
+
 def _positive(name: str, default: int) -> int:
     value = getattr(settings, name, default)
     try:
@@ -108,11 +162,23 @@ def chat_settings() -> ChatSettings:
         max_connections_per_user=_positive(
             "CHAT_MAX_CONNECTIONS_PER_USER", defaults.max_connections_per_user
         ),
+        max_connections_per_ip=_positive(
+            "CHAT_MAX_CONNECTIONS_PER_IP", defaults.max_connections_per_ip
+        ),
+        idle_timeout=_not_negative("CHAT_IDLE_TIMEOUT", defaults.idle_timeout),
         presence_lease_seconds=_positive(
             "CHAT_PRESENCE_LEASE_SECONDS", defaults.presence_lease_seconds
         ),
         redis_url=_redis_url(),
         base_template=_text("CHAT_BASE_TEMPLATE", defaults.base_template, required=True),
+        trusted_proxies=parse_networks(
+            "CHAT_TRUSTED_PROXIES", getattr(settings, "CHAT_TRUSTED_PROXIES", ())
+        ),
+        token_ttl=parse_duration("CHAT_TOKEN_TTL", getattr(settings, "CHAT_TOKEN_TTL", None)),
+        metrics_token=str(getattr(settings, "CHAT_METRICS_TOKEN", "") or "").strip(),
+        metrics_addresses=parse_networks(
+            "CHAT_METRICS_ADDRESSES", getattr(settings, "CHAT_METRICS_ADDRESSES", ())
+        ),
     )
 
 

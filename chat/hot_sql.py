@@ -77,6 +77,7 @@ def _token_user_sql(vendor: str) -> str:
         f" ON {users}.{quote(user_model._meta.pk.column)} = t.{quote(_column(ApiToken, 'user'))}"
         f" WHERE {key_hash} IN ({{hashes}})"
         f" AND t.{quote(_column(ApiToken, 'revoked_at'))} IS NULL"
+        f" AND t.{quote(_column(ApiToken, 'created_at'))} > %s"
     )
 
 
@@ -141,8 +142,10 @@ def room_with_access(*, slug: str, user_id: int, now: datetime) -> Room | None:
     return rooms_with_access([(slug, user_id)], now=now).get((slug, user_id))
 
 
-def token_users(key_hashes: Iterable[str], *, used_before: datetime) -> dict[str, models.Model]:
-    """The users of the unrevoked tokens among ``key_hashes``, by hash.
+def token_users(
+    key_hashes: Iterable[str], *, used_before: datetime, issued_after: datetime
+) -> dict[str, models.Model]:
+    """The users of the unrevoked tokens among ``key_hashes`` issued after ``issued_after``, by hash.
 
     Each user carries ``chat_token_id`` and ``chat_token_stale`` (its last use is
     older than ``used_before``, or never).
@@ -154,7 +157,8 @@ def token_users(key_hashes: Iterable[str], *, used_before: datetime) -> dict[str
         hashes=", ".join(["%s"] * len(key_hashes))
     )
     found = {}
-    for user in get_user_model().objects.raw(sql, [_when(used_before), *key_hashes]):
+    params = [_when(used_before), *key_hashes, _when(issued_after)]
+    for user in get_user_model().objects.raw(sql, params):
         user.chat_token_stale = bool(user.chat_token_stale)
         found[user.chat_token_hash] = user
     return found

@@ -7,7 +7,7 @@ Raises ``Refusal`` where the caller must refuse a connection or request.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -16,7 +16,8 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from chat import hot_sql
-from chat.models import ApiToken, Ban, Message, Room
+from chat.conf import chat_settings
+from chat.models import ApiToken, Ban, Message, Mute, Room
 from chat.wire import protocol
 from chat.wire.errors import CloseCode, Refusal
 
@@ -114,6 +115,15 @@ def active_ban(*, room: Room, user: User, now: datetime | None = None) -> Ban | 
     )
 
 
+def is_muted(*, room_id: int, user_id: int, now: datetime | None = None) -> bool:
+    """Whether a mute of ``user_id`` in ``room_id`` is in force."""
+    return (
+        Mute.objects.filter(room_id=room_id, user_id=user_id)
+        .filter(in_force(now or timezone.now()))
+        .exists()
+    )
+
+
 def room_for_user(*, slug: str, user: User) -> Room:
     """The room ``user`` may enter, or ``Refusal`` with the close code saying why.
 
@@ -199,10 +209,30 @@ def lobby_rooms(*, user: User) -> QuerySet[Room]:
     return rooms.order_by("-last_message_at", "slug")
 
 
+# Before any token: "issued after" this means no lifetime limit.
+NO_TOKEN_LIMIT = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def tokens_issued_after(now: datetime) -> datetime:
+    """Tokens issued at or before this have expired (``CHAT_TOKEN_TTL``)."""
+    ttl = chat_settings().token_ttl
+    return NO_TOKEN_LIMIT if ttl is None else now - timedelta(seconds=ttl)
+
+
+def token_expiry(token: ApiToken) -> datetime | None:
+    """When ``token`` stops working by age (None: ``CHAT_TOKEN_TTL`` unset)."""
+    ttl = chat_settings().token_ttl
+    return None if ttl is None else token.created_at + timedelta(seconds=ttl)
+
+
 def revoked_tokens(token_ids: list[int]) -> set[int]:
-    """Which of ``token_ids`` no longer sign anyone in: revoked, deleted, or of a deactivated user."""
+    """Which of ``token_ids`` no longer sign anyone in: revoked, expired, deleted, or of a
+    deactivated user."""
     valid = ApiToken.objects.filter(
-        pk__in=token_ids, revoked_at__isnull=True, user__is_active=True
+        pk__in=token_ids,
+        revoked_at__isnull=True,
+        user__is_active=True,
+        created_at__gt=tokens_issued_after(timezone.now()),
     ).values_list("pk", flat=True)
     return set(token_ids) - set(valid)
 

@@ -5,7 +5,9 @@
 The one way every daphne process of this project starts (``make run``,
 ``make run-cluster``, the tests and the benchmarks), so the WebSocket limits that
 the contract promises are always the ones from the settings. Unknown options are
-passed to daphne unchanged (e.g. ``--access-log /dev/null``, ``--proxy-headers``).
+passed to daphne unchanged (e.g. ``--access-log /dev/null``), except daphne's
+``--proxy-headers``, which believes any client's ``X-Forwarded-For``: the chat reads
+that header itself, from ``CHAT_TRUSTED_PROXIES`` only.
 
 A bad configuration stops start-up with one sentence on stderr, prefixed
 ``chat: configuration error:``, and exit status 2.
@@ -76,6 +78,11 @@ def daphne_argv(*, host: str, port: int, extra: Sequence[str] = ()) -> list[str]
     """daphne's command line for this site, its limits taken from the settings."""
     from chat.conf import chat_settings
 
+    if any(option.startswith("--proxy-headers") for option in extra):
+        raise ConfigurationError(
+            "--proxy-headers believes any client's X-Forwarded-For; drop it and list your "
+            "proxies in CHAT_TRUSTED_PROXIES instead."
+        )
     max_frame = chat_settings().max_frame_bytes
     interface = host.strip("[]").replace(":", r"\:")  # endpoint syntax escapes IPv6 colons
     return [
@@ -230,6 +237,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Settings that refuse to load print their own sentence and exit 2.
         django.setup()
         check_configuration(require_redis=not args.start_without_redis)
+        from chat import embedded_lock
+
+        embedded_lock.claim()  # embedded mode is one process: refuse a second
         argv = daphne_argv(host=args.host, port=args.port, extra=extra)
     except ConfigurationError as exc:
         return refuse(str(exc))

@@ -112,6 +112,7 @@ def _post_batch(requests: list[PostRequest]) -> list[PostResult | ChatError]:
     author_ids = {request.author.pk for request in requests}
     pairs = _Sanctions({(request.room_id, request.author.pk) for request in requests}, now)
     moderators = _moderator_pairs(requests)
+    members = _private_member_pairs(requests, rooms, moderators)
     existing = _existing(requests)
     slow_rooms = [room for room in rooms.values() if room.slow_mode_seconds]
     last_sent = _last_sent(slow_rooms, author_ids) if slow_rooms else {}
@@ -127,7 +128,7 @@ def _post_batch(requests: list[PostRequest]) -> list[PostResult | ChatError]:
         if room is not None and request.client_id and key in existing:
             repeats.append((index, existing[key]))
             continue
-        error = _refusal(room, author_id, pairs, moderators, last_sent, now)
+        error = _refusal(room, author_id, pairs, moderators, last_sent, now, members)
         if error is not None:
             results[index] = _with_client_id(error, request.client_id)
             continue
@@ -191,6 +192,25 @@ def _moderator_pairs(requests: list[PostRequest]) -> set[tuple[int, int]]:
     }
 
 
+def _private_member_pairs(
+    requests: list[PostRequest], rooms: dict[int, Room], moderators: set[tuple[int, int]]
+) -> set[tuple[int, int]]:
+    """(room, user) pairs of the batch's private rooms whose user is a member: one query.
+
+    Reading a private room (staff with ``view_message``) does not grant writing in it.
+    """
+    pairs = {
+        (r.room_id, r.author.pk)
+        for r in requests
+        if r.room_id in rooms and rooms[r.room_id].is_private
+    } - moderators
+    members = Room.members.through
+    return {
+        (row.room_id, row.user_id)
+        for row in hot_sql.rows_matching(members, ("room", "user"), pairs)
+    }
+
+
 def _existing(requests: list[PostRequest]) -> dict[tuple[int, int, str], Message]:
     """Messages already stored under the batch's (room, author, client_id) keys: one query."""
     keys = {
@@ -223,6 +243,7 @@ def _refusal(
     moderators: set[tuple[int, int]],
     last_sent: dict[tuple[int, int], datetime],
     now: datetime,
+    members: set[tuple[int, int]] = frozenset(),
 ) -> ChatError | None:
     if room is None or room.is_archived:
         return ChatError(ErrorCode.FORBIDDEN, "the room is archived" if room else "no such room")
@@ -235,6 +256,8 @@ def _refusal(
         return ChatError(ErrorCode.MUTED, "you are muted in this room", retry_after=retry)
     if pair in moderators:
         return None
+    if room.is_private and pair not in members:
+        return ChatError(ErrorCode.FORBIDDEN, "only members of this private room can write in it")
     if room.is_locked:
         return ChatError(ErrorCode.ROOM_LOCKED, "the room is locked; only moderators can write")
     if room.slow_mode_seconds and pair in last_sent:
@@ -597,6 +620,21 @@ def revoke_tokens(*, tokens, by: User | None = None) -> int:
     return len(revoked)
 
 
+def session_digest(session_key: str) -> str:
+    """A short, one-way name for a session key (events cross Redis; keys must not)."""
+    return hashlib.sha256(session_key.encode()).hexdigest()[:24]
+
+
+def sign_out_connections(*, user_id: int, session_key: str | None = None) -> None:
+    """Close a user's WebSockets with 4401 on every process, after commit.
+
+    With ``session_key``, only those opened with that session (a sign-out);
+    without, all of them (deactivation, a new password).
+    """
+    session = session_digest(session_key) if session_key else None
+    publish_on_commit(outbound.signout_event(user_id, session))
+
+
 @dataclass(frozen=True, slots=True)
 class SessionRequest:
     """A WebSocket connect: the room's slug and who asks (session user or bearer token)."""
@@ -649,7 +687,11 @@ def _token_users(keys: set[str]) -> dict[str, User]:
         return {}
     now = timezone.now()
     by_hash = {hash_token(key): key for key in keys}
-    found = hot_sql.token_users(by_hash, used_before=now - TOKEN_TOUCH_INTERVAL)
+    found = hot_sql.token_users(
+        by_hash,
+        used_before=now - TOKEN_TOUCH_INTERVAL,
+        issued_after=selectors.tokens_issued_after(now),
+    )
     users = {by_hash[key_hash]: user for key_hash, user in found.items() if user.is_active}
     # A write per connect would queue every reconnect storm behind the message
     # writers (SQLite has one write lock); a minute's precision is enough here.

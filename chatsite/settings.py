@@ -73,6 +73,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "chat.middleware.InvalidTextMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -184,7 +185,17 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Every password check goes through the sign-in throttle (chat.signin).
+AUTHENTICATION_BACKENDS = ["chat.signin.ThrottledModelBackend"]
 LOGIN_URL = "login"
+# Password-reset mail: printed to stderr unless an SMTP host is configured (an
+# unreachable default SMTP server turned a reset request into a 500).
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
 LOGIN_REDIRECT_URL = "chat:lobby"
 LOGOUT_REDIRECT_URL = "chat:lobby"
 
@@ -196,6 +207,15 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# HTTPS-only sites (docs/deploy.md sets both); process-local probes stay plain HTTP.
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+# A debug page (DEBUG on) hides these settings too: REDIS_URL and the cache and
+# layer addresses carry the Redis password.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "chatsite.reporting.RedactingExceptionReporterFilter"
 
 # --- I18N, static ---------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -237,6 +257,18 @@ CHAT_HISTORY_PAGE_MAX = env_int("CHAT_HISTORY_PAGE_MAX", 100)
 CHAT_RECOVERY_LIMIT = env_int("CHAT_RECOVERY_LIMIT", 1000)
 CHAT_CACHE_MESSAGES = env_int("CHAT_CACHE_MESSAGES", 200)
 CHAT_MAX_CONNECTIONS_PER_USER = env_int("CHAT_MAX_CONNECTIONS_PER_USER", 20)
+CHAT_MAX_CONNECTIONS_PER_IP = env_int("CHAT_MAX_CONNECTIONS_PER_IP", 200)
+CHAT_IDLE_TIMEOUT = env_int("CHAT_IDLE_TIMEOUT", 3600)
+# Proxies whose X-Forwarded-For names the client (e.g. "127.0.0.1" behind a local nginx).
+CHAT_TRUSTED_PROXIES = env_list("CHAT_TRUSTED_PROXIES", "")
+if CHAT_TRUSTED_PROXIES:
+    # Behind a TLS-terminating proxy that sets this header (docs/deploy.md's nginx does).
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# API tokens expire this long after issue ("90d", "12h", seconds); empty: never.
+CHAT_TOKEN_TTL = os.environ.get("CHAT_TOKEN_TTL", "")
+# /metrics: open with DEBUG; otherwise a bearer token or these addresses.
+CHAT_METRICS_TOKEN = os.environ.get("CHAT_METRICS_TOKEN", "")
+CHAT_METRICS_ADDRESSES = env_list("CHAT_METRICS_ADDRESSES", "")
 # Redis mode: a process's presence lease; its users leave at most ~1.3x this after it dies.
 CHAT_PRESENCE_LEASE_SECONDS = env_int("CHAT_PRESENCE_LEASE_SECONDS", 30)
 # The chat's pages extend the demo's own base template (templates/base.html).

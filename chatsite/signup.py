@@ -7,6 +7,10 @@ account, so it has this page at ``/accounts/signup/``.
 
 from __future__ import annotations
 
+import re
+
+from django import forms
+from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.forms import UserCreationForm
 from django.http import HttpRequest, HttpResponse
@@ -14,12 +18,30 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from chat import abuse_limits
+from chat.client_address import request_address
+
+# Usernames travel in URL paths (the room page's moderation links): ASCII letters,
+# digits and _ . @ + -, starting with a letter, digit or underscore, so "." and ".."
+# (which a browser resolves as path segments) cannot be names.
+USERNAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.@+-]*\Z"
+
 
 class SignupForm(UserCreationForm):
     """Django's sign-up form (username and password twice, with the password validators)."""
 
     class Meta(UserCreationForm.Meta):
         fields = ("username",)
+
+    def clean_username(self) -> str:
+        """Django's checks, then the URL-safe set of ``USERNAME_PATTERN``."""
+        username = super().clean_username()
+        if username and not re.match(USERNAME_PATTERN, username):
+            raise forms.ValidationError(
+                "Use only letters A-Z, digits and _ . @ + -, starting with a letter, a digit or _.",
+                code="invalid_username",
+            )
+        return username
 
 
 def safe_next(request: HttpRequest) -> str | None:
@@ -38,11 +60,19 @@ def signup(request: HttpRequest) -> HttpResponse:
         return redirect(safe_next(request) or reverse("chat:lobby"))
     if request.method == "POST":
         form = SignupForm(request.POST)
+        wait = None
+        if form.is_valid():
+            wait = abuse_limits.signup_wait(address=request_address(request))
+            if wait is not None:
+                form.add_error(
+                    None, f"Too many sign-ups from your address. Try again in {wait} seconds."
+                )
         if form.is_valid():
             user = form.save()
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            # The site's first backend: the sign-in throttle's ModelBackend.
+            login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
             return redirect(safe_next(request) or reverse("chat:lobby"))
-        status = 400
+        status = 400 if wait is None else 429
     else:
         form = SignupForm()
         status = 200

@@ -76,7 +76,7 @@ def django_db_modify_db_settings(
     # when a thread still held a connection.
     for path in sqlite_files:
         if not path.exists():
-            for suffix in ("-wal", "-shm"):
+            for suffix in ("-wal", "-shm", ".server.lock"):
                 path.with_name(path.name + suffix).unlink(missing_ok=True)
 
 
@@ -130,6 +130,8 @@ def live_env(transactional_db: None) -> dict[str, str]:
     env["DATABASE_URL"] = database_url(connection.settings_dict)
     env["PYTHONUNBUFFERED"] = "1"
     env.setdefault("SECRET_KEY", "tests-only-secret-key-not-the-development-one")
+    # Probes read /metrics from here (tests/test_metrics_access.py checks the refusals).
+    env.setdefault("CHAT_METRICS_ADDRESSES", "127.0.0.1")
     return env
 
 
@@ -424,3 +426,13 @@ async def stop_loop_services():
     if pending:
         done, still = await asyncio.wait(pending, timeout=3)
         assert not still, f"tasks ignore cancellation: {still}"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_windows() -> Iterator[None]:
+    """Sliding windows (sign-in throttle, sign-up and room limits) do not leak between tests."""
+    from chat.stores import backends
+
+    backends.reset("windows")
+    yield
+    backends.reset("windows")

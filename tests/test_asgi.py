@@ -55,9 +55,15 @@ async def test_room_websockets_go_to_the_chat(embedded, room, token):
 
 async def test_another_websocket_path_is_refused_without_a_fallback(embedded):
     communicator = websocket(with_chat(host_http), "/ws/elsewhere/")
-    # Never accepted: the application fails (daphne answers the handshake with 500).
-    with pytest.raises(ValueError, match="No route found"):
-        await communicator.connect(timeout=1)
+    # Refused like an unknown room (not an HTTP 500 with a traceback).
+    connected, _ = await communicator.connect(timeout=3)
+    assert connected
+    error = await communicator.receive_json_from(timeout=3)
+    assert error["type"] == "error"
+    assert (await communicator.receive_output(timeout=3)) == {
+        "type": "websocket.close",
+        "code": 4404,
+    }
 
 
 async def test_the_fallback_gets_the_other_websocket_paths_and_the_chat_keeps_its_own(
@@ -95,6 +101,14 @@ HOST_ROUTES = URLRouter([path("ws/rooms/<slug:slug>/extra/", HostEcho.as_asgi())
 HOST_ROUTES_ANYWHERE = URLRouter([path("ws/notifications/", HostEcho.as_asgi())])
 
 
+async def _closing_code(application, path: str) -> int:
+    comm = WebsocketCommunicator(application, path)
+    connected, _ = await comm.connect(timeout=5)
+    assert connected
+    await comm.receive_output(timeout=3)  # the error frame saying why
+    return (await comm.receive_output(timeout=3))["code"]
+
+
 async def _first_frame(application, path: str) -> dict:
     comm = WebsocketCommunicator(application, path, headers=[(b"authorization", b"Bearer nope")])
     connected, _ = await comm.connect(timeout=5)
@@ -124,12 +138,12 @@ async def test_a_host_route_under_the_chat_prefix_is_the_hosts(embedded):
     assert frame["text"] == "host:/ws/rooms/lobby/extra/"
 
 
-async def test_without_a_host_router_unknown_paths_fail_in_the_task(embedded):
+async def test_without_a_host_router_unknown_paths_are_refused_with_4404(embedded):
     application = with_chat(get_asgi_application())
-    scope = {"type": "websocket", "path": "/ws/notifications/", "headers": []}
 
-    with pytest.raises(ValueError, match="No route found"):
-        await application(scope, None, None)
+    closed = await _closing_code(application, "/ws/notifications/")
+
+    assert closed == 4404
 
 
 def test_the_router_says_which_paths_it_serves():

@@ -19,7 +19,7 @@ def test_defaults_when_a_host_sets_nothing(settings):
 
 
 def test_the_redis_url_is_a_chat_setting_not_the_demos_variable(settings):
-    settings.REDIS_URL = "redis://127.0.0.1:6379/0"
+    settings.CHAT_REDIS_URL = "redis://127.0.0.1:6379/0"
     settings.CHAT_REDIS_URL = ""
 
     assert chat_settings().redis_url == ""

@@ -79,10 +79,11 @@ def test_healthz_is_not_cached_and_only_answers_get(client):
     assert client.post("/healthz").status_code == 405
 
 
-def test_metrics_exposes_the_chat_metrics_in_prometheus_text(client):
+def test_metrics_exposes_the_chat_metrics_in_prometheus_text(client, settings):
     metrics.ERRORS.labels("bad_request").inc()
+    settings.CHAT_METRICS_TOKEN = "scraper-token"  # who may read: tests/test_metrics_access.py
 
-    response = client.get("/metrics")
+    response = client.get("/metrics", HTTP_AUTHORIZATION="Bearer scraper-token")
 
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/plain")

@@ -141,6 +141,14 @@ def revoke_event(token_id: int) -> Outbound:
     )
 
 
+def signout_event(user_id: int, session: str | None = None) -> Outbound:
+    """A user's sockets close with 4401 on every process: one session's, or all of them."""
+    return Outbound(
+        group=CONTROL_GROUP,
+        event={"type": "chat.event", "kind": "signout", "user": user_id, "session": session},
+    )
+
+
 def peer_event(room_id: int) -> Outbound:
     """This process joined a room's group: the others must stop skipping it."""
     return Outbound(

@@ -12,12 +12,11 @@ waits on the stack for as long as the connection lives.
 
 from __future__ import annotations
 
-from urllib.parse import urlparse
-
 from channels.auth import AuthMiddlewareStack
-from channels.security.websocket import OriginValidator
-from django.conf import settings
+from django.http.cookie import parse_cookie
 
+from chat.realtime.internals.asgiref_marker import single_callable
+from chat.realtime.origin import origin_allowed
 from chat.wire.errors import CloseCode, Refusal
 
 
@@ -29,19 +28,9 @@ def header(scope, name: bytes) -> bytes | None:
     return None
 
 
-def allowed_origin_hosts() -> list[str]:
-    """The hosts a browser's ``Origin`` may name: ``ALLOWED_HOSTS``, as Django reads it.
-
-    With ``DEBUG`` on and ``ALLOWED_HOSTS`` empty (a new ``startproject``), Django
-    serves localhost, 127.0.0.1 and [::1]; so does channels' own origin validator.
-    """
-    if settings.DEBUG and not settings.ALLOWED_HOSTS:
-        return [".localhost", "127.0.0.1", "[::1]"]
-    return settings.ALLOWED_HOSTS
-
-
+@single_callable
 class OriginCheckMiddleware:
-    """Refuse browsers on foreign origins; let clients without ``Origin`` through.
+    """Refuse browsers on foreign origins (``chat.realtime.origin``); let clients without ``Origin`` through.
 
     channels' ``AllowedHostsOriginValidator`` also refuses a missing ``Origin``,
     which would lock out the terminal client, and refuses before accept.
@@ -50,25 +39,18 @@ class OriginCheckMiddleware:
     lives as long as the connection (a kilobyte apiece, per connection).
     """
 
-    _asgi_single_callable = True  # asgiref: ASGI 3, though __call__ is no coroutine function
-
     def __init__(self, inner) -> None:
         self.inner = inner
 
     def __call__(self, scope, receive, send):
         """The inner application's awaitable, with a ``chat_refusal`` for a foreign origin."""
         origin = header(scope, b"origin")
-        if origin is not None:
-            validator = OriginValidator(None, allowed_origin_hosts())
-            try:
-                parsed = urlparse(origin.decode("latin1"))
-            except ValueError:
-                parsed = None
-            if parsed is None or not validator.valid_origin(parsed):
-                scope = dict(scope, chat_refusal=Refusal(CloseCode.FORBIDDEN, "origin not allowed"))
+        if origin is not None and not origin_allowed(scope, origin.decode("latin1")):
+            scope = dict(scope, chat_refusal=Refusal(CloseCode.FORBIDDEN, "origin not allowed"))
         return self.inner(scope, receive, send)
 
 
+@single_callable
 class BearerTokenMiddleware:
     """``Authorization: Bearer TOKEN`` instead of the session.
 
@@ -76,8 +58,6 @@ class BearerTokenMiddleware:
     trip that reads the room, so a token connection costs one thread hop, not three
     (session, token, room). An unusable header becomes an empty token: refused there.
     """
-
-    _asgi_single_callable = True  # asgiref: ASGI 3, though __call__ is no coroutine function
 
     def __init__(self, inner) -> None:
         self.inner = inner
@@ -87,10 +67,28 @@ class BearerTokenMiddleware:
         """The inner application's awaitable: through the session stack without a token."""
         value = header(scope, b"authorization")
         if value is None:
+            if _unstorable_cookie(scope):
+                # The session lookup would hand the database a NUL: refuse with 4400.
+                refusal = Refusal(CloseCode.BAD_REQUEST, "a cookie contains invalid text")
+                return self.inner(dict(scope, chat_refusal=refusal), receive, send)
             return self.session_stack(scope, receive, send)
         scheme, _, key = value.decode("latin1").partition(" ")
         key = key.strip() if scheme.lower() == "bearer" else ""
         return self.inner(dict(scope, chat_token_key=key), receive, send)
+
+
+def _unstorable_cookie(scope) -> bool:
+    raw = header(scope, b"cookie")
+    if raw is None:
+        return False
+    for value in parse_cookie(raw.decode("latin1")).values():
+        if "\x00" in value:
+            return True
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+    return False
 
 
 def ChatAuthStack(inner):  # noqa: N802 - named like channels' AuthMiddlewareStack

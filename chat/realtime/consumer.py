@@ -18,14 +18,16 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import DatabaseError
 
-from chat import history, metrics, services
+from chat import history, metrics, selectors, services
+from chat.client_address import scope_address
 from chat.conf import chat_settings
 from chat.events import outbound
 from chat.events.publisher import publish_soon
-from chat.realtime import shutdown
+from chat.realtime import idle, limits, shutdown
 from chat.realtime.batching import loop_batcher
 from chat.realtime.hub import Hub, announce
 from chat.realtime.internals import asgiref_marker
+from chat.realtime.limits import ConnectionLimits
 from chat.realtime.socket import Frame, Socket
 from chat.realtime.writer import writer
 from chat.stores import presence, ratelimit
@@ -101,6 +103,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.registered = False
         self.user_id = 0
         self.token_id = None
+        self.session_id = None
+        self.limits = ConnectionLimits()
+        self.address: str | None = None  # set while counted in limits.ADDRESSES
         # channels' await_many_dispatch would run each receive() in a task of its
         # own and keep the previous, finished one: with a single source, awaiting it
         # here is the same order and 1.5 KB less per idle connection.
@@ -166,6 +171,14 @@ class RoomConsumer(AsyncWebsocketConsumer):
         if refusal is not None:
             raise refusal
         since = parse_since(self.scope.get("query_string", b""))
+        address = scope_address(self.scope)
+        per_address = chat_settings().max_connections_per_ip
+        if not limits.ADDRESSES.open(address, per_address):
+            raise Refusal(
+                CloseCode.TOO_MANY_CONNECTIONS,
+                f"at most {per_address} connections per client address",
+            )
+        self.address = address
         session = await loop_batcher("sessions", _open_sessions, max_batch=500).submit(
             services.SessionRequest(
                 slug=self.scope["url_route"]["kwargs"]["slug"],
@@ -174,6 +187,10 @@ class RoomConsumer(AsyncWebsocketConsumer):
             )
         )
         self.user, self.token_id = session.user, session.token_id
+        if self.token_id is None:
+            # Signing out of this session closes this socket (services.sign_out_connections).
+            key = getattr(self.scope.get("session"), "session_key", None)
+            self.session_id = services.session_digest(key) if key else None
         self.user_id, self.username = self.user.pk, self.user.get_username()
         self.room, self.info, self.is_moderator = session.room, session.info, session.is_moderator
 
@@ -190,6 +207,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 f"at most {settings.max_connections_per_user} connections per user",
             )
         self.registered = True
+        idle.ensure_sweeper()
         metrics.CONNECTIONS.inc()
         # Subscribe, then read history: events from now on queue until ready is sent.
         self.fanout = await Hub.current().join(self.room, self)
@@ -270,13 +288,25 @@ class RoomConsumer(AsyncWebsocketConsumer):
     async def websocket_receive(self, message):
         if self.state is not State.LIVE:
             return
+        self.limits.heard()
         try:
             settings = chat_settings()
-            command = protocol.parse(
-                message.get("text"),
-                max_length=settings.max_message_length,
-                page_max=settings.history_page_max,
-            )
+            try:
+                command = protocol.parse(
+                    message.get("text"),
+                    max_length=settings.max_message_length,
+                    page_max=settings.history_page_max,
+                )
+            except ChatError:
+                if self.limits.admit_frame():
+                    raise
+                await self.dropped_frame()
+                return
+            # Messages have CHAT_RATE_LIMIT; every other frame (typing, ping,
+            # history, report, bad input) spends the connection's frame budget.
+            if not isinstance(command, protocol.SendMessage) and not self.limits.admit_frame():
+                await self.dropped_frame()
+                return
             await self.handle(command)
         except ChatError as error:
             await self.send_error(error)
@@ -284,6 +314,17 @@ class RoomConsumer(AsyncWebsocketConsumer):
             logger.exception("frame failed room=%s user=%s", self.room.pk, self.user_id)
             await self.send_error(
                 ChatError(ErrorCode.SERVER_ERROR, "the server failed to handle this frame")
+            )
+
+    async def dropped_frame(self) -> None:
+        """Tell a flooding client, at most once a second, that frames were dropped."""
+        if self.limits.should_warn():
+            await self.send_error(
+                ChatError(
+                    ErrorCode.RATE_LIMITED,
+                    "too many frames; some were dropped",
+                    retry_after=self.limits.retry_after(),
+                )
             )
 
     async def handle(self, command: protocol.Command) -> None:
@@ -331,10 +372,21 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self.write(protocol.history_frame_from_json(kept, has_more=first_seq > 1))
 
     async def typing(self, command: protocol.SetTyping) -> None:
-        if command.active and not await ratelimit.allow_typing(
-            room_id=self.room.pk, user_id=self.user_id
-        ):
+        # Forwarded: a start at most once per 2 s per user and room, a stop only
+        # after a start; nothing from a muted user, nor in a locked room from anyone
+        # who may not post there (moderators may).
+        if self.room.is_locked and not self.is_moderator:
             return
+        if command.active:
+            if not await ratelimit.allow_typing(room_id=self.room.pk, user_id=self.user_id):
+                return
+            if await database_sync_to_async(selectors.is_muted)(
+                room_id=self.room.pk, user_id=self.user_id
+            ):
+                return
+        elif not self.limits.typing_shown:
+            return
+        self.limits.typing_shown = command.active
         frame = protocol.typing_frame(self.username, command.active)
         publish_soon(outbound.frame_event(self.room.pk, frame, skip_user=self.user_id, batch=True))
 
@@ -510,6 +562,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     async def leave(self) -> None:
         """Unregister from the hub and presence; quick and idempotent (daphne kills slow exits)."""
+        if self.address is not None:
+            limits.ADDRESSES.close(self.address)
+            self.address = None
         if self.fanout is not None:
             self.fanout = None
             await Hub.current().leave(self.room.pk, self)

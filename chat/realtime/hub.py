@@ -68,6 +68,7 @@ class Connection(Protocol):
 
     user_id: int
     token_id: int | None
+    session_id: str | None  # services.session_digest of the session it was opened with
     batch_floor: int  # the first batched frame of its room it should get
 
     async def deliver_message(self, seq: int, frame: Frame) -> None: ...
@@ -444,6 +445,9 @@ class Hub:
         if kind == "revoke":
             await self.close_token(event["token"])
             return
+        if kind == "signout":
+            await self.close_user(event["user"], event.get("session"))
+            return
         if kind == "peer":  # another process joined the group: send it our events from now on
             peers.peers.forget(event["group"])
             return
@@ -485,6 +489,13 @@ class Hub:
         )
         for connection in list(self.by_token.get(token_id, ())):
             await connection.close(CloseCode.NOT_AUTHENTICATED, text)
+
+    async def close_user(self, user_id: int, session: str | None = None) -> None:
+        """Close a user's connections with 4401: those of ``session``, or every one."""
+        text = protocol.error_frame(Refusal(CloseCode.NOT_AUTHENTICATED, "you were signed out"))
+        for connection in list(self.connections()):
+            if connection.user_id == user_id and session in (None, connection.session_id):
+                await connection.close(CloseCode.NOT_AUTHENTICATED, text)
 
     async def _check_tokens(self) -> None:
         while True:

@@ -1,8 +1,10 @@
 """Rate limits: ``CHAT_RATE_LIMIT`` per user per room, and the typing throttle.
 
-Fixed windows: cheap (one INCR in Redis) and shared across processes in Redis
-mode; process memory in embedded mode. Errors in Redis fail open (log and allow):
-a rate limit must not take the chat down with it.
+Messages: sliding windows (``sliding_window``), so no span of the period ever
+admits more than the limit (fixed windows let a double burst through at a window
+edge) and ``retry_after`` is exact. Shared across processes in Redis mode; process
+memory in embedded mode. Errors in Redis fail open (log and allow): a rate limit
+must not take the chat down with it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from redis.exceptions import RedisError
 
 from chat.conf import RateLimit, chat_settings
 from chat.stores import backends, redis_clients
+from chat.stores.sliding_window import AsyncRedisWindows, LocalWindows
 
 logger = logging.getLogger(__name__)
 
@@ -22,22 +25,11 @@ TYPING_INTERVAL = 2.0  # seconds between typing frames of one user in one room
 
 class LocalLimiter:
     def __init__(self) -> None:
-        self._windows: dict[str, tuple[int, int]] = {}
+        self._windows = LocalWindows()
         self._last: dict[str, float] = {}
 
     async def hit(self, key: str, rate: RateLimit) -> float | None:
-        now = time.time()
-        window = int(now // rate.period)
-        start, count = self._windows.get(key, (window, 0))
-        if start != window:
-            count = 0
-        if len(self._windows) > 100_000:
-            self._windows.clear()  # old windows are worthless; bound the memory
-        count += 1
-        self._windows[key] = (window, count)
-        if count > rate.count:
-            return (window + 1) * rate.period - now
-        return None
+        return self._windows.hit(f"rl:{key}", limit=rate.count, period=rate.period)
 
     async def once_per(self, key: str, seconds: float) -> bool:
         now = time.monotonic()
@@ -52,22 +44,16 @@ class LocalLimiter:
 class RedisLimiter:
     def __init__(self, url: str) -> None:
         self._redis = redis_clients.client(url, timeout=1)
+        self._windows = AsyncRedisWindows(self._redis)
 
     async def hit(self, key: str, rate: RateLimit) -> float | None:
-        now = time.time()
-        window = int(now // rate.period)
-        redis_key = f"chat:v1:rl:{key}:{window}"
         try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.incr(redis_key)
-                pipe.expire(redis_key, rate.period + 1)
-                count, _ = await pipe.execute()
+            return await self._windows.hit(
+                f"chat:v2:rl:{key}", limit=rate.count, period=rate.period
+            )
         except (RedisError, OSError) as exc:
             logger.warning("rate limit unavailable key=%s: %r", key, exc)
             return None
-        if count > rate.count:
-            return (window + 1) * rate.period - now
-        return None
 
     async def once_per(self, key: str, seconds: float) -> bool:
         try:

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from chat import history, selectors, services
 from chat.conf import chat_settings
-from chat.views import throttle
+from chat.signin import SignInThrottled
 from chat.wire.errors import HTTP_STATUS_FOR_CLOSE, CloseCode, ErrorCode, Refusal
 
 logger = logging.getLogger(__name__)
@@ -77,28 +77,25 @@ def _credentials(request: HttpRequest) -> tuple[str, str] | JsonResponse:
 @never_cache
 @require_POST
 def token(request: HttpRequest) -> HttpResponse:
-    """Exchange ``{"username", "password"}`` for ``{"token"}``; throttled per IP and username."""
+    """Exchange ``{"username", "password"}`` for ``{"token"}``; throttled by ``chat.signin``."""
     credentials = _credentials(request)
     if isinstance(credentials, JsonResponse):
         return credentials
     username, password = credentials
-    keys = throttle.keys(ip=request.META.get("REMOTE_ADDR", ""), username=username)
-    # Checked before the password hasher runs: a blocked guess costs nothing and
-    # learns nothing, even when it is right.
-    wait = throttle.blocked(keys)
-    if wait is not None:
+    try:
+        user = authenticate(request, username=username, password=password)
+    except SignInThrottled as throttled:
+        # Refused before the password hasher ran: it costs nothing and learns nothing.
+        wait = throttled.retry_after
         return error(
             429,
             ErrorCode.RATE_LIMITED,
-            f"too many failed sign-ins; try again in {wait} s",
+            f"too many sign-in attempts; try again in {wait} s",
             Retry_After=str(wait),
         )
-    user = authenticate(request, username=username, password=password)
     if user is None:
-        throttle.failed(keys)
-        logger.info("token refused username=%r ip=%s", username[:150], keys.ip)
+        logger.info("token refused username=%r", username[:150])
         return error(401, NOT_AUTHENTICATED, "wrong username or password")
-    throttle.succeeded(keys)
     return JsonResponse({"token": services.issue_token(user=user)})
 
 

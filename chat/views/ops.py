@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import logging
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -11,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from chat import health
 from chat import metrics as _metrics  # noqa: F401  (defines the chat_* metrics)
+from chat.client_address import request_address
 from chat.conf import chat_settings
 
 logger = logging.getLogger(__name__)
@@ -51,8 +55,31 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return response
 
 
+def may_read_metrics(request: HttpRequest) -> bool:
+    """Debug mode, ``Authorization: Bearer CHAT_METRICS_TOKEN``, or a ``CHAT_METRICS_ADDRESSES`` client.
+
+    The metrics show the Python version, file-descriptor limits and site-wide counts.
+    """
+    if settings.DEBUG:
+        return True
+    conf = chat_settings()
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    token_given = conf.metrics_token and scheme.lower() == "bearer"
+    if token_given and hmac.compare_digest(given.strip().encode(), conf.metrics_token.encode()):
+        return True
+    try:
+        address = ipaddress.ip_address(request_address(request))
+    except ValueError:
+        return False
+    return any(address in network for network in conf.metrics_addresses)
+
+
 @never_cache
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
-    """This process's metrics in the Prometheus text format."""
+    """This process's metrics in the Prometheus text format, for allowed scrapers only."""
+    if not may_read_metrics(request):
+        response = HttpResponse("forbidden\n", status=403, content_type="text/plain")
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
     return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)

@@ -27,7 +27,8 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 from django.views.decorators.http import require_POST
 
-from chat import selectors, services
+from chat import abuse_limits, selectors, services
+from chat.client_address import request_address
 from chat.conf import chat_settings
 from chat.forms import ReasonForm, RoomForm, SanctionForm
 from chat.models import Message, Room
@@ -118,6 +119,14 @@ def create_room(request: HttpRequest) -> HttpResponse:
     form = RoomForm(request.POST)
     if form.is_valid():
         data = form.cleaned_data
+        wait = abuse_limits.room_creation_wait(
+            user_id=request.user.pk, address=request_address(request)
+        )
+        if wait is not None:
+            form.add_error(
+                None, f"You have created many rooms lately. Try again in {wait} seconds."
+            )
+            return render_lobby(request, form, status=429)
         try:
             room = services.create_room(
                 slug=data["slug"],

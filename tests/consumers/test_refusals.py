@@ -114,7 +114,11 @@ async def test_session_cookie_authenticates_a_browser(embedded, room, user):
     comm = WebsocketCommunicator(
         application,
         "/ws/rooms/lobby/",
-        headers=[(b"cookie", f"sessionid={cookie}".encode()), (b"origin", b"http://localhost")],
+        headers=[
+            (b"cookie", f"sessionid={cookie}".encode()),
+            (b"origin", b"http://localhost"),
+            (b"host", b"localhost"),
+        ],
     )
     connected, _ = await comm.connect(timeout=5)
     assert connected
@@ -127,10 +131,11 @@ async def test_session_cookie_authenticates_a_browser(embedded, room, user):
     ("debug", "allowed_hosts", "origin", "accepted"),
     [
         (True, [], "http://127.0.0.1:8000", True),  # a new startproject in development
-        (True, [], "http://localhost:8000", True),
+        (True, [".localhost", "127.0.0.1"], "http://127.0.0.1:8000", True),
+        # The page is served from 127.0.0.1:8000 (the Host header): another origin.
+        (True, [], "http://localhost:8000", False),
         (True, [], "https://evil.example", False),
         (False, [], "http://127.0.0.1:8000", False),
-        (False, ["chat.example.com"], "https://chat.example.com", True),
     ],
 )
 async def test_origins_follow_djangos_reading_of_allowed_hosts(

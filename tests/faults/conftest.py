@@ -23,6 +23,7 @@ FAULTS_DIR = Path(__file__).resolve().parent
 LEASE_SECONDS = 3
 FAULT_ENV = {
     "CHAT_RATE_LIMIT": "",
+    "CHAT_MAX_CONNECTIONS_PER_IP": "100000",  # every client is 127.0.0.1
     "CHAT_PRESENCE_LEASE_SECONDS": str(LEASE_SECONDS),
     "LOG_LEVEL": "INFO",
 }

@@ -94,7 +94,9 @@ def communicator(
     if token is not None:
         headers.append((b"authorization", f"Bearer {token}".encode()))
     if origin is not None:
+        # A browser sends Host too; the Origin check compares scheme, host and port with it.
         headers.append((b"origin", origin.encode()))
+        headers.append((b"host", b"127.0.0.1:8000"))
     comm = WebsocketCommunicator(application, path, headers=headers)
     if user is not None:
         comm.scope["user"] = user  # as AuthMiddleware would; the session stack keeps it

@@ -34,14 +34,24 @@ async def test_an_open_websocket_waits_in_the_consumer_coroutine_alone(settings)
         await communicator.disconnect()
 
 
-async def test_no_route_fails_inside_the_application_task():
+async def test_no_route_is_refused_inside_the_application_task():
     from chatsite.asgi import application
 
     scope = {"type": "websocket", "path": "/nowhere/", "headers": [(b"authorization", b"Bearer x")]}
-    awaitable = application(scope, None, None)  # no error yet: daphne would log none
+    sent = []
 
-    with pytest.raises(ValueError, match="No route found"):
-        await awaitable
+    async def receive():
+        return {"type": "websocket.connect"}
+
+    async def send(message):
+        sent.append(message)
+
+    awaitable = application(scope, receive, send)  # nothing happens until it is awaited
+    assert sent == []
+    await awaitable
+
+    assert sent[0] == {"type": "websocket.accept"}
+    assert sent[-1] == {"type": "websocket.close", "code": 4404}
 
 
 async def test_an_unknown_scope_type_fails_inside_the_application_task():

@@ -39,3 +39,24 @@ def mark_single_callable(app) -> bool:
         return False
     app._asgi_single_callable = True
     return True
+
+
+def single_callable(cls: type) -> type:
+    """Class decorator: ``cls()`` instances are ASGI 3 applications for asgiref.
+
+    Their ``__call__`` returns the next layer's awaitable instead of being a coroutine
+    function itself (one coroutine frame less per connection). With the marker off,
+    ``__call__`` becomes a coroutine function awaiting that awaitable: the same
+    behaviour for asgiref, daphne and channels, at one frame more per connection.
+    """
+    if SINGLE_CALLABLE.ok():
+        cls._asgi_single_callable = True
+        return cls
+    returns_awaitable = cls.__call__
+
+    async def __call__(self, scope, receive, send):
+        return await returns_awaitable(self, scope, receive, send)
+
+    __call__.__doc__ = returns_awaitable.__doc__
+    cls.__call__ = __call__
+    return cls

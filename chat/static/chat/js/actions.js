@@ -101,7 +101,7 @@ export class ActionDialog {
     }
     const url =
       action.kind === "delete"
-        ? `${this.roomUrl}messages/${action.id}/delete`
+        ? `${this.roomUrl}messages/${encodeURIComponent(action.id)}/delete`
         : `${this.roomUrl}users/${encodeURIComponent(action.user)}/${action.kind}`;
     const body = new URLSearchParams({ reason });
     if (KINDS[action.kind].duration) body.set("minutes", this.minutes.value);

@@ -65,7 +65,7 @@ export class RoomSocket {
   url() {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     const since = this.getSince();
-    const query = since === null || since === undefined ? "" : `?since=${since}`;
+    const query = since === null || since === undefined ? "" : `?since=${encodeURIComponent(since)}`;
     return `${scheme}//${location.host}${this.path}${query}`;
   }
 
