@@ -88,3 +88,38 @@ def table(records: list[Record]) -> list[str]:
             f"{_spread(values[AFTER])} |"
         )
     return header + rows if rows else []
+
+
+def chart(records: list[Record], path: Path, title: str) -> bool:
+    """One panel per compared scenario: every round's value, before and after side by side.
+
+    Returns False (nothing written) when the records hold no comparison.
+    """
+    keys = [k for k in SCENARIOS if any(side_of(r.group) and r.scenario == k for r in records)]
+    if not keys:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 4.5), squeeze=False)
+    fig.suptitle(title)
+    colours = {BEFORE: "#7f7f7f", AFTER: "#1f77b4"}
+    for ax, key in zip(axes[0], keys, strict=True):
+        rounds = sorted(
+            (r for r in records if side_of(r.group) and r.scenario == key),
+            key=lambda r: (int(r.group.rsplit("-", 1)[1]), side_of(r.group) != BEFORE),
+        )
+        values = [compared_value(key, r.result) or 0 for r in rounds]
+        names = [f"{side_of(r.group)}\n#{r.group.rsplit('-', 1)[1]}" for r in rounds]
+        ax.bar(names, values, color=[colours[side_of(r.group)] for r in rounds])
+        for i, v in enumerate(values):
+            ax.annotate(f"{v:,.0f}" if v >= 100 else f"{v:.3g}", (i, v), ha="center", va="bottom")
+        what, higher_better = _COMPARED[key]
+        ax.set_title(f"{key}. {SCENARIOS[key].title}", fontsize=9)
+        ax.set_ylabel(f"{what} ({'higher' if higher_better else 'lower'} is better)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return True

@@ -11,6 +11,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .compare import chart as comparison_chart
 from .compare import table as comparison_table
 from .loadgen import LoadResult, ServerStats
 from .scenarios import (
@@ -452,7 +453,9 @@ def write(records: list[Record], meta: Meta, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = meta.date if meta.mode == "full" else f"{meta.date}-{meta.mode}"
     chart_path = out_dir / f"{stem}.png"
-    chart(records, chart_path, f"chat benchmark {meta.date} ({meta.mode}, commit {meta.commit})")
+    title = f"chat benchmark {meta.date} ({meta.mode}, commit {meta.commit})"
+    if not comparison_chart(records, chart_path, title):
+        chart(records, chart_path, title)
     report_path = out_dir / f"{stem}.md"
     report_path.write_text(render(records, meta, chart_path.name))
     raw = {

@@ -47,3 +47,15 @@ def test_scenarios_run_on_one_side_only_and_ordinary_runs_give_no_table():
     ordinary = [Record("product", "product", "1", SimpleNamespace(deliveries_per_s=1.0))]
 
     assert compare.table(only_before + ordinary) == []
+
+
+def test_the_chart_draws_only_a_comparison(tmp_path):
+    records = [
+        record("before", 1, "1", deliveries_per_s=1000.0),
+        record("after", 1, "1", deliveries_per_s=1200.0),
+    ]
+    path = tmp_path / "chart.png"
+
+    assert compare.chart([], path, "nothing") is False and not path.exists()
+    assert compare.chart(records, path, "memory") is True
+    assert path.stat().st_size > 1000

@@ -105,11 +105,12 @@ def test_recovery_past_the_limit_says_recovered_false(cluster, chatters, make_ro
 def test_broadcasts_lost_by_the_layer_are_filled_from_history(
     cluster, chatters, make_room, redis_server
 ):
-    """The layer forgets the room's group mid-burst (as a flush or an over-capacity drop would).
+    """Redis forgets who listens to the room mid-burst (as a flush or an eviction would).
 
-    A process trusts what it read of a group's members for a second (chat.peers), so
-    the burst lasts past that: sends stop reaching the other process until its hub
-    re-joins the group, and those messages come from history.
+    Both the layer's groups and the chat's peer registry (``chat.events.peers``) are
+    wiped. A process trusts what it read of a room's peers for a second, so the burst
+    lasts past that: sends stop reaching the other process until its hub registers
+    the room again (every 3 s), and those messages come from history.
     """
     room = make_room()
     servers = cluster.start(2)
@@ -118,8 +119,9 @@ def test_broadcasts_lost_by_the_layer_are_filled_from_history(
 
     def wipe_groups():
         with redis_server.client() as client:
-            for key in client.scan_iter(match="asgi:group:*"):
-                client.delete(key)
+            for pattern in ("asgi:group:*", "chat:v1:peers:*"):
+                for key in client.scan_iter(match=pattern):
+                    client.delete(key)
 
     async def scenario():
         await start_all(clients)
