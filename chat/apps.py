@@ -1,3 +1,5 @@
+import logging
+
 from django.apps import AppConfig
 
 
@@ -11,3 +13,6 @@ class ChatConfig(AppConfig):
             account_signals,  # noqa: F401 - connects the receivers
             checks,  # noqa: F401 - registers the system checks
         )
+        from chat.views.ops import ExpectedProbeFailures
+
+        logging.getLogger("django.request").addFilter(ExpectedProbeFailures())
