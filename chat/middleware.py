@@ -6,6 +6,8 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from chat.wire import protocol
+
 # The room page is plain ES modules served from 'self'; nothing inline runs.
 POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -48,13 +50,7 @@ class InvalidTextMiddleware:
 
 
 def _bad_text(value: str) -> bool:
-    if "\x00" in value:
-        return True
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
+    return protocol.text_problem(value) is not None
 
 
 def _strings(value: Any) -> Iterator[str]:

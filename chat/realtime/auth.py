@@ -17,6 +17,7 @@ from django.http.cookie import parse_cookie
 
 from chat.realtime.internals.asgiref_marker import single_callable
 from chat.realtime.origin import origin_allowed
+from chat.wire import protocol
 from chat.wire.errors import CloseCode, Refusal
 
 
@@ -81,14 +82,8 @@ def _unstorable_cookie(scope) -> bool:
     raw = header(scope, b"cookie")
     if raw is None:
         return False
-    for value in parse_cookie(raw.decode("latin1")).values():
-        if "\x00" in value:
-            return True
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return True
-    return False
+    cookies = parse_cookie(raw.decode("latin1")).values()
+    return any(protocol.text_problem(value) is not None for value in cookies)
 
 
 def ChatAuthStack(inner):  # noqa: N802 - named like channels' AuthMiddlewareStack

@@ -102,14 +102,22 @@ def decode(text: str) -> dict[str, Any]:
     return data
 
 
-def check_text(value: str, field: str, client_id: str | None = None) -> str:
-    """Refuse text the database cannot store: NUL characters and lone surrogates."""
+def text_problem(value: str) -> str | None:
+    """What makes ``value`` text the database cannot store (a NUL, a lone surrogate), or None."""
     if "\x00" in value:
-        raise _bad(f"{field} contains a NUL character", client_id)
+        return "a NUL character"
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise _bad(f"{field} contains an unpaired surrogate", client_id) from None
+        return "an unpaired surrogate"
+    return None
+
+
+def check_text(value: str, field: str, client_id: str | None = None) -> str:
+    """Refuse text the database cannot store: NUL characters and lone surrogates."""
+    problem = text_problem(value)
+    if problem is not None:
+        raise _bad(f"{field} contains {problem}", client_id)
     return value
 
 
