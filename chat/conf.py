@@ -42,6 +42,9 @@ class ChatSettings:
     max_connections_per_user: int = 20
     max_connections_per_ip: int = 200
     idle_timeout: int = 3600  # seconds without a client frame; 0 disables
+    # Largest HTTP request body ``python -m chat.serve`` reads (above the upload
+    # limit, so uploads reach Django's own checks); 0 disables.
+    max_request_bytes: int = 12 * 1024 * 1024
     presence_lease_seconds: int = 30
     # Empty: embedded mode (this process's memory for the cache, presence and limits).
     redis_url: str = ""
@@ -166,6 +169,7 @@ def chat_settings() -> ChatSettings:
             "CHAT_MAX_CONNECTIONS_PER_IP", defaults.max_connections_per_ip
         ),
         idle_timeout=_not_negative("CHAT_IDLE_TIMEOUT", defaults.idle_timeout),
+        max_request_bytes=_not_negative("CHAT_MAX_REQUEST_BYTES", defaults.max_request_bytes),
         presence_lease_seconds=_positive(
             "CHAT_PRESENCE_LEASE_SECONDS", defaults.presence_lease_seconds
         ),

@@ -28,6 +28,7 @@ import django
 from daphne.cli import CommandLineInterface
 from django.core.exceptions import ImproperlyConfigured
 
+from chat.realtime import body_limit
 from chat.realtime.internals import daphne_queue, startup
 from chat.realtime.internals import protocol as chat_protocol
 from chat.realtime.internals.protocol import SCOPE_KEY, ChatWebSocketProtocol
@@ -191,7 +192,7 @@ def refuse(sentence: str) -> int:
 
 
 class ChatServer(daphne.server.Server):
-    """daphne's server with the chat's WebSocket protocol and process lifecycle hooks."""
+    """daphne's server with the chat's WebSocket protocol, HTTP body limit and lifecycle hooks."""
 
     @property
     def ws_factory(self):
@@ -203,6 +204,16 @@ class ChatServer(daphne.server.Server):
         # ``protocol`` attribute chooses the class of every WebSocket connection.
         chat_protocol.install(factory)
         self.__dict__["ws_factory"] = factory
+
+    @property
+    def http_factory(self):
+        return self.__dict__.get("http_factory")
+
+    @http_factory.setter
+    def http_factory(self, factory) -> None:
+        # daphne's run() makes its HTTPFactory just before listening: serve with one
+        # whose requests refuse bodies over CHAT_MAX_REQUEST_BYTES before reading them.
+        self.__dict__["http_factory"] = body_limit.limited(factory)
 
     def create_application(self, protocol, scope):
         if isinstance(protocol, ChatWebSocketProtocol):

@@ -16,6 +16,7 @@ def test_defaults_when_a_host_sets_nothing(settings):
     assert parsed.base_template == "base.html"
     assert parsed.rate_limit == RateLimit(10, 10)
     assert parsed.max_message_length == 4000
+    assert parsed.max_request_bytes == 12 * 1024 * 1024
 
 
 def test_the_redis_url_is_a_chat_setting_not_the_demos_variable(settings):
@@ -34,6 +35,8 @@ def test_the_redis_url_is_a_chat_setting_not_the_demos_variable(settings):
         ("CHAT_REDIS_URL", "localhost:6379", "CHAT_REDIS_URL must start with redis://"),
         ("CHAT_BASE_TEMPLATE", "", "CHAT_BASE_TEMPLATE must not be empty"),
         ("CHAT_BASE_TEMPLATE", 3, "CHAT_BASE_TEMPLATE must be a string"),
+        ("CHAT_MAX_REQUEST_BYTES", -1, "CHAT_MAX_REQUEST_BYTES must be 0 or more"),
+        ("CHAT_MAX_REQUEST_BYTES", "12M", "CHAT_MAX_REQUEST_BYTES must be a whole number"),
     ],
 )
 def test_bad_values_are_refused_with_the_settings_name(settings, name, value, fragment):
