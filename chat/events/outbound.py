@@ -149,9 +149,23 @@ def signout_event(user_id: int, session: str | None = None) -> Outbound:
     )
 
 
-def peer_event(room_id: int) -> Outbound:
-    """This process joined a room's group: the others must stop skipping it."""
+def peer_event(room_id: int, channel: str) -> Outbound:
+    """The hub at ``channel`` joined a room's group: the others must stop skipping it.
+
+    Those serving the room answer with ``peer_ack_event`` (see ``chat.events.peers``).
+    """
     return Outbound(
         group=CONTROL_GROUP,
-        event={"type": "chat.event", "kind": "peer", "group": room_group(room_id)},
+        event={
+            "type": "chat.event",
+            "kind": "peer",
+            "group": room_group(room_id),
+            "room": room_id,
+            "channel": channel,
+        },
     )
+
+
+def peer_ack_event(group: str, channel: str) -> dict[str, Any]:
+    """The answer to a ``peer`` event: the hub at ``channel`` will send ``group``'s events."""
+    return {"type": "chat.event", "kind": "peer_ack", "group": group, "channel": channel}

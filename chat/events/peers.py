@@ -8,7 +8,17 @@ hub channels scored by when their entry expires), renewed every refresh, so a de
 process drops out within ``PEER_TTL``. A publisher reads a room's entries (cached
 for ``PEERS_TTL``; a process joining a room announces itself, so the others read
 again at once) and sends each *other* process one layer message per publish batch
-holding all its events, in order. With one process per room nothing is sent at
+holding all its events, in order.
+
+A newcomer must not be skipped once its clients are ``ready``: typing and presence
+frames are not filled from history like messages. So a hub entering a room
+registers and reads the room's other members in one step (``enter``), announces
+itself (a ``peer`` event on the control group), and waits (``Arrival``) until each
+of them answered (``peer_ack``, sent after it dropped its cached answer), or at most
+``PEERS_TTL`` after registering, when every answer read before it has expired. Its
+room's connections get ``ready`` after that: every batch another process publishes
+later includes the newcomer. A batch already being sent when the announcement
+arrived was published before that ``ready``. With one process per room nothing is sent at
 all; with several, a busy moment costs one layer message per peer, not one per
 event. Without Redis (embedded mode) or when the registry cannot be read, the
 publisher falls back to ``group_send``.
@@ -17,6 +27,7 @@ publisher falls back to ``group_send``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Iterable
@@ -63,6 +74,22 @@ class PeerRegistry:
                 pipe.zremrangebyscore(key, "-inf", now)
                 pipe.expire(key, int(PEER_TTL) + 1)
             await pipe.execute()
+
+    async def enter(self, group: str, channel: str) -> frozenset[str]:
+        """Register ``channel`` for ``group`` and return the group's other live channels.
+
+        One round trip: the answer names every process that may have read the group's
+        members before this entry existed (and so may skip ``channel`` for a while).
+        """
+        now = time.time()
+        key = self.key(group)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zadd(key, {channel: now + PEER_TTL})
+            pipe.zremrangebyscore(key, "-inf", now)
+            pipe.expire(key, int(PEER_TTL) + 1)
+            pipe.zrangebyscore(key, now, "+inf")
+            found = (await pipe.execute())[-1]
+        return frozenset(member.decode() for member in found) - {channel}
 
     async def unregister(self, group: str, channel: str) -> None:
         """``channel`` no longer serves ``group``."""
@@ -118,6 +145,22 @@ async def register(groups: Iterable[str], channel: str) -> bool:
     return True
 
 
+async def enter(group: str, channel: str) -> frozenset[str] | None:
+    """Register this process for ``group``; the other processes to wait for (see ``Arrival``).
+
+    Empty in embedded mode (nobody else); None when Redis failed (logged): the hub's
+    next refresh registers it, and until then peers skip it as before.
+    """
+    found = registry()
+    if found is None:
+        return frozenset()
+    try:
+        return await found.enter(group, channel)
+    except Exception as exc:  # noqa: BLE001 - Redis down: the hub retries on its next refresh
+        logger.warning("peer registry update failed: %r", exc)
+        return None
+
+
 async def unregister(group: str, channel: str) -> None:
     """Drop this process's entry for ``group`` (best effort: it expires anyway)."""
     found = registry()
@@ -134,6 +177,9 @@ class Peers:
 
     def __init__(self) -> None:
         self._known: dict[str, tuple[float, frozenset[str] | None]] = {}
+        # Bumped by ``forget``: a read that was under way then may predate the new
+        # member, so its answer is used once but not kept.
+        self._generation: dict[str, int] = {}
 
     async def channels(self, group: str, own: str) -> frozenset[str] | None:
         """The hub channels other than ``own`` in ``group``; None: unknown (send to the group)."""
@@ -141,13 +187,16 @@ class Peers:
         known = self._known.get(group)
         if known is not None and known[0] > now:
             return known[1]
+        generation = self._generation.get(group, 0)
         found = await _members(group, own)
-        self._known[group] = (now + PEERS_TTL, found)
+        if self._generation.get(group, 0) == generation:
+            self._known[group] = (now + PEERS_TTL, found)
         return found
 
     def forget(self, group: str) -> None:
         """Read ``group``'s members again before the next send (a process joined it)."""
         self._known.pop(group, None)
+        self._generation[group] = self._generation.get(group, 0) + 1
 
 
 async def _members(group: str, own: str) -> frozenset[str] | None:
@@ -183,6 +232,31 @@ async def send_events(channel: str, events: list[dict[str, Any]]) -> None:
         except Exception as exc:  # noqa: BLE001 - the layer raises many types when Redis is down
             logger.warning("broadcast failed channel=%s: %r", channel, exc)
             return
+
+
+class Arrival:
+    """The acknowledgements a hub awaits after announcing that it joined a room group.
+
+    Created before the announcement goes out (an answer may come back at once).
+    """
+
+    def __init__(self, waiting: frozenset[str]) -> None:
+        self.waiting = set(waiting)
+        self._done = asyncio.get_running_loop().create_future()
+        if not self.waiting:
+            self._done.set_result(None)
+
+    def acknowledged(self, channel: str) -> None:
+        """``channel``'s process has forgotten what it knew of the group's members."""
+        self.waiting.discard(channel)
+        if not self.waiting and not self._done.done():
+            self._done.set_result(None)
+
+    async def wait(self, timeout: float) -> frozenset[str]:  # noqa: ASYNC109 - a bound is the point
+        """Wait for every answer, at most ``timeout`` seconds; the channels still silent."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._done), max(0.0, timeout))
+        return frozenset(self.waiting)
 
 
 peers = Peers()

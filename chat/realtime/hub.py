@@ -101,6 +101,8 @@ class RoomFanout:
         self.batch_count = 0
         self.flush_handle: asyncio.TimerHandle | None = None
         self.gap_task: asyncio.Task | None = None
+        # The hub's registration and announcement of this room (``Hub._enter``).
+        self.entered: asyncio.Task | None = None
         self.draining = asyncio.Lock()
 
     async def on_message(self, seq: int, text: str, sent_at: float | None = None) -> None:
@@ -313,6 +315,8 @@ class Hub:
         self.troubled_until = 0.0
         self.token_checker: asyncio.Task | None = None
         self.publisher: Publisher | None = None
+        # The answers awaited to this hub's announcements, by room group.
+        self.arrivals: dict[str, peers.Arrival] = {}
         self._start_lock = asyncio.Lock()
         # Events this hub delivered itself when they were published carry this id;
         # the copy the layer brings back is skipped.
@@ -364,14 +368,41 @@ class Hub:
         if fanout is None:
             fanout = self.rooms[room.pk] = RoomFanout(self, room)
             await self._add_group(room_group(room.pk))
-            if not await peers.register([room_group(room.pk)], self.channel):
-                self.troubled()
-            publish_soon(outbound.peer_event(room.pk))
+            fanout.entered = asyncio.get_running_loop().create_task(self._enter(room.pk))
         connection.batch_floor = fanout.batch_count
         fanout.connections.add(connection)
         if connection.token_id is not None:
             self.by_token.setdefault(connection.token_id, set()).add(connection)
+        if fanout.entered is not None and not fanout.entered.done():
+            # Every connection of the room waits (the first one's leaving must not
+            # cancel the others' wait): shielded.
+            await asyncio.shield(fanout.entered)
         return fanout
+
+    async def _enter(self, room_id: int) -> None:
+        """Register for a room, announce it, and wait until the room's peers saw that.
+
+        Until a peer processed the announcement it may skip this process (it cached
+        the room's members before): typing and presence frames sent meanwhile would
+        be lost, since only messages are filled from history. So the room's first
+        ``ready`` here waits for each peer's answer, at most ``PEERS_TTL`` after the
+        registration, when every member list read before it has expired anyway.
+        """
+        group = room_group(room_id)
+        others = await peers.enter(group, self.channel)
+        registered = time.monotonic()
+        if others is None:
+            self.troubled()
+            others = frozenset()
+        arrival = self.arrivals[group] = peers.Arrival(others)
+        try:
+            publish_soon(outbound.peer_event(room_id, self.channel))
+            silent = await arrival.wait(peers.PEERS_TTL - (time.monotonic() - registered))
+        finally:
+            if self.arrivals.get(group) is arrival:
+                del self.arrivals[group]
+        if silent:
+            logger.info("peer announcement unanswered group=%s channels=%s", group, sorted(silent))
 
     async def leave(self, room_id: int, connection: Connection) -> None:
         fanout = self.rooms.get(room_id)
@@ -387,6 +418,8 @@ class Hub:
             del self.rooms[room_id]
             if fanout.gap_task:
                 fanout.gap_task.cancel()
+            if fanout.entered:
+                fanout.entered.cancel()
             if fanout.flush_handle:
                 fanout.flush_handle.cancel()
             with contextlib.suppress(Exception):
@@ -449,7 +482,12 @@ class Hub:
             await self.close_user(event["user"], event.get("session"))
             return
         if kind == "peer":  # another process joined the group: send it our events from now on
-            peers.peers.forget(event["group"])
+            await self._peer_joined(event)
+            return
+        if kind == "peer_ack":
+            arrival = self.arrivals.get(event["group"])
+            if arrival is not None:
+                arrival.acknowledged(event["channel"])
             return
         fanout = self.rooms.get(event.get("room"))
         if fanout is None:
@@ -468,6 +506,19 @@ class Hub:
             for connection in list(fanout.connections):
                 if event.get("user") in (None, connection.user_id):
                     await connection.close(event["code"], event.get("text"))
+
+    async def _peer_joined(self, event: dict[str, Any]) -> None:
+        """Read the group's members again; answer the newcomer if this process serves the room.
+
+        Forgotten first, answered after: every batch this publisher starts once the
+        newcomer has the answer includes it.
+        """
+        peers.peers.forget(event["group"])
+        channel = event.get("channel")
+        if channel and channel != self.channel and event.get("room") in self.rooms:
+            await peers.send_events(
+                channel, [outbound.peer_ack_event(event["group"], self.channel)]
+            )
 
     async def _refresh(self) -> None:
         while True:

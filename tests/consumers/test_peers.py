@@ -1,6 +1,7 @@
 """A room's events go through Redis only to other processes that listen, a batch at a time."""
 
 import asyncio
+import json
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -10,7 +11,7 @@ from chat.events import outbound, peers
 from chat.events.outbound import room_group
 from chat.events.publisher import Publisher
 from chat.realtime.hub import Hub
-from tests.helpers.ws import connect
+from tests.helpers.ws import communicator, connect
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.redis]
 
@@ -129,5 +130,52 @@ async def test_a_peer_notice_reaches_other_processes_through_the_control_group(
         "type": "chat.event",
         "kind": "peer",
         "group": room_group(room.pk),
+        "room": room.pk,
+        "channel": Hub.current().channel,
         "origin": Hub.current().origin,
     }
+
+
+async def test_a_room_new_to_this_process_is_ready_only_once_its_peers_answered(
+    redis_mode, room, token, monkeypatch
+):
+    monkeypatch.setattr(peers, "PEERS_TTL", 30.0)  # only the answer can end the wait here
+    group = room_group(room.pk)
+    layer = get_channel_layer()
+    other_process = await layer.new_channel("chat.hub.")
+    await layer.group_add(outbound.CONTROL_GROUP, other_process)
+    await peers.register([group], other_process)  # it serves the room already
+
+    comm = communicator(ROOM, token=token)
+    connected, _ = await comm.connect(timeout=5)
+    assert connected
+    announced = await asyncio.wait_for(layer.receive(other_process), 5)
+    assert announced["kind"] == "peer" and announced["group"] == group
+    # No ready while the peer may still skip this process.
+    assert await comm.receive_nothing(timeout=0.3)
+
+    await peers.send_events(announced["channel"], [outbound.peer_ack_event(group, other_process)])
+    assert json.loads((await comm.receive_output(timeout=5))["text"])["type"] == "ready"
+    await comm.disconnect()
+
+
+async def test_a_process_serving_the_room_answers_a_newcomer_after_forgetting_its_peers(
+    redis_mode, room, token, make_room
+):
+    other_room = await sync_to_async(make_room)("elsewhere")
+    layer = get_channel_layer()
+    newcomer = await layer.new_channel("chat.hub.")
+    async with connect(ROOM, token=token):
+        hub = Hub.current()
+        await Publisher.start().drain()  # alice's join frame: published before the newcomer
+        await peers.peers.channels(room_group(room.pk), hub.channel)  # cached: nobody else
+        await peers.register([room_group(room.pk)], newcomer)
+        await hub.dispatch(outbound.peer_event(room.pk, newcomer).event)
+        answer = await asyncio.wait_for(layer.receive(newcomer), 5)
+        assert answer["events"] == [outbound.peer_ack_event(room_group(room.pk), hub.channel)]
+        assert await peers.peers.channels(room_group(room.pk), hub.channel) == {newcomer}
+
+        # A room this process does not serve: nothing to answer.
+        await hub.dispatch(outbound.peer_event(other_room.pk, newcomer).event)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(layer.receive(newcomer), 0.3)

@@ -86,5 +86,7 @@ def test_revoke_and_peer_events_go_to_the_control_group():
         "revoke",
         42,
     )
-    peer = outbound.peer_event(5)
+    peer = outbound.peer_event(5, "chat.hub.x")
     assert peer.group == CONTROL_GROUP and peer.event["group"] == "chat.room.5"
+    assert (peer.event["room"], peer.event["channel"]) == (5, "chat.hub.x")
+    assert outbound.peer_ack_event("chat.room.5", "chat.hub.y")["kind"] == "peer_ack"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -90,3 +91,67 @@ async def test_a_dead_peers_full_channel_drops_events_with_one_warning(redis_lay
     assert len(warnings) == 1
     received = [await redis_layer.receive(dead) for _ in range(5)]
     assert all(message["kind"] == "batch" for message in received)
+
+
+@pytest.mark.redis
+async def test_entering_a_group_registers_and_names_the_processes_already_there(redis_layer):
+    assert await peers.enter(GROUP, "chat.hub.a") == frozenset()
+    assert await peers.enter(GROUP, "chat.hub.b") == {"chat.hub.a"}
+    assert await peers.enter(GROUP, "chat.hub.c") == {"chat.hub.a", "chat.hub.b"}
+    assert await peers.peers.channels(GROUP, "chat.hub.a") == {"chat.hub.b", "chat.hub.c"}
+
+
+async def test_entering_without_redis_waits_for_nobody_and_a_failure_says_so(settings, caplog):
+    settings.CHAT_REDIS_URL = ""
+    assert await peers.enter(GROUP, "chat.hub.a") == frozenset()
+
+    settings.CHAT_REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    with caplog.at_level(logging.WARNING, logger="chat.events.peers"):
+        assert await peers.enter(GROUP, "chat.hub.a") is None
+    assert "peer registry update failed" in caplog.text
+
+
+@pytest.mark.redis
+async def test_a_members_read_under_way_when_a_peer_joins_is_used_once_not_cached(
+    redis_layer, monkeypatch
+):
+    """A read that began before the newcomer's entry must not hide it for PEERS_TTL."""
+    assert await peers.register([GROUP], "chat.hub.a")
+    read_started, newcomer_announced = asyncio.Event(), asyncio.Event()
+    members = peers._members
+
+    async def slow_members(group, own):
+        found = await members(group, own)  # read before the newcomer registered
+        read_started.set()
+        await newcomer_announced.wait()
+        return found
+
+    monkeypatch.setattr(peers, "_members", slow_members)
+    reading = asyncio.create_task(peers.peers.channels(GROUP, "chat.hub.a"))
+    await asyncio.wait_for(read_started.wait(), 5)
+    assert await peers.enter(GROUP, "chat.hub.b") == {"chat.hub.a"}
+    peers.peers.forget(GROUP)  # the newcomer's announcement arrives
+    newcomer_announced.set()
+    assert await asyncio.wait_for(reading, 5) == frozenset()  # that batch predates it
+    monkeypatch.setattr(peers, "_members", members)
+
+    assert await peers.peers.channels(GROUP, "chat.hub.a") == {"chat.hub.b"}
+
+
+async def test_an_arrival_ends_when_every_peer_answered():
+    arrival = peers.Arrival(frozenset({"chat.hub.a", "chat.hub.b"}))
+    arrival.acknowledged("chat.hub.a")
+    arrival.acknowledged("chat.hub.x")  # not awaited: ignored
+    waiting = asyncio.create_task(arrival.wait(5))
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    arrival.acknowledged("chat.hub.b")
+    assert await asyncio.wait_for(waiting, 1) == frozenset()
+
+    assert await peers.Arrival(frozenset()).wait(0) == frozenset()  # nobody to wait for
+
+
+async def test_an_arrival_stops_waiting_for_a_silent_peer_after_its_bound():
+    arrival = peers.Arrival(frozenset({"chat.hub.dead", "chat.hub.b"}))
+    arrival.acknowledged("chat.hub.b")
+    assert await arrival.wait(0.05) == {"chat.hub.dead"}
