@@ -44,12 +44,15 @@ def request_address(request) -> str:
     )
 
 
+def scope_header(scope, name: bytes) -> str | None:
+    """The first value of an ASGI scope's request header ``name`` (lower case), or None."""
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin1")
+    return None
+
+
 def scope_address(scope) -> str:
     """The client's address of an ASGI scope."""
     client = scope.get("client") or ("", 0)
-    forwarded = None
-    for name, value in scope.get("headers", ()):
-        if name == b"x-forwarded-for":
-            forwarded = value.decode("latin1")
-            break
-    return client_address(client[0] or "", forwarded)
+    return client_address(client[0] or "", scope_header(scope, b"x-forwarded-for"))

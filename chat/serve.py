@@ -191,29 +191,27 @@ def refuse(sentence: str) -> int:
     return 2
 
 
+def _installed_on_assignment(name: str, install):
+    """An attribute that stores ``install(value)`` whenever ``value`` is assigned to it."""
+
+    def get(server):
+        return server.__dict__.get(name)
+
+    def set_(server, value) -> None:
+        server.__dict__[name] = install(value)
+
+    return property(get, set_)
+
+
 class ChatServer(daphne.server.Server):
     """daphne's server with the chat's WebSocket protocol, HTTP body limit and lifecycle hooks."""
 
-    @property
-    def ws_factory(self):
-        return self.__dict__.get("ws_factory")
-
-    @ws_factory.setter
-    def ws_factory(self, factory) -> None:
-        # daphne's run() makes its WebSocketFactory just before listening; its public
-        # ``protocol`` attribute chooses the class of every WebSocket connection.
-        chat_protocol.install(factory)
-        self.__dict__["ws_factory"] = factory
-
-    @property
-    def http_factory(self):
-        return self.__dict__.get("http_factory")
-
-    @http_factory.setter
-    def http_factory(self, factory) -> None:
-        # daphne's run() makes its HTTPFactory just before listening: serve with one
-        # whose requests refuse bodies over CHAT_MAX_REQUEST_BYTES before reading them.
-        self.__dict__["http_factory"] = body_limit.limited(factory)
+    # daphne's run() makes its two factories just before listening: each is swapped
+    # for the chat's as it is assigned. The WebSocket factory's public ``protocol``
+    # attribute chooses the class of every WebSocket connection; the HTTP factory's
+    # requests refuse bodies over CHAT_MAX_REQUEST_BYTES before reading them.
+    ws_factory = _installed_on_assignment("ws_factory", chat_protocol.install)
+    http_factory = _installed_on_assignment("http_factory", body_limit.limited)
 
     def create_application(self, protocol, scope):
         if isinstance(protocol, ChatWebSocketProtocol):

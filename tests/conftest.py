@@ -135,6 +135,14 @@ def live_env(transactional_db: None) -> dict[str, str]:
     return env
 
 
+@pytest.fixture(params=["embedded", pytest.param("redis", marks=pytest.mark.redis)])
+def live_env_both_modes(request, live_env) -> dict[str, str]:
+    """``live_env`` twice: embedded mode, then Redis mode (a ``REDIS_URL`` of this run)."""
+    if request.param == "redis":
+        return live_env | {"REDIS_URL": request.getfixturevalue("redis_url")}
+    return live_env
+
+
 # --- Redis -----------------------------------------------------------------------
 
 
@@ -416,7 +424,7 @@ async def stop_loop_services():
     from chat.events.publisher import Publisher
     from chat.realtime.hub import Hub
 
-    hub = Hub._hubs.get(asyncio.get_running_loop())
+    hub = Hub.existing()
     if hub is not None:
         await hub.stop()
     await Publisher.stop_current()

@@ -193,6 +193,28 @@ class Peers:
             self._known[group] = (now + PEERS_TTL, found)
         return found
 
+    async def channels_of(
+        self, groups: Iterable[str], own: str
+    ) -> dict[str, frozenset[str] | None]:
+        """``channels`` of each group; cached answers without a task or a Redis trip each.
+
+        A publish batch of a hundred busy rooms asks this for every room, nearly
+        always answered from the cache: only the groups not cached are read, side by side.
+        """
+        now = time.monotonic()
+        answers: dict[str, frozenset[str] | None] = {}
+        unknown = []
+        for group in groups:
+            known = self._known.get(group)
+            if known is not None and known[0] > now:
+                answers[group] = known[1]
+            else:
+                unknown.append(group)
+        if unknown:
+            found = await asyncio.gather(*(self.channels(group, own) for group in unknown))
+            answers.update(zip(unknown, found, strict=True))
+        return answers
+
     def forget(self, group: str) -> None:
         """Read ``group``'s members again before the next send (a process joined it)."""
         self._known.pop(group, None)

@@ -214,9 +214,8 @@ async def _to_other_processes(batch: list[Outbound], publisher: Publisher | None
     own = publisher.local_channel if publisher is not None else None
     known: dict[str, frozenset[str] | None] = {}
     if own is not None:
-        groups = list({o.group for o in batch if o.group != CONTROL_GROUP})
-        found = await asyncio.gather(*(peers.peers.channels(group, own) for group in groups))
-        known = dict(zip(groups, found, strict=True))
+        groups = {o.group for o in batch if o.group != CONTROL_GROUP}
+        known = await peers.peers.channels_of(groups, own)
     direct: dict[str, list[dict]] = {}
     by_group: dict[str, list[tuple[Outbound, dict]]] = {}
     for outbound in batch:

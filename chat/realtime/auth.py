@@ -15,18 +15,11 @@ from __future__ import annotations
 from channels.auth import AuthMiddlewareStack
 from django.http.cookie import parse_cookie
 
+from chat.client_address import scope_header
 from chat.realtime.internals.asgiref_marker import single_callable
 from chat.realtime.origin import origin_allowed
 from chat.wire import protocol
 from chat.wire.errors import CloseCode, Refusal
-
-
-def header(scope, name: bytes) -> bytes | None:
-    """The first value of a request header, or None."""
-    for key, value in scope.get("headers", ()):
-        if key == name:
-            return value
-    return None
 
 
 @single_callable
@@ -45,8 +38,8 @@ class OriginCheckMiddleware:
 
     def __call__(self, scope, receive, send):
         """The inner application's awaitable, with a ``chat_refusal`` for a foreign origin."""
-        origin = header(scope, b"origin")
-        if origin is not None and not origin_allowed(scope, origin.decode("latin1")):
+        origin = scope_header(scope, b"origin")
+        if origin is not None and not origin_allowed(scope, origin):
             scope = dict(scope, chat_refusal=Refusal(CloseCode.FORBIDDEN, "origin not allowed"))
         return self.inner(scope, receive, send)
 
@@ -66,23 +59,23 @@ class BearerTokenMiddleware:
 
     def __call__(self, scope, receive, send):
         """The inner application's awaitable: through the session stack without a token."""
-        value = header(scope, b"authorization")
+        value = scope_header(scope, b"authorization")
         if value is None:
             if _unstorable_cookie(scope):
                 # The session lookup would hand the database a NUL: refuse with 4400.
                 refusal = Refusal(CloseCode.BAD_REQUEST, "a cookie contains invalid text")
                 return self.inner(dict(scope, chat_refusal=refusal), receive, send)
             return self.session_stack(scope, receive, send)
-        scheme, _, key = value.decode("latin1").partition(" ")
+        scheme, _, key = value.partition(" ")
         key = key.strip() if scheme.lower() == "bearer" else ""
         return self.inner(dict(scope, chat_token_key=key), receive, send)
 
 
 def _unstorable_cookie(scope) -> bool:
-    raw = header(scope, b"cookie")
+    raw = scope_header(scope, b"cookie")
     if raw is None:
         return False
-    cookies = parse_cookie(raw.decode("latin1")).values()
+    cookies = parse_cookie(raw).values()
     return any(protocol.text_problem(value) is not None for value in cookies)
 
 

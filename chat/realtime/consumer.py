@@ -59,6 +59,19 @@ class State(enum.Enum):
     CLOSED = "closed"
 
 
+def _parse(message) -> protocol.Command | ChatError:
+    """The client frame's command, or the ``ChatError`` that refuses it."""
+    settings = chat_settings()
+    try:
+        return protocol.parse(
+            message.get("text"),
+            max_length=settings.max_message_length,
+            page_max=settings.history_page_max,
+        )
+    except ChatError as refused:
+        return refused
+
+
 async def _open_sessions(requests: list[services.SessionRequest]) -> list:
     # A crowd connecting at once shares trips to the database thread (and queries).
     return await database_sync_to_async(services.open_sessions)(requests)
@@ -290,23 +303,14 @@ class RoomConsumer(AsyncWebsocketConsumer):
             return
         self.limits.heard()
         try:
-            settings = chat_settings()
-            try:
-                command = protocol.parse(
-                    message.get("text"),
-                    max_length=settings.max_message_length,
-                    page_max=settings.history_page_max,
-                )
-            except ChatError:
-                if self.limits.admit_frame():
-                    raise
-                await self.dropped_frame()
-                return
+            command = _parse(message)
             # Messages have CHAT_RATE_LIMIT; every other frame (typing, ping,
             # history, report, bad input) spends the connection's frame budget.
             if not isinstance(command, protocol.SendMessage) and not self.limits.admit_frame():
                 await self.dropped_frame()
                 return
+            if isinstance(command, ChatError):
+                raise command
             await self.handle(command)
         except ChatError as error:
             await self.send_error(error)

@@ -333,6 +333,11 @@ class Hub:
             hub = cls._hubs[loop] = cls()
         return hub
 
+    @classmethod
+    def existing(cls) -> Hub | None:
+        """The hub of the running event loop if one was made (never makes one)."""
+        return cls._hubs.get(asyncio.get_running_loop())
+
     async def _ensure_started(self) -> None:
         if self.reader is not None:
             return

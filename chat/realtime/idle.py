@@ -43,7 +43,7 @@ def ensure_sweeper() -> None:
 async def sweep_once(timeout: float) -> int:
     """Close the connections idle for ``timeout`` seconds or more; return how many."""
     closed = 0
-    hub = Hub._hubs.get(asyncio.get_running_loop())
+    hub = Hub.existing()
     if hub is None:
         return 0
     for connection in list(hub.connections()):

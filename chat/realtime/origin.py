@@ -14,7 +14,7 @@ from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 from django.utils.http import is_same_domain
 
-from chat.client_address import is_trusted_proxy
+from chat.client_address import is_trusted_proxy, scope_header
 
 
 def allowed_origin_hosts() -> list[str]:
@@ -28,19 +28,12 @@ def allowed_origin_hosts() -> list[str]:
     return settings.ALLOWED_HOSTS
 
 
-def _header(scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", ()):
-        if key == name:
-            return value.decode("latin1")
-    return None
-
-
 def _secure(scope) -> bool:
     if scope.get("scheme") in ("wss", "https"):
         return True
     # Behind a TLS-terminating proxy: only a trusted proxy's word counts.
     client = scope.get("client") or ("", 0)
-    proto = _header(scope, b"x-forwarded-proto")
+    proto = scope_header(scope, b"x-forwarded-proto")
     return proto is not None and proto.strip().lower() == "https" and is_trusted_proxy(client[0])
 
 
@@ -65,7 +58,7 @@ def origin_allowed(scope, origin: str) -> bool:
     origin = origin.strip()
     if _trusted_origin(origin):
         return True
-    host = _header(scope, b"host")
+    host = scope_header(scope, b"host")
     if not host:
         return False
     domain, _ = split_domain_port(host)

@@ -20,11 +20,9 @@ from tests.helpers.processes import DaphneServer
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.processes, pytest.mark.slow]
 
 
-@pytest.fixture(params=["embedded", pytest.param("redis", marks=pytest.mark.redis)])
-def env(request, live_env):
-    if request.param == "redis":
-        return live_env | {"REDIS_URL": request.getfixturevalue("redis_url")}
-    return live_env
+@pytest.fixture
+def env(live_env_both_modes):
+    return live_env_both_modes
 
 
 def post_token(server: DaphneServer, password: str, forwarded_for: str | None = None) -> int:

@@ -14,17 +14,15 @@ import websockets
 from django.conf import settings
 from websockets.asyncio.client import connect
 
-from tests.browser.conftest import session_cookie
 from tests.helpers.processes import DaphneServer
+from tests.helpers.sessions import session_cookie
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.processes, pytest.mark.slow]
 
 
-@pytest.fixture(params=["embedded", pytest.param("redis", marks=pytest.mark.redis)])
-def env(request, live_env):
-    if request.param == "redis":
-        return live_env | {"REDIS_URL": request.getfixturevalue("redis_url")}
-    return live_env
+@pytest.fixture
+def env(live_env_both_modes):
+    return live_env_both_modes
 
 
 def sign_out(server: DaphneServer, session: str) -> int:

@@ -8,7 +8,6 @@ thread, as a browser's request would arrive.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 
 import pytest
@@ -29,7 +28,7 @@ async def live(embedded):
     from chat.events.publisher import Publisher
     from chat.realtime.hub import Hub
 
-    hub = Hub._hubs.get(asyncio.get_running_loop())
+    hub = Hub.existing()
     if hub is not None:
         await hub.stop()
     await Publisher.stop_current()

@@ -243,11 +243,12 @@ class ChatWebSocketProtocol(WebSocketProtocol):
         super().serverClose(code if allowed_by_send_close(code) else 1000)
 
 
-def install(factory) -> None:
-    """Make daphne's WebSocket ``factory`` build ``ChatWebSocketProtocol``."""
+def install(factory):
+    """Make daphne's WebSocket ``factory`` build ``ChatWebSocketProtocol``; return it."""
     if FACTORY_SETTINGS.ok():
         for name in WebSocketProtocol.CONFIG_ATTRS:
             # A setting some class already has was never copied from the factory.
             if not hasattr(ChatWebSocketProtocol, name):
                 setattr(ChatWebSocketProtocol, name, _FactorySetting(name))
     factory.protocol = ChatWebSocketProtocol
+    return factory
