@@ -83,29 +83,22 @@ def selected_groups(scenarios: set[str], kinds: set[str]) -> list[Group]:
 def compare_groups(scenarios: set[str], checkout: Path, rounds: int) -> list[Group]:
     """Alternating rounds of the earlier checkout's product and this one's (SQLite)."""
     keep = tuple(k for k in ORDER if k in scenarios)
-    before = compare.describe(checkout, environment.git_commit(checkout))
-    groups = []
-    for n in range(1, rounds + 1):
-        groups.append(
-            Group(
-                compare.group_key(compare.BEFORE, n),
-                f"before ({before}) #{n}",
-                "product",
-                "sqlite",
-                scenarios=keep,
-                checkout=checkout,
-            )
+    sides = (
+        (compare.BEFORE, compare.describe(checkout, environment.git_commit(checkout)), checkout),
+        (compare.AFTER, environment.git_commit(), None),
+    )
+    return [
+        Group(
+            compare.group_key(side, n),
+            f"{side} ({name}) #{n}",
+            "product",
+            "sqlite",
+            scenarios=keep,
+            checkout=where,
         )
-        groups.append(
-            Group(
-                compare.group_key(compare.AFTER, n),
-                f"after ({environment.git_commit()}) #{n}",
-                "product",
-                "sqlite",
-                scenarios=keep,
-            )
-        )
-    return groups
+        for n in range(1, rounds + 1)
+        for side, name, where in sides
+    ]
 
 
 def next_key(keys: tuple[str, ...], key: str) -> str | None:
