@@ -21,6 +21,10 @@ from django.dispatch import receiver
 _RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smh])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
 
+# The reactions a message can get: a fixed set, so every client can show them all and
+# a reaction is never arbitrary text (docs/protocol.md lists them).
+REACTIONS = ("👍", "👎", "😄", "🎉", "😕", "❤️", "🚀", "👀")
+
 
 @dataclass(frozen=True, slots=True)
 class RateLimit:
@@ -57,6 +61,8 @@ class ChatSettings:
     # /metrics: a bearer token, and addresses that need none (see chat.views.ops).
     metrics_token: str = ""
     metrics_addresses: tuple = field(default_factory=tuple)
+    # Authors may edit or delete their own messages for this long; 0 disables both.
+    edit_window_seconds: int = 86400
 
 
 def parse_rate(value: str | None) -> RateLimit | None:
@@ -183,6 +189,7 @@ def chat_settings() -> ChatSettings:
         metrics_addresses=parse_networks(
             "CHAT_METRICS_ADDRESSES", getattr(settings, "CHAT_METRICS_ADDRESSES", ())
         ),
+        edit_window_seconds=_not_negative("CHAT_EDIT_WINDOW_SECONDS", defaults.edit_window_seconds),
     )
 
 

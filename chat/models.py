@@ -44,6 +44,10 @@ class Room(models.Model):
     # services.post_messages, which makes seq gapless and in commit order.
     last_seq = models.BigIntegerField(default=0, editable=False)
     last_message_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The number of the last change (edit, deletion, restore, reaction) to the room's
+    # messages: a second gapless counter, bumped under the same row lock, so a client
+    # reconnecting with ``changes=C`` is replayed every change after C (see RoomChange).
+    last_change = models.BigIntegerField(default=0, db_default=0, editable=False)
 
     class Meta:
         ordering = ["slug"]
@@ -69,6 +73,18 @@ class Message(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
+    edited_at = models.DateTimeField(null=True, blank=True, editable=False)
+    reply_to = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replies"
+    )
+    # ``@room``: every reader of the room is mentioned (moderators only).
+    mentions_room = models.BooleanField(default=False, db_default=False, editable=False)
+    mentions = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        through="Mention",
+        blank=True,
+        related_name="chat_mentioned_in",
+    )
 
     class Meta:
         ordering = ["room", "seq"]
@@ -92,6 +108,123 @@ class Message(models.Model):
     @property
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
+
+
+class Mention(models.Model):
+    """``@username`` in a message: a reference to the user, counted in their sidebar.
+
+    ``room`` and ``seq`` are copied from the message so "mentions of me in room R after
+    my read position" is one index range, without a join.
+    """
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="+")
+    seq = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["message", "user"], name="chat_mention_once")
+        ]
+        indexes = [models.Index(fields=["user", "room", "seq"], name="chat_mention_user")]
+
+    def __str__(self) -> str:
+        return f"@{self.user} in {self.message}"
+
+
+class MessageRevision(models.Model):
+    """A message's text before an edit; moderators see the history in the admin."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="revisions")
+    body = models.TextField()
+    # When this text was replaced, and by whom (the author).
+    replaced_at = models.DateTimeField(default=timezone.now, editable=False)
+    replaced_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["message", "replaced_at"]
+
+    def __str__(self) -> str:
+        return f"{self.message} before {self.replaced_at:%Y-%m-%d %H:%M:%S}"
+
+
+class Reaction(models.Model):
+    """One user's emoji on one message, from the fixed set in ``chat.conf.REACTIONS``."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reactions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    emoji = models.CharField(max_length=16)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["message", "created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["message", "user", "emoji"], name="chat_reaction_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.emoji} by {self.user} on {self.message}"
+
+
+class RoomChange(models.Model):
+    """A change to a stored message, with its place in the room's order of changes.
+
+    Messages keep their gapless ``seq``; changes get their own gapless ``number`` per
+    room (``Room.last_change``) and remember ``after_seq``, the room's last message
+    when they happened. A reconnect with ``since=S&changes=C`` replays every change
+    numbered above C (the message's current state, once per message); one with only
+    ``since=S`` replays the changes made since message S (``after_seq >= S``).
+    """
+
+    class Kind(models.TextChoices):
+        EDIT = "edit"
+        DELETE = "delete"
+        RESTORE = "restore"
+        REACT = "react", "reaction"
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="changes")
+    number = models.BigIntegerField()
+    after_seq = models.BigIntegerField()
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="changes")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["room", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["room", "number"], name="chat_change_room_number")
+        ]
+        indexes = [models.Index(fields=["room", "after_seq"], name="chat_change_after_seq")]
+
+    def __str__(self) -> str:
+        return f"{self.room_id}~{self.number} {self.kind} {self.message_id}"
+
+
+class ReadPosition(models.Model):
+    """How far a user has read a room: the ``seq`` of the last message they saw.
+
+    Written at most every few seconds per user and room (``chat.stores.read_positions``
+    coalesces), never per delivered message. The rooms a user has a position in are
+    the rooms of their sidebar.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_read_positions"
+    )
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="read_positions")
+    seq = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "room"], name="chat_read_once")]
+
+    def __str__(self) -> str:
+        return f"{self.user} read {self.room} to {self.seq}"
 
 
 class Sanction(models.Model):

@@ -85,6 +85,12 @@ def _replace_event(room_id: int, payload: dict[str, Any], frame: str) -> Outboun
     )
 
 
+def update_event(room_id: int, payload: dict[str, Any], change: int) -> Outbound:
+    """A stored message changed: clients get ``update`` with its current state, the
+    cache the new state."""
+    return _replace_event(room_id, payload, protocol.update_frame(payload, change))
+
+
 def room_event(room_id: int, info: dict[str, Any]) -> Outbound:
     """A moderator changed the room (lock, slow mode)."""
     return Outbound(

@@ -43,6 +43,7 @@ class ServerType:
     TYPING = "typing"
     REPORTED = "reported"
     DELETED = "deleted"
+    UPDATE = "update"
     ROOM = "room"
     PONG = "pong"
     ERROR = "error"
@@ -303,6 +304,11 @@ def reported_frame(message_id: int) -> str:
 
 def deleted_frame(message_id: int, seq: int) -> str:
     return encode({"type": ServerType.DELETED, "id": message_id, "seq": seq})
+
+
+def update_frame(payload: dict[str, Any], change: int) -> str:
+    """A stored message changed (edit, restore, reaction): its whole current state."""
+    return encode({"type": ServerType.UPDATE, "change": change, "message": payload})
 
 
 def room_frame(room: dict[str, Any]) -> str:
