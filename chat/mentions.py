@@ -38,10 +38,14 @@ def store(
     post path already knows them. Sets ``message.chat_mentions`` (the usernames, for
     the payload) on every message that has an ``@``, and ``mentions_room``.
     """
-    found = {message: grammar.find(message.body) for message in messages if "@" in message.body}
-    found = {message: names for message, names in found.items() if names.names or names.room}
-    for message in found:
-        message.chat_mentions = []
+    found = {}
+    for message in messages:
+        if "@" in message.body:
+            # Set even when nothing resolves, so the payload asks no query for it.
+            message.chat_mentions = []
+            names = grammar.find(message.body)
+            if names.names or names.room:
+                found[message] = names
     if not found:
         return
     room_wide = [

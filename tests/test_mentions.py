@@ -49,6 +49,14 @@ def test_a_plain_message_keeps_its_old_payload(room, user):
     assert not Mention.objects.exists()
 
 
+def test_an_at_sign_that_mentions_nobody_costs_no_query_when_posting(room, user):
+    with CaptureQueriesContext(connection) as plain:
+        services.post_message(room=room, author=user, body="plain")
+    with CaptureQueriesContext(connection) as address:
+        services.post_message(room=room, author=user, body="mail bob@example.com or `@x`")
+    assert len(address) == len(plain)
+
+
 def test_unknown_names_self_mentions_and_inactive_users_are_plain_text(room, user, make_user):
     make_user("ghost", is_active=False)
     result = services.post_message(room=room, author=user, body="@nobody @alice @ghost")
