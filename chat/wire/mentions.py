@@ -10,12 +10,12 @@ The grammar:
 - ``@`` starts a mention at the start of the text or after a character that cannot
   be part of a name or an address (so ``bob@example.com`` and
   ``https://host/@bob`` mention nobody).
-- The name is the longest run of letters, digits and ``_ . @ + -`` after it,
-  starting with a letter, digit or ``_`` (the
-  characters Django allows in usernames, so e-mail addresses work as names:
-  ``@alice@example.com``). Punctuation that ends a sentence is not part of the name:
-  when the run ends in ``. @ + -``, the run without them is tried as well, the
-  longer one first (``@bob.`` names ``bob.`` if there is such a user, else ``bob``).
+- The name is the longest run of letters, digits and ``_ . @ + -`` (the characters
+  Django allows in usernames) after it, starting with a letter, digit or ``_``; so
+  e-mail addresses work as names: ``@alice@example.com``. Punctuation that ends a
+  sentence is not part of the name: when the run ends in ``. @ + -``, the run without
+  them is tried as well, the longer one first (``@bob.`` names ``bob.`` if there is
+  such a user, else ``bob``). Names compare exactly, as stored.
 - ``@room`` (any case) mentions every reader of the room; the server honours it
   for the room's moderators only and it is plain text otherwise. A user called
   ``room`` cannot be mentioned by name.
