@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from chat import hot_sql
 from chat.conf import chat_settings
-from chat.models import ApiToken, Ban, Message, Mute, Room
+from chat.models import ApiToken, Ban, Mention, Message, Mute, Room
 from chat.wire import protocol
 from chat.wire.errors import CloseCode, Refusal
 
@@ -35,7 +35,20 @@ def message_payload(message: Message, *, room_slug: str, username: str | None) -
         ts=protocol.timestamp(message.created_at),
         client_id=message.client_id,
         deleted=message.deleted_at is not None,
+        mentions=_mentions_of(message),
+        mentions_room=message.mentions_room,
     )
+
+
+def _mentions_of(message: Message) -> list[str]:
+    # The post path sets ``chat_mentions`` as it stores them (no query per message);
+    # a message read back from the database asks only when its body has an "@".
+    names = getattr(message, "chat_mentions", None)
+    if names is None:
+        if message.deleted_at is not None or "@" not in message.body:
+            return []
+        names = mention_names([message.pk]).get(message.pk, [])
+    return names
 
 
 def _payloads(queryset: QuerySet[Message], room: Room) -> list[dict[str, Any]]:
@@ -44,7 +57,7 @@ def _payloads(queryset: QuerySet[Message], room: Room) -> list[dict[str, Any]]:
     rows = queryset.values_list(
         "pk", "seq", "body", "client_id", "created_at", "deleted_at", author_name
     )
-    return [
+    payloads = [
         protocol.message_payload(
             id=pk,
             seq=seq,
@@ -57,6 +70,42 @@ def _payloads(queryset: QuerySet[Message], room: Room) -> list[dict[str, Any]]:
         )
         for pk, seq, body, client_id, created_at, deleted_at, username in rows
     ]
+    return with_mentions(payloads)
+
+
+def mention_names(message_ids: list[int]) -> dict[int, list[str]]:
+    """The usernames each of ``message_ids`` mentions, in the order written: one query."""
+    username = f"user__{get_user_model().USERNAME_FIELD}"
+    rows = (
+        Mention.objects.filter(message_id__in=message_ids)
+        .order_by("pk")
+        .values_list("message_id", username)
+    )
+    names: dict[int, list[str]] = {}
+    for message_id, name in rows:
+        names.setdefault(message_id, []).append(name)
+    return names
+
+
+def with_mentions(payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Add ``mentions`` and ``mentions_room`` to message payloads (in place).
+
+    Only payloads whose body has an "@" can have any, so a page without one costs no
+    query; otherwise two (the names, and which messages mention the room).
+    """
+    ids = [p["id"] for p in payloads if not p.get("deleted") and "@" in p["body"]]
+    if not ids:
+        return payloads
+    names = mention_names(ids)
+    room_wide = set(
+        Message.objects.filter(pk__in=ids, mentions_room=True).values_list("pk", flat=True)
+    )
+    for payload in payloads:
+        if payload["id"] in names:
+            payload["mentions"] = names[payload["id"]]
+        if payload["id"] in room_wide:
+            payload["mentions_room"] = True
+    return payloads
 
 
 def messages_between(

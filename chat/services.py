@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from chat import hot_sql, selectors
+from chat import hot_sql, mentions, selectors
 from chat.conf import chat_settings
 from chat.events import outbound
 from chat.events.publisher import publish_on_commit
@@ -149,6 +149,7 @@ def _post_batch(requests: list[PostRequest]) -> list[PostResult | ChatError]:
     if new:
         hot_sql.insert_messages([message for _, message in new])
         hot_sql.set_last_seqs({message.room_id: seqs[message.room_id] for _, message in new}, now)
+        mentions.store([message for _, message in new], moderators=moderators, now=now)
 
     events = []
     for created, found in ((True, new), (False, repeats)):

@@ -61,7 +61,7 @@ class InteractiveView:
             say(f"-- reconnected; {missed}")
         self._note_oldest(new)
         for message in new:
-            say(render.message_line(message))
+            say(render.message_line(message, me=self.user))
         if not reconnect:
             room = ready.get("room") or {}
             if room.get("locked") or room.get("slow_mode"):
@@ -74,7 +74,7 @@ class InteractiveView:
 
     def message(self, payload: dict[str, Any]) -> None:
         self._note_oldest([payload])
-        say(render.message_line(payload))
+        say(render.message_line(payload, me=self.user))
 
     def frame(self, frame: dict[str, Any]) -> None:
         kind = frame.get("type")
@@ -89,7 +89,7 @@ class InteractiveView:
             messages = frame.get("messages") or []
             say(f"-- {len(messages)} earlier message(s):")
             for message in messages:
-                say(render.message_line(message))
+                say(render.message_line(message, me=self.user))
             self._note_oldest(messages)
             if not frame.get("has_more"):
                 say("-- that is the beginning of the room")

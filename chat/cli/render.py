@@ -43,14 +43,29 @@ def local_time(ts: str | None, today: datetime | None = None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M")
 
 
-def message_line(message: dict[str, Any], today: datetime | None = None) -> str:
-    """``12:03 alice: hello``; continuation lines indented under the body."""
+# Marks a line that mentions the reader (by name, or ``@room``).
+MENTION_MARK = "!"
+
+
+def mentions_me(message: dict[str, Any], me: str) -> bool:
+    """Whether ``message`` mentions ``me``: by name (``mentions``) or ``@room``."""
+    if not me or message.get("deleted"):
+        return False
+    return bool(message.get("mentions_room")) or me in (message.get("mentions") or ())
+
+
+def message_line(message: dict[str, Any], today: datetime | None = None, *, me: str = "") -> str:
+    """``12:03 alice: hello``; continuation lines indented under the body.
+
+    A message that mentions ``me`` is marked: ``12:03 ! alice: @me hello``.
+    """
     when = local_time(message.get("ts"), today)
     if message.get("deleted"):
         return f"{when} [a deleted message]"
     user = clean(str(message.get("user") or "?"))
     lines = [clean(line) for line in str(message.get("body", "")).split("\n")]
-    head = f"{when} {user}: "
+    mark = f"{MENTION_MARK} " if mentions_me(message, me) else ""
+    head = f"{when} {mark}{user}: "
     indent = " " * len(head)
     return head + ("\n" + indent).join(lines)
 

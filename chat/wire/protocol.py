@@ -218,11 +218,18 @@ def message_payload(
     ts: str,
     client_id: str | None,
     deleted: bool = False,
+    mentions: Sequence[str] = (),
+    mentions_room: bool = False,
 ) -> dict[str, Any]:
-    """The JSON object for one message, or its tombstone when deleted."""
+    """The JSON object for one message, or its tombstone when deleted.
+
+    ``mentions`` (the usernames the message mentions) and ``mentions_room`` (an
+    ``@room`` by a moderator) are left out when empty, so plain messages keep their
+    old shape.
+    """
     if deleted:
         return {"id": id, "seq": seq, "deleted": True}
-    return {
+    payload = {
         "id": id,
         "seq": seq,
         "room": room,
@@ -231,6 +238,11 @@ def message_payload(
         "ts": ts,
         "client_id": client_id,
     }
+    if mentions:
+        payload["mentions"] = list(mentions)
+    if mentions_room:
+        payload["mentions_room"] = True
+    return payload
 
 
 def message_frame(payload: dict[str, Any]) -> str:

@@ -172,3 +172,19 @@ def test_token_keys_never_start_with_a_dash(monkeypatch):
     monkeypatch.setattr(services.secrets, "token_urlsafe", lambda n: next(keys))
 
     assert services.new_token_key() == "fine-key"
+
+
+def test_lines_that_mention_me_are_marked():
+    now = datetime(2024, 5, 1, 12, 0, tzinfo=UTC).astimezone()
+    ts = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    named = {"seq": 1, "user": "bob", "body": "@carol hi\nmore", "ts": ts, "mentions": ["carol"]}
+    everyone = {"seq": 2, "user": "bob", "body": "@room hi", "ts": ts, "mentions_room": True}
+    other = {"seq": 3, "user": "bob", "body": "@dave hi", "ts": ts, "mentions": ["dave"]}
+
+    line = render.message_line(named, today=now, me="carol")
+    head = f"{now:%H:%M} ! bob: "
+    assert line == f"{head}@carol hi\n{' ' * len(head)}more"
+    assert render.message_line(everyone, today=now, me="carol").startswith(head)
+    assert render.message_line(other, today=now, me="carol").startswith(f"{now:%H:%M} bob: ")
+    assert render.message_line(named, today=now).startswith(f"{now:%H:%M} bob: ")
+    assert not render.mentions_me({"deleted": True, "mentions_room": True}, "carol")

@@ -5,7 +5,9 @@
 
 import { ActionDialog } from "./actions.js";
 import { Composer } from "./composer.js";
-import { el } from "./format.js";
+import { el, mentionsMe } from "./format.js";
+import { MentionComplete } from "./mention_complete.js";
+import { MentionNotifier } from "./notify.js";
 import { Outbox } from "./outbox.js";
 import { People } from "./people.js";
 import { RoomSocket } from "./socket.js";
@@ -99,6 +101,28 @@ const composer = new Composer({
   onTyping: (active) => socket.send({ type: "typing", active }),
 });
 
+// Names to offer after "@": who is online, then who wrote recently.
+function mentionNames() {
+  const authors = [...byId("messages").querySelectorAll("li.msg[data-user]")].slice(-200);
+  return [...people.online, ...authors.map((item) => item.dataset.user)];
+}
+
+new MentionComplete({
+  form: byId("composer"),
+  input: byId("composer-input"),
+  list: byId("mention-list"),
+  names: mentionNames,
+  me: config.user,
+  canMentionRoom: () => config.isModerator,
+});
+
+const notifier = new MentionNotifier({
+  button: byId("notify-enable"),
+  status: byId("notify-status"),
+  room: config.slug,
+  me: config.user,
+});
+
 const dialog = new ActionDialog({
   dialog: byId("action-dialog"),
   roomUrl: config.roomUrl,
@@ -166,6 +190,7 @@ function live(message) {
     unseenWhileHidden += 1;
     document.title = `(${unseenWhileHidden}) ${baseTitle}`;
   }
+  if (result === "added" && !message.deleted) notifier.consider(message, mentionsMe(message, config.user));
   track(message);
 }
 

@@ -3,7 +3,7 @@
 // prepended without moving what the reader sees, and a "new messages" button when
 // the reader is not at the bottom. User text only ever goes in through textContent.
 
-import { appendLinkified, avatarClass, el, fullTime, parseTimestamp, shortTime } from "./format.js";
+import { appendFormatted, avatarClass, el, fullTime, mentionsMe, parseTimestamp, shortTime } from "./format.js";
 
 // Messages of one author closer than this share one header.
 const GROUP_GAP_MS = 5 * 60 * 1000;
@@ -75,8 +75,9 @@ export class Timeline {
     const author = el("span", "msg-author", message.user);
     if (message.user === this.me) author.classList.add("is-me");
     head.append(author, " ", timeElement(date, "msg-time"));
-    const body = el("p", "msg-body");
-    appendLinkified(body, message.body);
+    const body = el("div", "msg-body");
+    this.fillBody(body, message);
+    if (mentionsMe(message, this.me) && message.user !== this.me) item.classList.add("msg--mention");
     const status = el("p", "msg-status");
     status.hidden = true;
     const main = el("div", "msg-main");
@@ -84,6 +85,17 @@ export class Timeline {
     item.append(avatar, side, main, el("div", "msg-actions"));
     if (message.seq) this.confirmElement(item, message);
     return item;
+  }
+
+  /** The body, formatted, with the mentions the server confirmed highlighted. */
+  fillBody(body, message) {
+    body.replaceChildren();
+    if (message.mentions?.length || message.mentions_room) body.dataset.mentions = "shown";
+    appendFormatted(body, message.body, {
+      mentions: message.mentions,
+      mentionsRoom: message.mentions_room,
+      me: this.me,
+    });
   }
 
   buildTombstone(message) {
@@ -171,6 +183,11 @@ export class Timeline {
         this.replace(existing, this.build(message));
         return "replaced";
       }
+      // Our own message, confirmed by its ack before the room's copy (with mentions) came.
+      const body = existing.querySelector(".msg-body");
+      if (body && !body.dataset.mentions && (message.mentions?.length || message.mentions_room)) {
+        this.fillBody(body, message);
+      }
       return "duplicate";
     }
     if (!message.deleted && message.client_id && message.user === this.me && this.unconfirmed.has(message.client_id)) {
@@ -235,7 +252,8 @@ export class Timeline {
   }
 
   /** Our message was stored: give it its seq and id, and move it to its place. */
-  confirm(clientId, { id, seq, ts }) {
+  confirm(clientId, message) {
+    const { id, seq, ts } = message;
     const item = this.unconfirmed.get(clientId);
     if (!item) return false;
     const stick = this.atBottom();
@@ -244,6 +262,8 @@ export class Timeline {
     item.remove();
     this.regroup(next);
     if (!this.bySeq.has(seq)) {
+      // The room's copy knows whom the message mentions; the pending one could not.
+      if (message.mentions?.length || message.mentions_room) this.fillBody(item.querySelector(".msg-body"), message);
       this.confirmElement(item, { id, seq, ts });
       this.place(item, seq);
     }
