@@ -24,7 +24,10 @@ LAYERS = [
     ("stores", ["chat.stores"]),
     ("reads", ["chat.selectors", "chat.hot_sql", "chat.history"]),
     ("events", ["chat.events"]),
-    ("services", ["chat.changes", "chat.services", "chat.signin", "chat.abuse_limits"]),
+    (
+        "services",
+        ["chat.changes", "chat.services", "chat.signin", "chat.abuse_limits", "chat.reactions"],
+    ),
     ("realtime", ["chat.realtime"]),
     (
         "entry points",
