@@ -4,6 +4,7 @@
 // the reader is not at the bottom. User text only ever goes in through textContent.
 
 import { appendLinkified, avatarClass, el, fullTime, parseTimestamp, shortTime } from "./format.js";
+import { reactionChips } from "./reactions.js";
 
 // Messages of one author closer than this share one header.
 const GROUP_GAP_MS = 5 * 60 * 1000;
@@ -39,6 +40,7 @@ export class Timeline {
     this.onAction = onAction;
     this.bySeq = new Map();
     this.unconfirmed = new Map(); // client_id -> <li>
+    this.payloads = new WeakMap(); // <li> -> the message it shows (for the reaction picker)
     this.hasMore = false;
     this.loadingOlder = false;
     this.started = false;
@@ -52,7 +54,7 @@ export class Timeline {
     list.addEventListener("click", (event) => {
       const button = event.target.closest("button[data-action]");
       const item = button?.closest("li.msg");
-      if (item) this.onAction(button.dataset.action, item);
+      if (item) this.onAction(button.dataset.action, item, button);
     });
   }
 
@@ -81,6 +83,9 @@ export class Timeline {
     status.hidden = true;
     const main = el("div", "msg-main");
     main.append(head, body, status);
+    const chips = reactionChips(message, this.me);
+    if (chips) main.append(chips);
+    this.payloads.set(item, message);
     item.append(avatar, side, main, el("div", "msg-actions"));
     if (message.seq) this.confirmElement(item, message);
     return item;
@@ -113,6 +118,7 @@ export class Timeline {
     const user = item.dataset.user;
     const own = user === this.me;
     actions.replaceChildren();
+    actions.append(actionButton("react", "React", `React to message from ${user}`));
     if (!own) actions.append(actionButton("report", "Report", `Report message from ${user}`));
     if (this.isModerator) {
       actions.append(actionButton("delete", "Delete", `Delete message from ${user}`));
@@ -291,6 +297,34 @@ export class Timeline {
     for (const item of this.unconfirmed.values()) {
       if (item.classList.contains("msg--pending")) item.querySelector(".msg-status").textContent = text;
     }
+  }
+
+  /** The message an item shows, as last received (its reactions included). */
+  payload(item) {
+    return this.payloads.get(item) || {};
+  }
+
+  /**
+   * An `update` frame: draw the message again from its current state. Returns false
+   * when it is not shown (an older page brings its current state when loaded).
+   */
+  applyUpdate(message) {
+    const existing = this.bySeq.get(message.seq);
+    if (!existing) return false;
+    if (message.deleted) {
+      this.tombstone(message.id, message.seq);
+      return true;
+    }
+    const stick = this.atBottom();
+    const focusedEmoji = existing.contains(document.activeElement) ? document.activeElement.dataset.emoji : null;
+    const fresh = this.build(message);
+    this.replace(existing, fresh);
+    if (focusedEmoji) {
+      const same = [...fresh.querySelectorAll("[data-emoji]")].find((b) => b.dataset.emoji === focusedEmoji);
+      same?.focus({ preventScroll: true });
+    }
+    if (stick) this.scrollToBottom();
+    return true;
   }
 
   tombstone(id, seq) {
