@@ -66,3 +66,44 @@ def test_a_reaction_shows_on_the_other_page_at_once_and_toggles(
         alice.wait_state("live")
         chips = alice.message("ship it").locator(".reaction-chip:not(.reaction-add)")
         expect(chips).to_have_text(["👍1", "🎉1"])
+
+
+# The timeline's own rules, on a scratch list in a real page (no server traffic).
+TIMELINE_SCRIPT = """async () => {
+  const { Timeline } = await import("/static/chat/js/timeline.js");
+  const scroller = document.createElement("div");
+  const list = document.createElement("ol");
+  scroller.append(list);
+  document.body.append(scroller);
+  const timeline = new Timeline({
+    scroller, list, edge: document.createElement("p"), newButton: document.createElement("button"),
+    me: "bob", isModerator: false, onNeedOlder: () => false, onAction: () => {},
+  });
+  const message = (seq, reactions) => ({
+    id: 100 + seq, seq, room: "lobby", user: "alice", body: `m${seq}`,
+    ts: "2026-12-07T08:00:00.000Z", client_id: null, ...(reactions ? { reactions } : {}),
+  });
+  const chips = (seq) => [...list.querySelectorAll(`li[data-seq="${seq}"] .reaction-chip`)]
+    .map((chip) => chip.textContent);
+  const thumbs = [{ emoji: "👍", count: 1, users: ["carol"] }];
+  timeline.reset([message(1)], false);
+  const applied = timeline.applyUpdate(message(1, thumbs));
+  // An update that overtook its message waits for it, then wins over its older state.
+  const early = timeline.applyUpdate(message(2, thumbs));
+  timeline.addLive(message(2));
+  const result = { applied, early, one: chips(1), two: chips(2) };
+  scroller.remove();
+  return result;
+}"""
+
+
+def test_the_timeline_applies_updates_by_id_even_when_they_overtake_the_message(
+    server, open_ui, user, room
+):
+    alice = open_ui(server.url, user=user).open_room("lobby")
+    assert alice.page.evaluate(TIMELINE_SCRIPT) == {
+        "applied": True,
+        "early": False,
+        "one": ["👍1", "+"],
+        "two": ["👍1", "+"],
+    }

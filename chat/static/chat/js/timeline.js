@@ -41,6 +41,9 @@ export class Timeline {
     this.bySeq = new Map();
     this.unconfirmed = new Map(); // client_id -> <li>
     this.payloads = new WeakMap(); // <li> -> the message it shows (for the reaction picker)
+    // Updates that overtook their message (a reaction relayed by another server
+    // process while the message waits behind an earlier seq): seq -> newer state.
+    this.early = new Map();
     this.hasMore = false;
     this.loadingOlder = false;
     this.started = false;
@@ -140,6 +143,11 @@ export class Timeline {
     else this.list.prepend(item);
     this.regroup(item);
     this.regroup(item.nextElementSibling);
+    const newer = this.early.get(seq);
+    if (newer) {
+      this.early.delete(seq);
+      if (!item.classList.contains("msg--deleted")) this.applyUpdate(newer);
+    }
   }
 
   regroup(item) {
@@ -193,6 +201,7 @@ export class Timeline {
   reset(messages, hasMore) {
     for (const item of this.bySeq.values()) item.remove();
     this.bySeq.clear();
+    this.early.clear(); // ready carries every message's current state
     for (const message of messages) this.upsert(message);
     for (const item of this.unconfirmed.values()) this.regroup(item);
     this.started = true;
@@ -310,7 +319,13 @@ export class Timeline {
    */
   applyUpdate(message) {
     const existing = this.bySeq.get(message.seq);
-    if (!existing) return false;
+    if (!existing) {
+      if (message.seq > this.highestSeq() && !message.deleted) {
+        this.early.set(message.seq, message);
+        if (this.early.size > 200) this.early.delete(this.early.keys().next().value);
+      }
+      return false;
+    }
     if (message.deleted) {
       this.tombstone(message.id, message.seq);
       return true;
@@ -333,6 +348,13 @@ export class Timeline {
     const stick = this.atBottom();
     this.replace(existing, this.buildTombstone({ id, seq }));
     if (stick) this.scrollToBottom();
+  }
+
+  highestSeq() {
+    for (let item = this.list.lastElementChild; item; item = item.previousElementSibling) {
+      if (item.dataset.seq) return Number(item.dataset.seq);
+    }
+    return 0;
   }
 
   lowestSeq() {
