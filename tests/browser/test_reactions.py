@@ -32,6 +32,10 @@ def test_a_reaction_shows_on_the_other_page_at_once_and_toggles(
         picker = bob.page.get_by_role("menu", name="Reactions")
         expect(picker).to_be_visible()
         expect(picker.get_by_role("menuitemcheckbox", name="👍")).to_be_focused()
+        # Placed beside what opened it (fixed, positioned from the opener's box).
+        opener = bob.message("ship it").get_by_role("button", name="React to message from alice")
+        near, box = opener.bounding_box(), picker.bounding_box()
+        assert abs(box["y"] - (near["y"] + near["height"])) < 12, (near, box)
         bob.page.keyboard.press("ArrowRight")
         bob.page.keyboard.press("ArrowLeft")
         bob.page.keyboard.press("Enter")
