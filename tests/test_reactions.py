@@ -1,5 +1,6 @@
 """chat.reactions: one reaction per user, emoji and message; idempotent; live after commit."""
 
+import json
 import threading
 from datetime import timedelta
 
@@ -37,8 +38,6 @@ def message(room, user):
 
 def _update(outbound):
     """The ``update`` frame an outbound event carries, decoded."""
-    import json
-
     return json.loads(outbound.event["text"])
 
 
