@@ -26,7 +26,7 @@ from django.utils.functional import cached_property
 from django.utils.text import Truncator
 
 from chat import services
-from chat.models import ApiToken, Ban, Message, ModerationAction, Mute, Report, Room
+from chat.models import ApiToken, Ban, Message, ModerationAction, Mute, Reaction, Report, Room
 
 # --- shared pieces ---------------------------------------------------------------
 
@@ -262,6 +262,36 @@ class RoomAdmin(UserFieldsMixin, admin.ModelAdmin):
 # --- messages --------------------------------------------------------------------
 
 
+class ReactionInline(admin.TabularInline):
+    """Who reacted with what, read-only: reactions change through the room (the
+    service numbers the change and updates open pages), never behind its back."""
+
+    model = Reaction
+    fields = ("emoji", "user", "created_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ("created_at", "pk")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user")
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        # Whoever may see the message may see its reactions.
+        return request.user.has_perm("chat.view_message") or request.user.has_perm(
+            "chat.change_message"
+        )
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
     list_display = ("id", "room", "seq", "author", "text", "created_at", "is_deleted", "deleted_by")
@@ -285,6 +315,7 @@ class MessageAdmin(admin.ModelAdmin):
         "deleted_by",
     )
     readonly_fields = fields
+    inlines = (ReactionInline,)
     action_form = ReasonActionForm
     actions = ("delete_messages", "restore_messages")
 

@@ -16,8 +16,8 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from chat import hot_sql
-from chat.conf import chat_settings
-from chat.models import ApiToken, Ban, Mention, Message, Mute, Room
+from chat.conf import REACTIONS, chat_settings
+from chat.models import ApiToken, Ban, Mention, Message, Mute, Reaction, Room
 from chat.wire import protocol
 from chat.wire.errors import CloseCode, Refusal
 
@@ -70,7 +70,7 @@ def _payloads(queryset: QuerySet[Message], room: Room) -> list[dict[str, Any]]:
         )
         for pk, seq, body, client_id, created_at, deleted_at, username in rows
     ]
-    return with_mentions(payloads)
+    return with_mentions(with_reactions(payloads))
 
 
 def mention_names(message_ids: list[int]) -> dict[int, list[str]]:
@@ -105,6 +105,29 @@ def with_mentions(payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
             payload["mentions"] = names[payload["id"]]
         if payload["id"] in room_wide:
             payload["mentions_room"] = True
+    return payloads
+
+
+def with_reactions(payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Add the current ``reactions`` to message payloads (in place): one query for all.
+
+    Tombstones get none; a message nobody reacted to keeps its payload unchanged.
+    """
+    ids = [payload["id"] for payload in payloads if not payload.get("deleted")]
+    if not ids:
+        return payloads
+    username = f"user__{get_user_model().USERNAME_FIELD}"
+    rows = (
+        Reaction.objects.filter(message_id__in=ids)
+        .order_by("created_at", "pk")
+        .values_list("message_id", "emoji", username)
+    )
+    by_message: dict[int, list[tuple[str, str]]] = {}
+    for message_id, emoji, name in rows:
+        by_message.setdefault(message_id, []).append((emoji, name))
+    for payload in payloads:
+        if payload["id"] in by_message and not payload.get("deleted"):
+            payload["reactions"] = protocol.reaction_summary(by_message[payload["id"]], REACTIONS)
     return payloads
 
 

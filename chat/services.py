@@ -272,6 +272,18 @@ def _refusal(
     return None
 
 
+def write_refusal(*, room: Room, user: User) -> ChatError | None:
+    """Why ``user`` may not write in ``room`` now, or None: the posting rules (ban,
+    mute, private room, lock; moderators pass the lock) without slow mode, which
+    paces messages only. For writes other than messages, such as reactions."""
+    now = timezone.now()
+    request = PostRequest(room_id=room.pk, author=user, body="")
+    moderators = _moderator_pairs([request])
+    members = _private_member_pairs([request], {room.pk: room}, moderators)
+    sanctions = _Sanctions({(room.pk, user.pk)}, now)
+    return _refusal(room, user.pk, sanctions, moderators, {}, now, members)
+
+
 def _with_client_id(error: ChatError, client_id: str | None) -> ChatError:
     return ChatError(error.code, error.detail, retry_after=error.retry_after, client_id=client_id)
 
@@ -359,6 +371,7 @@ def restore_message(*, message: Message, by: User) -> Message:
     payload = selectors.message_payload(
         message, room_slug=message.room.slug, username=message.author.get_username()
     )
+    selectors.with_reactions([payload])  # the reactions it had come back with it
     publish_on_commit(outbound.restored_event(message.room_id, payload))
     return message
 

@@ -26,7 +26,14 @@ LAYERS = [
     ("events", ["chat.events"]),
     (
         "services",
-        ["chat.changes", "chat.mentions", "chat.services", "chat.signin", "chat.abuse_limits"],
+        [
+            "chat.changes",
+            "chat.mentions",
+            "chat.services",
+            "chat.signin",
+            "chat.abuse_limits",
+            "chat.reactions",
+        ],
     ),
     ("realtime", ["chat.realtime"]),
     (

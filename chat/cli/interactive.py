@@ -15,11 +15,13 @@ from chat.wire.protocol import ServerType
 
 DEFAULT_HISTORY_PAGE = 20
 QUIT_WAIT = 5.0  # seconds /quit waits for messages still unacknowledged
+MAX_KNOWN = 5000  # messages remembered for /react (the newest)
 
 HELP = """\
 -- commands:
 --   /history [N]  show N earlier messages (default 20)
 --   /who          who is online
+--   /react [SEQ] EMOJI  react to message SEQ (default the latest); again to take it back
 --   /quit         leave (also Ctrl-D)
 --   //text        send a message that starts with /"""
 
@@ -37,8 +39,11 @@ class InteractiveView:
         self.user = ""
         self.online: set[str] = set()
         self.oldest_seq: int | None = None  # the earliest message shown
+        # seq -> the latest payload seen, for /react and for reaction changes.
+        self.known: dict[int, dict[str, Any]] = {}
 
     def _note_oldest(self, messages: list[dict[str, Any]]) -> None:
+        self._remember(messages)
         if messages and (self.oldest_seq is None or messages[0]["seq"] < self.oldest_seq):
             self.oldest_seq = messages[0]["seq"]
 
@@ -67,6 +72,31 @@ class InteractiveView:
             if room.get("locked") or room.get("slow_mode"):
                 say("-- " + render.room_line(room))
             say("-- type a message and press Enter; /help lists commands")
+
+    def _remember(self, messages: list[dict[str, Any]]) -> None:
+        for message in messages:
+            if isinstance(message.get("seq"), int):
+                self.known[message["seq"]] = message
+        if len(self.known) > MAX_KNOWN:
+            for seq in sorted(self.known)[: len(self.known) - MAX_KNOWN]:
+                del self.known[seq]
+
+    def updated(self, payload: dict[str, Any]) -> None:
+        """An ``update``: say so when the message's reactions changed."""
+        before = self.known.get(payload.get("seq"), {}).get("reactions") or []
+        self._remember([payload])
+        if (payload.get("reactions") or []) != before:
+            say(render.reactions_line(payload))
+
+    def latest_seq(self) -> int | None:
+        return max(self.known, default=None)
+
+    def reacted(self, seq: int, emoji: str) -> bool:
+        """Whether this user already has ``emoji`` on message ``seq``."""
+        for reaction in self.known.get(seq, {}).get("reactions") or []:
+            if reaction.get("emoji") == emoji:
+                return self.user in (reaction.get("users") or [])
+        return False
 
     def who(self) -> str:
         names = ", ".join(render.clean(name) for name in sorted(self.online))
@@ -97,6 +127,8 @@ class InteractiveView:
             say(f"-- message #{frame.get('seq')} was deleted by a moderator")
         elif kind == ServerType.ROOM:
             say("-- " + render.room_line(frame.get("room") or {}))
+        elif kind == ServerType.UPDATE:
+            self.updated(frame.get("message") or {})
         elif kind == ServerType.ERROR:
             say(f"!! {frame.get('code')}: {render.clean(str(frame.get('detail', '')))}")
         elif kind == ServerType.REPORTED:
@@ -131,6 +163,8 @@ async def handle_input(line: str, session: RoomSession, view: InteractiveView) -
         say(HELP)
     elif command == "/history":
         await show_history(argument, session, view)
+    elif command == "/react":
+        await react(argument, session, view)
     else:
         say(f"-- unknown command {render.clean(command)}; /help lists commands")
     return True
@@ -147,6 +181,25 @@ async def show_history(argument: str, session: RoomSession, view: InteractiveVie
         say("-- no earlier messages")
         return
     if not await session.request_history(before, limit):
+        say("-- not connected; try again in a moment")
+
+
+async def react(argument: str, session: RoomSession, view: InteractiveView) -> None:
+    """``/react [SEQ] EMOJI``: toggle this user's reaction on a message shown here."""
+    parts = argument.split()
+    if len(parts) == 1:
+        seq, emoji = view.latest_seq(), parts[0]
+    elif len(parts) == 2 and parts[0].isascii() and parts[0].isdigit():
+        seq, emoji = int(parts[0]), parts[1]
+    else:
+        say("-- usage: /react [SEQ] EMOJI, e.g. /react 👍 (the latest message)")
+        return
+    message = view.known.get(seq) if seq is not None else None
+    if message is None or message.get("deleted"):
+        say(f"-- no message #{seq} here to react to" if seq else "-- no message to react to")
+        return
+    active = not view.reacted(seq, emoji)
+    if not await session.react(message["id"], emoji, active=active):
         say("-- not connected; try again in a moment")
 
 

@@ -67,7 +67,26 @@ def message_line(message: dict[str, Any], today: datetime | None = None, *, me: 
     mark = f"{MENTION_MARK} " if mentions_me(message, me) else ""
     head = f"{when} {mark}{user}: "
     indent = " " * len(head)
-    return head + ("\n" + indent).join(lines)
+    summary = reactions_text(message)
+    return head + ("\n" + indent).join(lines) + (f"  [{summary}]" if summary else "")
+
+
+def reactions_text(message: dict[str, Any]) -> str:
+    """A message's reactions as ``👍 2 🎉 1``, in the server's order ("" when none)."""
+    return " ".join(
+        f"{clean(str(reaction.get('emoji', '')))} {clean(str(reaction.get('count', '')))}"
+        for reaction in message.get("reactions") or []
+        if isinstance(reaction, dict)
+    )
+
+
+def reactions_line(message: dict[str, Any]) -> str:
+    """``  reactions on #12 (alice: ship it): 👍 2 🎉 1`` when a message's reactions change."""
+    user = clean(str(message.get("user") or "?"))
+    body = clean(str(message.get("body") or "").replace("\n", " "))
+    quote = body[:30] + ("…" if len(body) > 30 else "")
+    summary = reactions_text(message) or "none"
+    return f"  reactions on #{message.get('seq')} ({user}: {quote}): {summary}"
 
 
 def room_line(room: dict[str, Any]) -> str:

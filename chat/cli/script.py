@@ -71,6 +71,8 @@ class ScriptListener:
     def frame(self, frame: dict[str, Any]) -> None:
         if frame.get("type") == ServerType.ERROR:
             self.note(f"server error ({frame.get('code')}): {frame.get('detail')}")
+        elif frame.get("type") == ServerType.UPDATE:
+            self._emit(frame)  # a message changed (reactions): its whole current state
 
     def status(self, text: str) -> None:
         self.note(text)

@@ -154,6 +154,12 @@ class RoomSession:
             {"type": ClientType.HISTORY, "before_seq": before_seq, "limit": limit}
         )
 
+    async def react(self, message_id: int, emoji: str, *, active: bool = True) -> bool:
+        """Add (or take back) a reaction; the room answers with ``update``. False if offline."""
+        return await self._send_frame(
+            {"type": ClientType.REACT, "id": message_id, "emoji": emoji, "active": active}
+        )
+
     async def close(self) -> None:
         """Stop: close the connection normally and return from ``run``."""
         self.closing = True

@@ -18,7 +18,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import DatabaseError
 
-from chat import history, metrics, selectors, services
+from chat import history, metrics, reactions, selectors, services
 from chat.client_address import scope_address
 from chat.conf import chat_settings
 from chat.events import outbound
@@ -345,6 +345,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
             await self.write(protocol.reported_frame(command.message_id))
         elif isinstance(command, protocol.Ping):
             await self.write(protocol.pong_frame())
+        elif isinstance(command, protocol.React):
+            await self.react(command)
 
     async def post(self, command: protocol.SendMessage) -> None:
         retry_after = await ratelimit.check_message(room_id=self.room.pk, user_id=self.user_id)
@@ -364,6 +366,22 @@ class RoomConsumer(AsyncWebsocketConsumer):
             protocol.ack_frame(
                 client_id=message.client_id, id=message.pk, seq=message.seq, ts=result.payload["ts"]
             )
+        )
+
+    async def react(self, command: protocol.React) -> None:
+        # No answer of its own: the change reaches this connection as the room's
+        # ``update`` frame, like everyone else's; a no-op sends nothing.
+        retry_after = await ratelimit.check_reaction(room_id=self.room.pk, user_id=self.user_id)
+        if retry_after is not None:
+            raise ChatError(
+                ErrorCode.RATE_LIMITED, "too many reactions; slow down", retry_after=retry_after
+            )
+        await database_sync_to_async(reactions.react)(
+            room=self.room,
+            message_id=command.message_id,
+            user=self.user,
+            emoji=command.emoji,
+            active=command.active,
         )
 
     async def send_history(self, command: protocol.FetchHistory) -> None:

@@ -1,4 +1,4 @@
-"""Rate limits: ``CHAT_RATE_LIMIT`` per user per room, and the typing throttle.
+"""Rate limits: ``CHAT_RATE_LIMIT`` per user per room, reactions, the typing throttle.
 
 Messages: sliding windows (``sliding_window``), so no span of the period ever
 admits more than the limit (fixed windows let a double burst through at a window
@@ -21,6 +21,10 @@ from chat.stores.sliding_window import AsyncRedisWindows, LocalWindows
 logger = logging.getLogger(__name__)
 
 TYPING_INTERVAL = 2.0  # seconds between typing frames of one user in one room
+# Reactions per user per room, apart from CHAT_RATE_LIMIT (a burst of clicks on a
+# busy thread is fine; a script toggling an emoji would send every member an update
+# frame per toggle). Counted per react frame, changed or not.
+REACTION_RATE = RateLimit(20, 30)
 
 
 class LocalLimiter:
@@ -75,6 +79,11 @@ async def check_message(*, room_id: int, user_id: int) -> float | None:
     if rate is None:
         return None
     return await _limiter().hit(f"{room_id}:{user_id}", rate)
+
+
+async def check_reaction(*, room_id: int, user_id: int) -> float | None:
+    """Count a reaction; return seconds to wait when over ``REACTION_RATE``, else None."""
+    return await _limiter().hit(f"react:{room_id}:{user_id}", REACTION_RATE)
 
 
 async def allow_typing(*, room_id: int, user_id: int) -> bool:

@@ -29,7 +29,7 @@ from django.views.decorators.http import require_POST
 
 from chat import abuse_limits, selectors, services
 from chat.client_address import request_address
-from chat.conf import chat_settings
+from chat.conf import REACTIONS, chat_settings
 from chat.forms import ReasonForm, RoomForm, SanctionForm
 from chat.models import Message, Room
 from chat.stores import presence
@@ -159,6 +159,7 @@ def room_config(request: HttpRequest, room: Room) -> dict:
         "slowMode": room.slow_mode_seconds,
         "maxLength": settings.max_message_length,
         "historyPage": min(HISTORY_PAGE, settings.history_page_max),
+        "reactions": list(REACTIONS),
         "wsPath": f"/ws/rooms/{room.slug}/",
         "roomUrl": room_url,
         "loginUrl": login_url(room_url),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,6 +19,9 @@ from chat.wire.errors import ChatError, ErrorCode
 
 MAX_CLIENT_ID_LENGTH = 64
 MAX_REPORT_REASON_LENGTH = 500
+# Longer than any emoji of the set (a flag or a skin tone is a few code points); the
+# set itself is checked by the server (chat.reactions), which knows chat.conf.
+MAX_EMOJI_LENGTH = 16
 
 
 class ClientType:
@@ -29,6 +32,7 @@ class ClientType:
     TYPING = "typing"
     REPORT = "report"
     PING = "ping"
+    REACT = "react"
 
 
 class ServerType:
@@ -80,7 +84,16 @@ class Ping:
     pass
 
 
-Command = SendMessage | FetchHistory | SetTyping | ReportMessage | Ping
+@dataclass(frozen=True, slots=True)
+class React:
+    """Add (``active``) or take back one's ``emoji`` on message ``message_id``."""
+
+    message_id: int
+    emoji: str
+    active: bool = True
+
+
+Command = SendMessage | FetchHistory | SetTyping | ReportMessage | Ping | React
 
 
 def _reject_constant(name: str) -> Any:
@@ -192,7 +205,20 @@ def parse(text: str | None, *, max_length: int, page_max: int) -> Command:
         return ReportMessage(message_id=message_id, reason=check_text(reason, "reason"))
     if kind == ClientType.PING:
         return Ping()
+    if kind == ClientType.REACT:
+        return _react(data)
     raise ChatError(ErrorCode.UNKNOWN_TYPE, f"unknown frame type {kind[:40]!r}")
+
+
+def _react(data: dict[str, Any]) -> React:
+    message_id = _int_field(data, "id")
+    emoji = data.get("emoji")
+    if not isinstance(emoji, str) or not 0 < len(emoji) <= MAX_EMOJI_LENGTH:
+        raise _bad(f"emoji must be a string of 1 to {MAX_EMOJI_LENGTH} characters")
+    active = data.get("active", True)
+    if not isinstance(active, bool):
+        raise _bad("active must be true or false")
+    return React(message_id=message_id, emoji=check_text(emoji, "emoji"), active=active)
 
 
 # --- server -> client ----------------------------------------------------------
@@ -220,12 +246,13 @@ def message_payload(
     deleted: bool = False,
     mentions: Sequence[str] = (),
     mentions_room: bool = False,
+    reactions: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The JSON object for one message, or its tombstone when deleted.
 
-    ``mentions`` (the usernames the message mentions) and ``mentions_room`` (an
-    ``@room`` by a moderator) are left out when empty, so plain messages keep their
-    old shape.
+    ``mentions`` (the usernames the message mentions), ``mentions_room`` (an
+    ``@room`` by a moderator) and ``reactions`` (see ``reaction_summary``) are left
+    out when empty, so plain messages keep their old shape; a tombstone never shows them.
     """
     if deleted:
         return {"id": id, "seq": seq, "deleted": True}
@@ -242,7 +269,27 @@ def message_payload(
         payload["mentions"] = list(mentions)
     if mentions_room:
         payload["mentions_room"] = True
+    if reactions:
+        payload["reactions"] = reactions
     return payload
+
+
+def reaction_summary(
+    reacted: Iterable[tuple[str, str]], order: Sequence[str]
+) -> list[dict[str, Any]]:
+    """The ``reactions`` field from ``(emoji, username)`` pairs, oldest first.
+
+    One entry per emoji in ``order`` (the server's set), each with its count and who
+    reacted, in the order they did; emoji nobody chose are left out.
+    """
+    users: dict[str, list[str]] = {}
+    for emoji, username in reacted:
+        users.setdefault(emoji, []).append(username)
+    return [
+        {"emoji": emoji, "count": len(users[emoji]), "users": users[emoji]}
+        for emoji in order
+        if emoji in users
+    ]
 
 
 def message_frame(payload: dict[str, Any]) -> str:

@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from chat import services
+from chat.conf import REACTIONS
 from chat.models import Ban, Message, ModerationAction, Mute, Room
 from chat.stores import presence
 from tests.helpers.accounts import PASSWORD
@@ -182,6 +183,7 @@ def test_room_page_carries_its_config(alice_client, room, settings):
     assert config["roomUrl"] == "/rooms/lobby/"
     assert config["isModerator"] is False
     assert config["locked"] is False
+    assert config["reactions"] == list(REACTIONS)  # the picker offers the server's set
     assert 'type="module" src="/static/chat/js/room.js"' in response.content.decode()
 
 

@@ -10,6 +10,7 @@ import { MentionComplete } from "./mention_complete.js";
 import { MentionNotifier } from "./notify.js";
 import { Outbox } from "./outbox.js";
 import { People } from "./people.js";
+import { ReactionPicker } from "./reactions.js";
 import { RoomSocket } from "./socket.js";
 import { Timeline } from "./timeline.js";
 
@@ -78,7 +79,7 @@ const timeline = new Timeline({
       before_seq: lowest ?? (lastSeq ?? 0) + 1,
       limit: config.historyPage,
     }),
-  onAction: (action, item) => act(action, item),
+  onAction: (action, item, button) => act(action, item, button),
 });
 
 const outbox = new Outbox({ socket, timeline });
@@ -132,10 +133,25 @@ const dialog = new ActionDialog({
   fallbackFocus: byId("timeline"),
 });
 
-function act(action, item) {
+const picker = new ReactionPicker({
+  emojis: config.reactions,
+  me: config.user,
+  onPick: (item, emoji, active) => react(item, emoji, active),
+});
+
+/** Ask for a reaction change; the room's `update` frame shows it (to everyone at once). */
+function react(item, emoji, active) {
+  if (!socket.send({ type: "react", id: Number(item.dataset.id), emoji, active })) {
+    toast("Not connected: try again in a moment.");
+  }
+}
+
+function act(action, item, button) {
   const clientId = item.dataset.clientId;
   if (action === "retry") outbox.retry(clientId);
   else if (action === "discard") outbox.discard(clientId);
+  else if (action === "react") picker.open(button, item, timeline.payload(item));
+  else if (action === "reaction") react(item, button.dataset.emoji, button.getAttribute("aria-pressed") !== "true");
   else dialog.open(action, item);
 }
 
@@ -254,6 +270,9 @@ function handle(frame) {
       break;
     case "deleted":
       timeline.tombstone(frame.id, frame.seq);
+      break;
+    case "update":
+      timeline.applyUpdate(frame.message);
       break;
     case "room":
       applyRoom(frame.room);

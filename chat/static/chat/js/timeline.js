@@ -4,6 +4,7 @@
 // the reader is not at the bottom. User text only ever goes in through textContent.
 
 import { appendFormatted, avatarClass, el, fullTime, mentionsMe, parseTimestamp, shortTime } from "./format.js";
+import { reactionChips } from "./reactions.js";
 
 // Messages of one author closer than this share one header.
 const GROUP_GAP_MS = 5 * 60 * 1000;
@@ -39,6 +40,10 @@ export class Timeline {
     this.onAction = onAction;
     this.bySeq = new Map();
     this.unconfirmed = new Map(); // client_id -> <li>
+    this.payloads = new WeakMap(); // <li> -> the message it shows (for the reaction picker)
+    // Updates that overtook their message (a reaction relayed by another server
+    // process while the message waits behind an earlier seq): seq -> newer state.
+    this.early = new Map();
     this.hasMore = false;
     this.loadingOlder = false;
     this.started = false;
@@ -52,7 +57,7 @@ export class Timeline {
     list.addEventListener("click", (event) => {
       const button = event.target.closest("button[data-action]");
       const item = button?.closest("li.msg");
-      if (item) this.onAction(button.dataset.action, item);
+      if (item) this.onAction(button.dataset.action, item, button);
     });
   }
 
@@ -82,6 +87,9 @@ export class Timeline {
     status.hidden = true;
     const main = el("div", "msg-main");
     main.append(head, body, status);
+    const chips = reactionChips(message, this.me);
+    if (chips) main.append(chips);
+    this.payloads.set(item, message);
     item.append(avatar, side, main, el("div", "msg-actions"));
     if (message.seq) this.confirmElement(item, message);
     return item;
@@ -125,6 +133,7 @@ export class Timeline {
     const user = item.dataset.user;
     const own = user === this.me;
     actions.replaceChildren();
+    actions.append(actionButton("react", "React", `React to message from ${user}`));
     if (!own) actions.append(actionButton("report", "Report", `Report message from ${user}`));
     if (this.isModerator) {
       actions.append(actionButton("delete", "Delete", `Delete message from ${user}`));
@@ -146,6 +155,11 @@ export class Timeline {
     else this.list.prepend(item);
     this.regroup(item);
     this.regroup(item.nextElementSibling);
+    const newer = this.early.get(seq);
+    if (newer) {
+      this.early.delete(seq);
+      if (!item.classList.contains("msg--deleted")) this.applyUpdate(newer);
+    }
   }
 
   regroup(item) {
@@ -204,6 +218,7 @@ export class Timeline {
   reset(messages, hasMore) {
     for (const item of this.bySeq.values()) item.remove();
     this.bySeq.clear();
+    this.early.clear(); // ready carries every message's current state
     for (const message of messages) this.upsert(message);
     for (const item of this.unconfirmed.values()) this.regroup(item);
     this.started = true;
@@ -313,12 +328,53 @@ export class Timeline {
     }
   }
 
+  /** The message an item shows, as last received (its reactions included). */
+  payload(item) {
+    return this.payloads.get(item) || {};
+  }
+
+  /**
+   * An `update` frame: draw the message again from its current state. Returns false
+   * when it is not shown (an older page brings its current state when loaded).
+   */
+  applyUpdate(message) {
+    const existing = this.bySeq.get(message.seq);
+    if (!existing) {
+      if (message.seq > this.highestSeq() && !message.deleted) {
+        this.early.set(message.seq, message);
+        if (this.early.size > 200) this.early.delete(this.early.keys().next().value);
+      }
+      return false;
+    }
+    if (message.deleted) {
+      this.tombstone(message.id, message.seq);
+      return true;
+    }
+    const stick = this.atBottom();
+    const focusedEmoji = existing.contains(document.activeElement) ? document.activeElement.dataset.emoji : null;
+    const fresh = this.build(message);
+    this.replace(existing, fresh);
+    if (focusedEmoji) {
+      const same = [...fresh.querySelectorAll("[data-emoji]")].find((b) => b.dataset.emoji === focusedEmoji);
+      same?.focus({ preventScroll: true });
+    }
+    if (stick) this.scrollToBottom();
+    return true;
+  }
+
   tombstone(id, seq) {
     const existing = this.bySeq.get(seq);
     if (!existing || existing.classList.contains("msg--deleted")) return;
     const stick = this.atBottom();
     this.replace(existing, this.buildTombstone({ id, seq }));
     if (stick) this.scrollToBottom();
+  }
+
+  highestSeq() {
+    for (let item = this.list.lastElementChild; item; item = item.previousElementSibling) {
+      if (item.dataset.seq) return Number(item.dataset.seq);
+    }
+    return 0;
   }
 
   lowestSeq() {
