@@ -253,3 +253,5 @@ document.addEventListener("visibilitychange", () => {
 
 applyRoom({ locked: config.locked, slow_mode: config.slowMode });
 socket.start();
+// Opening a room is for writing in it: the box takes the keys at once.
+byId("composer-input").focus({ preventScroll: true });
