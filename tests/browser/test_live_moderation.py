@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from chat import services
 from chat.models import Mute
+from tests.helpers.processes import DaphneServer
 from tests.helpers.wait import wait_until
 
 pytestmark = [
@@ -85,3 +86,56 @@ def test_a_mute_shows_at_once_with_its_end_and_lifting_it_shows_too(
     expect(bob.composer).to_be_enabled()
     bob.send("thanks")
     alice.wait_for_message("thanks")
+
+
+def test_a_ban_is_said_once_and_leaves_everyones_online_list(
+    site_env, open_ui, user, other_user, make_user, room
+):
+    room.moderators.add(user)
+    carol = make_user("carol")
+    # Bob on another process than the moderator and Carol: his leave must cross over.
+    with DaphneServer(site_env) as server, DaphneServer(site_env) as other_server:
+        alice = open_ui(server.url, user=user).open_room("lobby")
+        watcher = open_ui(server.url, user=carol).open_room("lobby")
+        bob = open_ui(other_server.url, user=other_user).open_room("lobby")
+        for ui in (alice, watcher):
+            wait_until(lambda ui=ui: "bob" in ui.online(), 10, "bob online")
+        bob.send("spam")
+        alice.wait_for_message("spam")
+
+        message = alice.message("spam")
+        message.hover()
+        message.get_by_role("button", name="Actions for").click()
+        message.get_by_role("menuitem", name="Ban bob").click()
+        alice.page.locator("#action-dialog").get_by_role("button", name="Ban").click()
+
+        bob.wait_state("closed")
+        page = bob.page
+        expect(page.locator("#notice")).to_have_text(
+            "You can’t use this room any more: you were banned from this room. Dismiss"
+        )
+        # Once: not again in a (green) toast, nor under the message box.
+        expect(page.locator("#toast")).to_be_hidden()
+        assert "banned" not in page.locator("#composer-hint").text_content()
+        assert page.get_by_text("banned").count() == 1
+        # The banned page's online list is emptied; the others drop bob.
+        assert bob.online() == []
+        expect(page.locator("#online-count")).to_have_text("–")
+        for ui in (alice, watcher):
+            wait_until(lambda ui=ui: ui.online() == ["alice", "carol"], 10, "bob gone")
+
+
+def test_the_online_list_is_marked_stale_while_disconnected(
+    site_env, open_ui, user, other_user, room
+):
+    with DaphneServer(site_env) as server:
+        alice = open_ui(server.url, user=user).open_room("lobby")
+        online = alice.page.locator("#online")
+        expect(online).not_to_have_class("online-list is-stale")
+        server.stop()
+        expect(online).to_have_class("online-list is-stale")
+        expect(alice.page.locator("#online-count")).to_have_text("–")
+        server.start()
+        alice.wait_state("live", timeout=30_000)
+        expect(online).to_have_class("online-list")
+        expect(alice.page.locator("#online-count")).to_have_text("1")

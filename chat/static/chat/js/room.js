@@ -41,8 +41,9 @@ function showNotice(text, link) {
   notice.hidden = false;
 }
 
-function toast(text) {
+function toast(text, kind = "info") {
   toastLine.textContent = text;
+  toastLine.classList.toggle("is-error", kind === "error");
   toastLine.hidden = false;
   clearTimeout(toastTimer);
   toastTimer = setTimeout(() => {
@@ -140,12 +141,19 @@ function showState(change) {
   connection.dataset.state = state;
   connectionText.textContent = STATE_TEXT[state](change);
   reconnectNow.hidden = state !== "reconnecting";
-  if (state !== "live") timeline.olderFailed();
+  if (state !== "live") {
+    timeline.olderFailed();
+    people.setStale(true, state === "closed");
+  }
   timeline.setPendingText(state === "live" ? "Sending…" : "Will send when reconnected");
   if (state === "closed") {
-    const explanation = change.detail ? `${change.explanation} (${change.detail})` : change.explanation;
+    let explanation = change.detail ? `${change.explanation} (${change.detail})` : change.explanation;
+    // A ban names itself: "you were banned from this room" says it all.
+    if (change.code === 4403 && change.detail) explanation = `You can’t use this room any more: ${change.detail}.`;
+    // Said once, in the notice: not again in a toast or under the message box.
     showNotice(explanation, change.code === 4401 ? { text: "Log in", href: config.loginUrl } : null);
-    composer.close(change.explanation);
+    toastLine.hidden = true;
+    composer.close("Disconnected: nothing can be sent from this page.");
     timeline.setPendingText("Not sent: disconnected");
   }
 }
@@ -217,7 +225,8 @@ function error(frame) {
     return;
   }
   timeline.olderFailed();
-  toast(frame.detail);
+  // forbidden and not_found come just before a closing code, which the notice explains.
+  if (frame.code !== "forbidden" && frame.code !== "not_found") toast(frame.detail, "error");
 }
 
 function handle(frame) {
