@@ -20,7 +20,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.db import IntegrityError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -167,12 +167,17 @@ def room_config(request: HttpRequest, room: Room) -> dict:
 
 @login_required
 def room(request: HttpRequest, slug: str) -> HttpResponse:
-    """The live room; refused rooms get a page saying why (404, 403 or 410)."""
+    """The live room; refused rooms get a page saying why (404, 403 or 410).
+
+    The 404 is rendered here, not raised: the host's 404 handler (or, with DEBUG,
+    Django's technical page, whose inline styles the CSP blocks) would show a bare
+    page without a way back into the chat.
+    """
     try:
         room = selectors.room_for_user(slug=slug, user=request.user)
     except Refusal as refusal:
         if refusal.close_code == CloseCode.NO_SUCH_ROOM:
-            raise Http404("no such room") from None
+            return render_page(request, "chat/not_found.html", {"slug": slug}, status=404)
         status = HTTP_STATUS_FOR_CLOSE.get(refusal.close_code, 403)
         return render_page(
             request,
