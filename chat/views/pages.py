@@ -161,6 +161,7 @@ def room_config(request: HttpRequest, room: Room) -> dict:
         "historyPage": min(HISTORY_PAGE, settings.history_page_max),
         "wsPath": f"/ws/rooms/{room.slug}/",
         "roomUrl": room_url,
+        "healthUrl": reverse("chat:healthz"),
         "loginUrl": login_url(room_url),
     }
 

@@ -59,6 +59,7 @@ byId("notice-close").addEventListener("click", () => {
 
 const socket = new RoomSocket({
   path: config.wsPath,
+  healthUrl: config.healthUrl,
   getSince: () => lastSeq,
   onFrame: (frame) => handle(frame),
   onState: (state) => showState(state),
@@ -139,6 +140,7 @@ function showState(change) {
   const { state } = change;
   document.body.dataset.state = state;
   connection.dataset.state = state;
+  if (change.attempt !== undefined) connection.dataset.attempt = String(change.attempt);
   connectionText.textContent = STATE_TEXT[state](change);
   reconnectNow.hidden = state !== "reconnecting";
   if (state !== "live") {
