@@ -30,7 +30,7 @@ from django.views.decorators.http import require_POST
 from chat import abuse_limits, selectors, services
 from chat.client_address import request_address
 from chat.conf import chat_settings
-from chat.forms import ReasonForm, RoomForm, SanctionForm
+from chat.forms import SANCTION_PRESETS, ReasonForm, RoomForm, SanctionForm, sanction_until
 from chat.models import Message, Room
 from chat.stores import presence
 from chat.wire.errors import HTTP_STATUS_FOR_CLOSE, ChatError, CloseCode, Refusal
@@ -186,7 +186,11 @@ def room(request: HttpRequest, slug: str) -> HttpResponse:
             {"slug": slug, "detail": refusal.detail},
             status=status,
         )
-    context = {"room": room, "config": room_config(request, room)}
+    context = {
+        "room": room,
+        "config": room_config(request, room),
+        "sanction_presets": SANCTION_PRESETS,
+    }
     return render_page(request, "chat/room.html", context)
 
 
@@ -249,8 +253,7 @@ def sanction(kind: str) -> Callable[..., JsonResponse]:
         form = SanctionForm(request.POST)
         if not form.is_valid():
             return json_error(400, " ".join(e for errors in form.errors.values() for e in errors))
-        duration = form.duration()
-        until = None if duration is None else timezone.now() + duration
+        until = sanction_until(form.cleaned_data["minutes"])
         service(
             room=room, user=target, by=request.user, until=until, reason=form.cleaned_data["reason"]
         )
