@@ -26,7 +26,7 @@ export function mutedText(until) {
 }
 
 export class Composer {
-  constructor({ form, input, sendButton, counter, hint, maxLength, onSend, onTyping }) {
+  constructor({ form, input, sendButton, counter, hint, maxLength, onSend, onTyping, onMuteEnded }) {
     this.form = form;
     this.input = input;
     this.sendButton = sendButton;
@@ -35,6 +35,7 @@ export class Composer {
     this.maxLength = maxLength;
     this.onSend = onSend;
     this.onTyping = onTyping;
+    this.onMuteEnded = onMuteEnded || (() => {});
     this.locked = false;
     this.isModerator = false;
     this.slowMode = 0;
@@ -100,10 +101,13 @@ export class Composer {
     this.mutedUntil = this.muted ? until : null;
     if (until) {
       const left = until.getTime() - Date.now();
-      this.mutedTimer = setTimeout(
-        () => this.setMuted(left > MAX_TIMER_MS ? until : false),
-        Math.min(Math.max(0, left), MAX_TIMER_MS),
-      );
+      this.mutedTimer = setTimeout(() => {
+        if (left > MAX_TIMER_MS) this.setMuted(until);
+        else {
+          this.setMuted(false);
+          this.onMuteEnded();
+        }
+      }, Math.min(Math.max(0, left), MAX_TIMER_MS));
     }
     this.update();
   }

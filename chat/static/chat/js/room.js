@@ -31,7 +31,11 @@ const noticeText = byId("notice-text");
 const toastLine = byId("toast");
 let toastTimer = null;
 
+// Whether the notice shows the user's mute (hidden again when the mute ends).
+let noticeIsMute = false;
+
 function showNotice(text, link) {
+  noticeIsMute = false;
   noticeText.replaceChildren(text);
   if (link) {
     const anchor = el("a", "notice-link", link.text);
@@ -99,6 +103,7 @@ const composer = new Composer({
   maxLength: config.maxLength,
   onSend: (body) => outbox.add(body),
   onTyping: (active) => socket.send({ type: "typing", active }),
+  onMuteEnded: () => muteEnded(),
 });
 
 const dialog = new ActionDialog({
@@ -199,25 +204,38 @@ function ready(frame) {
   } else {
     for (const message of frame.messages) live(message);
   }
+  // A mute lifted while this page was away told nobody: do not keep the box shut on
+  // a guess. If the mute still holds, the first send says so again, with its end.
+  if (!first && composer.muted) {
+    composer.setMuted(false);
+    muteEnded();
+  }
   // Whatever the server did not confirm above goes again, with the same client_id.
   outbox.resendAll();
 }
 
-/** A mute began, changed or ended (`until`: ISO text, null for until lifted; false: none). */
+/** A mute began, changed or was lifted (`until`: ISO text, null for until lifted; false: lifted). */
 function muted(until) {
   const date = until ? new Date(until) : until;
   const wasMuted = composer.muted;
   composer.setMuted(date);
-  if (date !== false) showNotice(mutedText(date));
-  else if (wasMuted) {
-    notice.hidden = true;
+  if (date !== false) {
+    showNotice(mutedText(date));
+    noticeIsMute = true;
+  } else if (wasMuted) {
+    muteEnded();
     toast("A moderator lifted your mute: you can write again.");
   }
 }
 
+function muteEnded() {
+  if (noticeIsMute) notice.hidden = true;
+  noticeIsMute = false;
+}
+
 function error(frame) {
   if (frame.code === "muted") {
-    // Sent to a page that did not hear the mute (opened before it; an old server).
+    // A page opened after the mute began learns of it when it first sends.
     const until = frame.retry_after ? new Date(Date.now() + frame.retry_after * 1000).toISOString() : null;
     if (!composer.muted) muted(until);
   }
