@@ -92,7 +92,7 @@ export class MessageMenus {
     const button = event.target.closest(".msg-menu-button");
     if (button) {
       if (this.open?.button === button) this.close(true);
-      else this.show(button, event.detail === 0 ? 0 : null);
+      else this.show(button, 0);
       return;
     }
     if (event.target.closest('[role="menuitem"]') && this.open) this.close(true);
@@ -111,7 +111,7 @@ export class MessageMenus {
       menu.classList.add("opens-up");
     }
     const items = this.items();
-    const index = focusIndex === null ? 0 : (focusIndex + items.length) % items.length;
+    const index = (focusIndex + items.length) % items.length;
     items[index]?.focus({ preventScroll: true });
   }
 
