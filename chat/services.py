@@ -434,16 +434,32 @@ def unban_user(*, room: Room, user: User, by: User) -> bool:
 def mute_user(
     *, room: Room, user: User, by: User, until: datetime | None = None, reason: str = ""
 ) -> Mute:
-    """Mute ``user`` in ``room``: they keep reading; sending gets ``muted``."""
-    return _impose(
+    """Mute ``user`` in ``room``: they keep reading; sending gets ``muted``.
+
+    The user's open connections in the room get a ``muted`` frame with the expiry at
+    once, on every process, so the page says so before they try to write. Muting
+    again replaces the expiry and reason (and says so again).
+    """
+    mute = _impose(
         Mute, ModerationAction.Kind.MUTE, room=room, user=user, by=by, until=until, reason=reason
     )
+    frame = protocol.muted_frame(until) if mute.is_active() else protocol.unmuted_frame()
+    publish_on_commit(outbound.user_frame_event(room.pk, frame, user_id=user.pk))
+    return mute
 
 
 @transaction.atomic
 def unmute_user(*, room: Room, user: User, by: User) -> bool:
-    """Lift ``user``'s mute in ``room``; returns whether there was one."""
-    return _lift(Mute, ModerationAction.Kind.UNMUTE, room=room, user=user, by=by)
+    """Lift ``user``'s mute in ``room``; returns whether there was one.
+
+    Their open connections in the room get an ``unmuted`` frame.
+    """
+    lifted = _lift(Mute, ModerationAction.Kind.UNMUTE, room=room, user=user, by=by)
+    if lifted:
+        publish_on_commit(
+            outbound.user_frame_event(room.pk, protocol.unmuted_frame(), user_id=user.pk)
+        )
+    return lifted
 
 
 @transaction.atomic

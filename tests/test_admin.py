@@ -230,7 +230,7 @@ def test_report_actions_resolve_through_the_service(client, moderator, data):
     deleted, banned, muted, dismissed = (open_reports[i] for i in (-1, -2, -3, -4))
 
     post_action(client, Report, "delete_message", [deleted], reason="spam")
-    post_action(client, Report, "ban_author", [banned], reason="abuse", hours=24)
+    post_action(client, Report, "ban_author", [banned], reason="abuse", length=1440)
     post_action(client, Report, "mute_author", [muted])
     post_action(client, Report, "dismiss", [dismissed])
 

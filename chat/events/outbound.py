@@ -123,6 +123,21 @@ def frame_event(
     return Outbound(group=room_group(room_id), room_id=room_id, event=event)
 
 
+def user_frame_event(room_id: int, frame: str, *, user_id: int) -> Outbound:
+    """A frame for one user's connections in a room, on every process (their mute)."""
+    return Outbound(
+        group=room_group(room_id),
+        room_id=room_id,
+        event={
+            "type": "chat.event",
+            "kind": "frame",
+            "room": room_id,
+            "text": frame,
+            "user": user_id,
+        },
+    )
+
+
 def close_event(room_id: int, code: int, detail: str, *, user_id: int | None = None) -> Outbound:
     """Close connections in a room: one user's (ban) or everyone's (archive)."""
     text = protocol.error_frame(ChatError(ErrorCode.FORBIDDEN, detail))

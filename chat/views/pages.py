@@ -20,7 +20,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.db import IntegrityError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -30,7 +30,7 @@ from django.views.decorators.http import require_POST
 from chat import abuse_limits, selectors, services
 from chat.client_address import request_address
 from chat.conf import REACTIONS, chat_settings
-from chat.forms import ReasonForm, RoomForm, SanctionForm
+from chat.forms import SANCTION_PRESETS, ReasonForm, RoomForm, SanctionForm, sanction_until
 from chat.models import Message, Room
 from chat.stores import presence
 from chat.wire.errors import HTTP_STATUS_FOR_CLOSE, ChatError, CloseCode, Refusal
@@ -162,18 +162,24 @@ def room_config(request: HttpRequest, room: Room) -> dict:
         "reactions": list(REACTIONS),
         "wsPath": f"/ws/rooms/{room.slug}/",
         "roomUrl": room_url,
+        "healthUrl": reverse("chat:healthz"),
         "loginUrl": login_url(room_url),
     }
 
 
 @login_required
 def room(request: HttpRequest, slug: str) -> HttpResponse:
-    """The live room; refused rooms get a page saying why (404, 403 or 410)."""
+    """The live room; refused rooms get a page saying why (404, 403 or 410).
+
+    The 404 is rendered here, not raised: the host's 404 handler (or, with DEBUG,
+    Django's technical page, whose inline styles the CSP blocks) would show a bare
+    page without a way back into the chat.
+    """
     try:
         room = selectors.room_for_user(slug=slug, user=request.user)
     except Refusal as refusal:
         if refusal.close_code == CloseCode.NO_SUCH_ROOM:
-            raise Http404("no such room") from None
+            return render_page(request, "chat/not_found.html", {"slug": slug}, status=404)
         status = HTTP_STATUS_FOR_CLOSE.get(refusal.close_code, 403)
         return render_page(
             request,
@@ -181,7 +187,11 @@ def room(request: HttpRequest, slug: str) -> HttpResponse:
             {"slug": slug, "detail": refusal.detail},
             status=status,
         )
-    context = {"room": room, "config": room_config(request, room)}
+    context = {
+        "room": room,
+        "config": room_config(request, room),
+        "sanction_presets": SANCTION_PRESETS,
+    }
     return render_page(request, "chat/room.html", context)
 
 
@@ -244,8 +254,7 @@ def sanction(kind: str) -> Callable[..., JsonResponse]:
         form = SanctionForm(request.POST)
         if not form.is_valid():
             return json_error(400, " ".join(e for errors in form.errors.values() for e in errors))
-        duration = form.duration()
-        until = None if duration is None else timezone.now() + duration
+        until = sanction_until(form.cleaned_data["minutes"])
         service(
             room=room, user=target, by=request.user, until=until, reason=form.cleaned_data["reason"]
         )

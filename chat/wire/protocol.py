@@ -49,6 +49,8 @@ class ServerType:
     DELETED = "deleted"
     UPDATE = "update"
     ROOM = "room"
+    MUTED = "muted"
+    UNMUTED = "unmuted"
     PONG = "pong"
     ERROR = "error"
 
@@ -372,6 +374,16 @@ def update_frame(payload: dict[str, Any], change: int) -> str:
 
 def room_frame(room: dict[str, Any]) -> str:
     return encode({"type": ServerType.ROOM, "room": room})
+
+
+def muted_frame(until: datetime | None) -> str:
+    """Tell a user they were muted in the room, until ``until`` (None: until lifted)."""
+    return encode({"type": ServerType.MUTED, "until": timestamp(until) if until else None})
+
+
+def unmuted_frame() -> str:
+    """Tell a user their mute in the room was lifted."""
+    return encode({"type": ServerType.UNMUTED})
 
 
 def pong_frame() -> str:

@@ -90,3 +90,17 @@ def test_revoke_and_peer_events_go_to_the_control_group():
     assert peer.group == CONTROL_GROUP and peer.event["group"] == "chat.room.5"
     assert (peer.event["room"], peer.event["channel"]) == (5, "chat.hub.x")
     assert outbound.peer_ack_event("chat.room.5", "chat.hub.y")["kind"] == "peer_ack"
+
+
+def test_a_user_frame_event_goes_to_the_room_for_one_user_only():
+    frame = protocol.unmuted_frame()
+    out = outbound.user_frame_event(7, frame, user_id=3)
+    assert out.group == room_group(7)
+    assert out.event == {
+        "type": "chat.event",
+        "kind": "frame",
+        "room": 7,
+        "text": frame,
+        "user": 3,
+    }
+    assert out.cache_add == [] and out.cache_replace is None

@@ -35,3 +35,15 @@ def test_names_encode_once():
     names = protocol.Names(["a", "b"])
     assert names.json is names.json == '["a","b"]'
     assert names == ["a", "b"]
+
+
+def test_muted_frames_carry_the_end_or_null():
+    from datetime import UTC, datetime
+
+    end = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
+    assert json.loads(protocol.muted_frame(end)) == {
+        "type": "muted",
+        "until": "2026-11-27T09:30:00.000Z",
+    }
+    assert json.loads(protocol.muted_frame(None)) == {"type": "muted", "until": None}
+    assert json.loads(protocol.unmuted_frame()) == {"type": "unmuted"}

@@ -4,7 +4,7 @@
 // reconnecting, offline, closed) for people and for the browser tests.
 
 import { ActionDialog } from "./actions.js";
-import { Composer } from "./composer.js";
+import { Composer, mutedText } from "./composer.js";
 import { el, mentionsMe } from "./format.js";
 import { MentionComplete } from "./mention_complete.js";
 import { MentionNotifier } from "./notify.js";
@@ -34,7 +34,11 @@ const noticeText = byId("notice-text");
 const toastLine = byId("toast");
 let toastTimer = null;
 
+// Whether the notice shows the user's mute (hidden again when the mute ends).
+let noticeIsMute = false;
+
 function showNotice(text, link) {
+  noticeIsMute = false;
   noticeText.replaceChildren(text);
   if (link) {
     const anchor = el("a", "notice-link", link.text);
@@ -44,8 +48,9 @@ function showNotice(text, link) {
   notice.hidden = false;
 }
 
-function toast(text) {
+function toast(text, kind = "info") {
   toastLine.textContent = text;
+  toastLine.classList.toggle("is-error", kind === "error");
   toastLine.hidden = false;
   clearTimeout(toastTimer);
   toastTimer = setTimeout(() => {
@@ -61,6 +66,7 @@ byId("notice-close").addEventListener("click", () => {
 
 const socket = new RoomSocket({
   path: config.wsPath,
+  healthUrl: config.healthUrl,
   getSince: () => lastSeq,
   onFrame: (frame) => handle(frame),
   onState: (state) => showState(state),
@@ -100,6 +106,7 @@ const composer = new Composer({
   maxLength: config.maxLength,
   onSend: (body) => outbox.add(body),
   onTyping: (active) => socket.send({ type: "typing", active }),
+  onMuteEnded: () => muteEnded(),
 });
 
 // Names to offer after "@": who is online, then who wrote recently.
@@ -150,7 +157,8 @@ function act(action, item, button) {
   const clientId = item.dataset.clientId;
   if (action === "retry") outbox.retry(clientId);
   else if (action === "discard") outbox.discard(clientId);
-  else if (action === "react") picker.open(button, item, timeline.payload(item));
+  // The menu item is hidden once chosen: the picker opens by the message's "⋯" button.
+  else if (action === "react") picker.open(item.querySelector(".msg-menu-button") || button, item, timeline.payload(item));
   else if (action === "reaction") react(item, button.dataset.emoji, button.getAttribute("aria-pressed") !== "true");
   else dialog.open(action, item);
 }
@@ -178,14 +186,22 @@ function showState(change) {
   const { state } = change;
   document.body.dataset.state = state;
   connection.dataset.state = state;
+  if (change.attempt !== undefined) connection.dataset.attempt = String(change.attempt);
   connectionText.textContent = STATE_TEXT[state](change);
   reconnectNow.hidden = state !== "reconnecting";
-  if (state !== "live") timeline.olderFailed();
+  if (state !== "live") {
+    timeline.olderFailed();
+    people.setStale(true, state === "closed");
+  }
   timeline.setPendingText(state === "live" ? "Sending…" : "Will send when reconnected");
   if (state === "closed") {
-    const explanation = change.detail ? `${change.explanation} (${change.detail})` : change.explanation;
+    let explanation = change.detail ? `${change.explanation} (${change.detail})` : change.explanation;
+    // A ban names itself: "you were banned from this room" says it all.
+    if (change.code === 4403 && change.detail) explanation = `You can’t use this room any more: ${change.detail}.`;
+    // Said once, in the notice: not again in a toast or under the message box.
     showNotice(explanation, change.code === 4401 ? { text: "Log in", href: config.loginUrl } : null);
-    composer.close(change.explanation);
+    toastLine.hidden = true;
+    composer.close("Disconnected: nothing can be sent from this page.");
     timeline.setPendingText("Not sent: disconnected");
   }
 }
@@ -230,18 +246,49 @@ function ready(frame) {
   } else {
     for (const message of frame.messages) live(message);
   }
+  // A mute lifted while this page was away told nobody: do not keep the box shut on
+  // a guess. If the mute still holds, the first send says so again, with its end.
+  if (!first && composer.muted) {
+    composer.setMuted(false);
+    muteEnded();
+  }
   // Whatever the server did not confirm above goes again, with the same client_id.
   outbox.resendAll();
 }
 
+/** A mute began, changed or was lifted (`until`: ISO text, null for until lifted; false: lifted). */
+function muted(until) {
+  const date = until ? new Date(until) : until;
+  const wasMuted = composer.muted;
+  composer.setMuted(date);
+  if (date !== false) {
+    showNotice(mutedText(date));
+    noticeIsMute = true;
+  } else if (wasMuted) {
+    muteEnded();
+    toast("A moderator lifted your mute: you can write again.");
+  }
+}
+
+function muteEnded() {
+  if (noticeIsMute) notice.hidden = true;
+  noticeIsMute = false;
+}
+
 function error(frame) {
+  if (frame.code === "muted") {
+    // A page opened after the mute began learns of it when it first sends.
+    const until = frame.retry_after ? new Date(Date.now() + frame.retry_after * 1000).toISOString() : null;
+    if (!composer.muted) muted(until);
+  }
   if (frame.client_id) {
     if (frame.code === "rate_limited") composer.setCooldown(frame.retry_after);
     outbox.failed(frame.client_id, frame.detail);
     return;
   }
   timeline.olderFailed();
-  toast(frame.detail);
+  // forbidden and not_found come just before a closing code, which the notice explains.
+  if (frame.code !== "forbidden" && frame.code !== "not_found") toast(frame.detail, "error");
 }
 
 function handle(frame) {
@@ -277,6 +324,12 @@ function handle(frame) {
     case "room":
       applyRoom(frame.room);
       break;
+    case "muted":
+      muted(frame.until);
+      break;
+    case "unmuted":
+      muted(false);
+      break;
     case "reported":
       toast("Thanks. The moderators will look at that message.");
       break;
@@ -297,3 +350,5 @@ document.addEventListener("visibilitychange", () => {
 
 applyRoom({ locked: config.locked, slow_mode: config.slowMode });
 socket.start();
+// Opening a room is for writing in it: the box takes the keys at once.
+byId("composer-input").focus({ preventScroll: true });

@@ -4,6 +4,7 @@
 // the reader is not at the bottom. User text only ever goes in through textContent.
 
 import { appendFormatted, avatarClass, el, fullTime, mentionsMe, parseTimestamp, shortTime } from "./format.js";
+import { MessageMenus, setActions } from "./menu.js";
 import { reactionChips } from "./reactions.js";
 
 // Messages of one author closer than this share one header.
@@ -49,6 +50,8 @@ export class Timeline {
     this.started = false;
     this.unseen = 0;
     this.pendingText = "Sending…";
+    // Before the [data-action] click handler below: a chosen item first closes its menu.
+    this.menus = new MessageMenus({ list });
     scroller.addEventListener("scroll", () => this.scrolled(), { passive: true });
     newButton.addEventListener("click", () => {
       this.scrollToBottom();
@@ -92,6 +95,7 @@ export class Timeline {
     this.payloads.set(item, message);
     item.append(avatar, side, main, el("div", "msg-actions"));
     if (message.seq) this.confirmElement(item, message);
+    this.menus.prepare(item);
     return item;
   }
 
@@ -113,6 +117,7 @@ export class Timeline {
     const main = el("div", "msg-main");
     main.append(el("p", "msg-body", "message deleted"));
     item.append(el("span", "msg-avatar msg-avatar-empty"), main);
+    item.tabIndex = -1;
     return item;
   }
 
@@ -129,19 +134,20 @@ export class Timeline {
       side.setAttribute("aria-hidden", "true");
       item.querySelector(".msg-side-time").replaceWith(side);
     }
-    const actions = item.querySelector(".msg-actions");
     const user = item.dataset.user;
     const own = user === this.me;
-    actions.replaceChildren();
-    actions.append(actionButton("react", "React", `React to message from ${user}`));
-    if (!own) actions.append(actionButton("report", "Report", `Report message from ${user}`));
+    // The message's menu, in this order; adding an action is one line here.
+    const actions = [];
+    actions.push(actionButton("react", "React", `React to message from ${user}`));
+    if (!own) actions.push(actionButton("report", "Report", `Report message from ${user}`));
     if (this.isModerator) {
-      actions.append(actionButton("delete", "Delete", `Delete message from ${user}`));
+      actions.push(actionButton("delete", "Delete", `Delete message from ${user}`));
       if (!own) {
-        actions.append(actionButton("mute", "Mute", `Mute ${user}`));
-        actions.append(actionButton("ban", "Ban", `Ban ${user}`));
+        actions.push(actionButton("mute", "Mute", `Mute ${user}`));
+        actions.push(actionButton("ban", "Ban", `Ban ${user}`));
       }
     }
+    setActions(item, actions, `Actions for the message from ${user}`);
   }
 
   // --- placing ---------------------------------------------------------------------
@@ -283,6 +289,7 @@ export class Timeline {
       this.place(item, seq);
     }
     if (stick) this.scrollToBottom();
+    this.menus.refresh();
     return true;
   }
 
@@ -368,6 +375,7 @@ export class Timeline {
     const stick = this.atBottom();
     this.replace(existing, this.buildTombstone({ id, seq }));
     if (stick) this.scrollToBottom();
+    this.menus.refresh();
   }
 
   highestSeq() {
@@ -433,6 +441,7 @@ export class Timeline {
   }
 
   updateEdge() {
+    this.menus.refresh();
     let text;
     if (!this.started) text = "Loading messages…";
     else if (this.loadingOlder) text = "Loading older messages…";
