@@ -23,6 +23,9 @@ class ErrorCode(enum.StrEnum):
     MUTED = "muted"
     FORBIDDEN = "forbidden"
     NOT_FOUND = "not_found"
+    NOT_AUTHOR = "not_author"
+    EDIT_WINDOW = "edit_window"
+    MESSAGE_DELETED = "message_deleted"
     SERVER_ERROR = "server_error"
 
 
