@@ -26,7 +26,16 @@ from django.utils.functional import cached_property
 from django.utils.text import Truncator
 
 from chat import services
-from chat.models import ApiToken, Ban, Message, ModerationAction, Mute, Report, Room
+from chat.models import (
+    ApiToken,
+    Ban,
+    Message,
+    MessageRevision,
+    ModerationAction,
+    Mute,
+    Report,
+    Room,
+)
 
 # --- shared pieces ---------------------------------------------------------------
 
@@ -262,6 +271,36 @@ class RoomAdmin(UserFieldsMixin, admin.ModelAdmin):
 # --- messages --------------------------------------------------------------------
 
 
+class MessageRevisionInline(admin.TabularInline):
+    """A message's earlier texts, oldest first: the edit history moderators review."""
+
+    model = MessageRevision
+    fields = ("body", "replaced_at", "replaced_by")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name = "earlier text"
+    verbose_name_plural = "edit history (earlier texts, oldest first)"
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False  # revisions are written by services.edit_message only
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        # Whoever may see the message sees what it said before: part of the record.
+        return request.user.has_perm("chat.view_message") or request.user.has_perm(
+            "chat.change_message"
+        )
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("replaced_by")
+
+
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
     list_display = ("id", "room", "seq", "author", "text", "created_at", "is_deleted", "deleted_by")
@@ -281,10 +320,13 @@ class MessageAdmin(admin.ModelAdmin):
         "body",
         "client_id",
         "created_at",
+        "edited_at",
+        "reply_to",
         "deleted_at",
         "deleted_by",
     )
     readonly_fields = fields
+    inlines = (MessageRevisionInline,)
     action_form = ReasonActionForm
     actions = ("delete_messages", "restore_messages")
 

@@ -316,6 +316,21 @@ def test_moderator_deletes_a_message_with_a_reason(alice_client, room, user, bob
     assert action.reason == "spam"
 
 
+def test_the_author_deletes_their_own_through_the_same_url_without_an_audit_entry(
+    alice_client, room, user, settings
+):
+    mine = services.post_message(room=room, author=user, body="oops").message
+    response = alice_client.post(f"/rooms/lobby/messages/{mine.pk}/delete")
+    assert response.status_code == 200 and response.json() == {"ok": True, "id": mine.pk}
+    mine.refresh_from_db()
+    assert mine.deleted_by == user
+    assert not ModerationAction.objects.exists()
+    settings.CHAT_EDIT_WINDOW_SECONDS = 0
+    later = services.post_message(room=room, author=user, body="kept").message
+    response = alice_client.post(f"/rooms/lobby/messages/{later.pk}/delete")
+    assert response.status_code == 400 and "cannot delete" in response.json()["detail"]
+
+
 def test_delete_of_another_rooms_message_is_404(alice_client, room, user, make_room, other_user):
     room.moderators.add(user)
     elsewhere = make_room("elsewhere")
