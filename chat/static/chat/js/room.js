@@ -8,6 +8,7 @@ import { Composer } from "./composer.js";
 import { el } from "./format.js";
 import { Outbox } from "./outbox.js";
 import { People } from "./people.js";
+import { ReplyBar } from "./reply.js";
 import { RoomSocket } from "./socket.js";
 import { Timeline } from "./timeline.js";
 
@@ -18,6 +19,9 @@ const TOAST_MS = 4000;
 // The newest seq received in order (ready, recovery and live frames); null before the
 // first ready. Reconnects ask for ?since=lastSeq, so nothing is missed or doubled.
 let lastSeq = null;
+// The highest change number (edit, deletion, restore) applied; reconnects ask for
+// &changes=lastChange so the server replays what changed meanwhile.
+let lastChange = null;
 let unseenWhileHidden = 0;
 const baseTitle = document.title;
 
@@ -59,6 +63,7 @@ byId("notice-close").addEventListener("click", () => {
 const socket = new RoomSocket({
   path: config.wsPath,
   getSince: () => lastSeq,
+  getChanges: () => lastChange,
   onFrame: (frame) => handle(frame),
   onState: (state) => showState(state),
 });
@@ -77,6 +82,7 @@ const timeline = new Timeline({
       limit: config.historyPage,
     }),
   onAction: (action, item) => act(action, item),
+  onEdit: (id, body) => socket.send({ type: "edit", id, body }),
 });
 
 const outbox = new Outbox({ socket, timeline });
@@ -95,9 +101,11 @@ const composer = new Composer({
   counter: byId("composer-counter"),
   hint: byId("composer-hint"),
   maxLength: config.maxLength,
-  onSend: (body) => outbox.add(body),
+  onSend: (body) => outbox.add(body, replyBar.take()),
   onTyping: (active) => socket.send({ type: "typing", active }),
 });
+
+const replyBar = new ReplyBar({ before: byId("composer"), input: byId("composer-input") });
 
 const dialog = new ActionDialog({
   dialog: byId("action-dialog"),
@@ -112,6 +120,8 @@ function act(action, item) {
   const clientId = item.dataset.clientId;
   if (action === "retry") outbox.retry(clientId);
   else if (action === "discard") outbox.discard(clientId);
+  else if (action === "reply") replyBar.set(item, timeline.bodies.get(item) ?? "");
+  else if (action === "edit") timeline.startEdit(item);
   else dialog.open(action, item);
 }
 
@@ -158,6 +168,10 @@ function track(message) {
   if (lastSeq === null || message.seq > lastSeq) lastSeq = message.seq;
 }
 
+function trackChange(change) {
+  if (typeof change === "number" && (lastChange === null || change > lastChange)) lastChange = change;
+}
+
 function live(message) {
   const result = timeline.addLive(message);
   if (result === "confirmed") outbox.confirmed(message.client_id);
@@ -175,6 +189,7 @@ function ready(frame) {
   people.setOnline(frame.online);
   if (first || frame.recovered === false) {
     lastSeq = 0;
+    lastChange = null;
     timeline.reset(frame.messages, frame.has_more);
     for (const message of frame.messages) {
       track(message);
@@ -189,6 +204,8 @@ function ready(frame) {
   } else {
     for (const message of frame.messages) live(message);
   }
+  // Every change up to frame.changes is in these messages or replayed right after them.
+  trackChange(frame.changes);
   // Whatever the server did not confirm above goes again, with the same client_id.
   outbox.resendAll();
 }
@@ -200,7 +217,7 @@ function error(frame) {
     return;
   }
   timeline.olderFailed();
-  toast(frame.detail);
+  if (!timeline.editFailed(frame.detail)) toast(frame.detail);
 }
 
 function handle(frame) {
@@ -229,6 +246,12 @@ function handle(frame) {
       break;
     case "deleted":
       timeline.tombstone(frame.id, frame.seq);
+      replyBar.forget(frame.id);
+      trackChange(frame.change);
+      break;
+    case "update":
+      timeline.update(frame.message);
+      trackChange(frame.change);
       break;
     case "room":
       applyRoom(frame.room);

@@ -3,6 +3,7 @@
 // prepended without moving what the reader sees, and a "new messages" button when
 // the reader is not at the bottom. User text only ever goes in through textContent.
 
+import { buildQuote, editedLabel, InlineEditor, stateKey } from "./changes.js";
 import { appendLinkified, avatarClass, el, fullTime, parseTimestamp, shortTime } from "./format.js";
 
 // Messages of one author closer than this share one header.
@@ -28,7 +29,7 @@ function actionButton(action, label, description) {
 }
 
 export class Timeline {
-  constructor({ scroller, list, edge, newButton, me, isModerator, onNeedOlder, onAction }) {
+  constructor({ scroller, list, edge, newButton, me, isModerator, onNeedOlder, onAction, onEdit }) {
     this.scroller = scroller;
     this.list = list;
     this.edge = edge;
@@ -37,6 +38,10 @@ export class Timeline {
     this.isModerator = isModerator;
     this.onNeedOlder = onNeedOlder;
     this.onAction = onAction;
+    this.onEdit = onEdit;
+    this.bodies = new WeakMap(); // <li> -> the message's text as typed (for the editor)
+    this.editor = null;
+    this.jumpTarget = null; // the seq of an original a reply's quote asked for
     this.bySeq = new Map();
     this.unconfirmed = new Map(); // client_id -> <li>
     this.hasMore = false;
@@ -50,6 +55,8 @@ export class Timeline {
       this.scroller.focus({ preventScroll: true });
     });
     list.addEventListener("click", (event) => {
+      const quote = event.target.closest("button[data-jump]");
+      if (quote) this.jumpTo(Number(quote.dataset.jump));
       const button = event.target.closest("button[data-action]");
       const item = button?.closest("li.msg");
       if (item) this.onAction(button.dataset.action, item);
@@ -75,12 +82,20 @@ export class Timeline {
     const author = el("span", "msg-author", message.user);
     if (message.user === this.me) author.classList.add("is-me");
     head.append(author, " ", timeElement(date, "msg-time"));
+    if (message.edited) head.append(" ", editedLabel(message.edited));
     const body = el("p", "msg-body");
     appendLinkified(body, message.body);
+    this.bodies.set(item, message.body);
+    item.dataset.state = stateKey(message);
     const status = el("p", "msg-status");
     status.hidden = true;
     const main = el("div", "msg-main");
-    main.append(head, body, status);
+    main.append(head);
+    if (message.reply_to) {
+      item.dataset.replyTo = String(message.reply_to.id);
+      main.append(buildQuote(message.reply_to));
+    }
+    main.append(body, status);
     item.append(avatar, side, main, el("div", "msg-actions"));
     if (message.seq) this.confirmElement(item, message);
     return item;
@@ -90,6 +105,7 @@ export class Timeline {
     const item = el("li", "msg msg--deleted");
     item.dataset.seq = String(message.seq);
     item.dataset.id = String(message.id);
+    item.dataset.state = stateKey({ deleted: true });
     const main = el("div", "msg-main");
     main.append(el("p", "msg-body", "message deleted"));
     item.append(el("span", "msg-avatar msg-avatar-empty"), main);
@@ -113,6 +129,11 @@ export class Timeline {
     const user = item.dataset.user;
     const own = user === this.me;
     actions.replaceChildren();
+    actions.append(actionButton("reply", "Reply", `Reply to ${user}`));
+    if (own) {
+      actions.append(actionButton("edit", "Edit", "Edit your message"));
+      if (!this.isModerator) actions.append(actionButton("delete-own", "Delete", "Delete your message"));
+    }
     if (!own) actions.append(actionButton("report", "Report", `Report message from ${user}`));
     if (this.isModerator) {
       actions.append(actionButton("delete", "Delete", `Delete message from ${user}`));
@@ -149,6 +170,7 @@ export class Timeline {
   }
 
   replace(old, fresh) {
+    if (this.editor?.item === old) this.editor = null; // its message changed under it
     const hadFocus = old.contains(document.activeElement);
     old.replaceWith(fresh);
     this.bySeq.set(Number(fresh.dataset.seq), fresh);
@@ -167,7 +189,8 @@ export class Timeline {
   upsert(message) {
     const existing = this.bySeq.get(message.seq);
     if (existing) {
-      if (Boolean(message.deleted) !== existing.classList.contains("msg--deleted")) {
+      // Deleted, restored or edited since shown (a history page has the current state).
+      if (stateKey(message) !== existing.dataset.state) {
         this.replace(existing, this.build(message));
         return "replaced";
       }
@@ -218,11 +241,12 @@ export class Timeline {
     setTimeout(() => this.list.setAttribute("aria-live", "polite"), 200);
     this.loadingOlder = false;
     this.setHasMore(hasMore);
+    if (this.jumpTarget !== null) this.jumpTo(this.jumpTarget);
     this.fillIfShort();
   }
 
-  addPending(clientId, body) {
-    const item = this.build({ user: this.me, body, client_id: clientId, ts: null });
+  addPending(clientId, body, replyTo = null) {
+    const item = this.build({ user: this.me, body, client_id: clientId, ts: null, reply_to: replyTo });
     item.classList.add("msg--pending");
     const status = item.querySelector(".msg-status");
     status.textContent = this.pendingText;
@@ -294,11 +318,76 @@ export class Timeline {
   }
 
   tombstone(id, seq) {
+    this.refreshQuotes({ id, seq, deleted: true });
     const existing = this.bySeq.get(seq);
     if (!existing || existing.classList.contains("msg--deleted")) return;
     const stick = this.atBottom();
     this.replace(existing, this.buildTombstone({ id, seq }));
     if (stick) this.scrollToBottom();
+  }
+
+  // --- edits and replies -------------------------------------------------------------
+
+  /** An `update` frame: show the message's new state (if loaded) and in quotes of it. */
+  update(message) {
+    this.refreshQuotes(message);
+    const existing = this.bySeq.get(message.seq);
+    if (!existing || existing.dataset.state === stateKey(message)) return;
+    const stick = this.atBottom();
+    this.replace(existing, this.build(message));
+    if (stick) this.scrollToBottom();
+  }
+
+  /** Replies quoting `original` show its current text, or "deleted message". */
+  refreshQuotes(original) {
+    const quote = original.deleted
+      ? { id: original.id, seq: original.seq, deleted: true }
+      : { id: original.id, seq: original.seq, user: original.user, body: original.body };
+    for (const item of this.list.querySelectorAll(`li[data-reply-to="${Number(original.id)}"]`)) {
+      item.querySelector(".msg-quote")?.replaceWith(buildQuote(quote));
+    }
+  }
+
+  /** Open the inline editor on one of our own messages (one editor at a time). */
+  startEdit(item) {
+    if (this.editor) this.editor.close();
+    const id = Number(item.dataset.id);
+    this.editor = new InlineEditor({
+      item,
+      body: this.bodies.get(item) ?? item.querySelector(".msg-body").textContent,
+      onSave: (body) => this.onEdit(id, body),
+      onClose: () => {
+        this.editor = null;
+        item.focus({ preventScroll: true });
+      },
+    });
+  }
+
+  /** An error frame while an edit was being saved: show it in the editor. Whether one was. */
+  editFailed(detail) {
+    if (!this.editor || !this.editor.input.disabled) return false;
+    this.editor.failed(detail);
+    return true;
+  }
+
+  /** Show message `seq` (a reply's original), loading older pages until it is there. */
+  jumpTo(seq) {
+    const item = this.bySeq.get(seq);
+    if (item) {
+      this.jumpTarget = null;
+      item.scrollIntoView({ block: "center" });
+      item.classList.add("msg--highlight");
+      setTimeout(() => item.classList.remove("msg--highlight"), 2000);
+      item.focus({ preventScroll: true });
+      return;
+    }
+    const lowest = this.lowestSeq();
+    if (!this.hasMore || (lowest !== null && seq > lowest)) {
+      this.jumpTarget = null; // not in what this room's history can show
+      return;
+    }
+    this.jumpTarget = seq;
+    this.needOlder();
   }
 
   lowestSeq() {
