@@ -93,8 +93,8 @@ class InteractiveView:
             self._note_oldest(messages)
             if not frame.get("has_more"):
                 say("-- that is the beginning of the room")
-        elif kind == ServerType.DELETED:
-            say(f"-- message #{frame.get('seq')} was deleted by a moderator")
+        elif kind in (ServerType.DELETED, ServerType.UPDATE):
+            say(render.change_line(frame))
         elif kind == ServerType.ROOM:
             say("-- " + render.room_line(frame.get("room") or {}))
         elif kind == ServerType.ERROR:

@@ -43,16 +43,47 @@ def local_time(ts: str | None, today: datetime | None = None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M")
 
 
+QUOTE_WIDTH = 60  # of the original's text, on a reply's first line
+
+
 def message_line(message: dict[str, Any], today: datetime | None = None) -> str:
-    """``12:03 alice: hello``; continuation lines indented under the body."""
+    """``12:03 alice: hello``; continuation lines indented under the body.
+
+    A reply starts with a line naming what it answers (``↪ bob: lunch?``), and an
+    edited message ends with ``(edited)``.
+    """
     when = local_time(message.get("ts"), today)
     if message.get("deleted"):
         return f"{when} [a deleted message]"
     user = clean(str(message.get("user") or "?"))
     lines = [clean(line) for line in str(message.get("body", "")).split("\n")]
+    if message.get("edited"):
+        lines[-1] += " (edited)"
     head = f"{when} {user}: "
     indent = " " * len(head)
-    return head + ("\n" + indent).join(lines)
+    text = head + ("\n" + indent).join(lines)
+    quote = message.get("reply_to")
+    if isinstance(quote, dict):
+        text = " " * len(when) + " " + reply_line(quote) + "\n" + text
+    return text
+
+
+def reply_line(quote: dict[str, Any]) -> str:
+    """The line above a reply: ``↪ bob: lunch?`` or ``↪ a deleted message``."""
+    if quote.get("deleted"):
+        return "↪ a deleted message"
+    body = " ".join(str(quote.get("body", "")).split())
+    if len(body) > QUOTE_WIDTH:
+        body = body[:QUOTE_WIDTH] + "…"
+    return f"↪ {clean(str(quote.get('user') or '?'))}: {clean(body)}"
+
+
+def change_line(frame: dict[str, Any], today: datetime | None = None) -> str:
+    """An ``update`` or ``deleted`` frame in words: what the message is now."""
+    if frame.get("type") == "deleted":
+        return f"-- message #{frame.get('seq')} was deleted"
+    message = frame.get("message") or {}
+    return f"-- message #{message.get('seq')} is now: " + message_line(message, today)
 
 
 def room_line(room: dict[str, Any]) -> str:

@@ -123,6 +123,9 @@ class RoomSession:
         self.token = token
         self.listener = listener
         self.last_seq = since  # highest seq seen; None until the first ready
+        # The highest change (edit, deletion, restore) applied: a reconnect asks for
+        # the later ones with &changes= (None until a ready says where the room is).
+        self.last_change: int | None = None
         self.give_up_after = give_up_after
         self.ws: ClientConnection | None = None
         self.readies = 0  # ready frames received: connections that got in
@@ -214,7 +217,7 @@ class RoomSession:
                 await asyncio.wait_for(self._stopped.wait(), delay)
 
     def _url(self) -> str:
-        return self.site.room_ws(self.slug, self.last_seq)
+        return self.site.room_ws(self.slug, self.last_seq, self.last_change)
 
     async def _connect_once(self) -> tuple[int | None, str]:
         """One connection, until it ends; return ``(close code or None, why)``."""
@@ -313,6 +316,9 @@ class RoomSession:
         new = self._unseen(ready.get("messages") or [])
         if self.last_seq is None:
             self.last_seq = max((m["seq"] for m in new), default=0)
+        if ready.get("recovered") is False:
+            self.last_change = None  # a fresh view: the changes before it are in it
+        self._track_change(ready.get("changes"))
         self.readies += 1
         self.ready_seen = True
         self.listener.connected(ready, reconnect=reconnect, new=new)
@@ -329,8 +335,14 @@ class RoomSession:
             self.last_seq = max(self.last_seq, fresh[-1]["seq"])
         return fresh
 
+    def _track_change(self, change: Any) -> None:
+        if type(change) is int and (self.last_change is None or change > self.last_change):
+            self.last_change = change
+
     def _on_frame(self, frame: dict[str, Any]) -> None:
         kind = frame.get("type")
+        if kind in (ServerType.UPDATE, ServerType.DELETED):
+            self._track_change(frame.get("change"))
         if kind == ServerType.MESSAGE:
             if self.last_seq is None or frame.get("seq", 0) > self.last_seq:
                 self.last_seq = frame["seq"]

@@ -37,6 +37,8 @@ def test_site_urls(url, base, ws):
     assert site.http("/api/token") == base + "/api/token"
     assert site.room_ws("general") == ws
     assert site.room_ws("general", since=42) == ws + "?since=42"
+    assert site.room_ws("general", since=42, changes=7) == ws + "?since=42&changes=7"
+    assert site.room_ws("general", changes=7) == ws  # changes only goes with since
 
 
 @pytest.mark.parametrize("url", ["127.0.0.1:8000", "ftp://host", "http://", ""])
@@ -137,6 +139,24 @@ def test_message_lines():
     assert render.message_line({"id": 3, "seq": 3, "deleted": True}, today=now).endswith(
         "[a deleted message]"
     )
+
+
+def test_edited_messages_replies_and_changes_in_words():
+    now = datetime(2024, 5, 1, 12, 0, tzinfo=UTC).astimezone()
+    ts = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    quote = {"id": 1, "seq": 1, "user": "bob", "body": "lunch?\x1b[2J"}
+    reply = {"seq": 2, "user": "amy", "body": "yes", "ts": ts, "edited": ts, "reply_to": quote}
+
+    first, second = render.message_line(reply, today=now).split("\n")
+    assert first == f"{' ' * len(f'{now:%H:%M}')} ↪ bob: lunch?\\x1b[2J"
+    assert second == f"{now:%H:%M} amy: yes (edited)"
+    gone = reply | {"reply_to": {"id": 1, "seq": 1, "deleted": True}, "edited": None}
+    assert "↪ a deleted message" in render.message_line(gone, today=now)
+    assert render.change_line({"type": "deleted", "id": 1, "seq": 1, "change": 4}) == (
+        "-- message #1 was deleted"
+    )
+    update = {"type": "update", "change": 5, "message": reply}
+    assert render.change_line(update, today=now).startswith("-- message #2 is now: ")
 
 
 def test_json_lines_are_valid_json_with_c1_controls_escaped():
