@@ -134,6 +134,17 @@ def replies_in_cache(message: Message, room: Room) -> list[dict[str, Any]]:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplayRequest:
+    """A reconnect's ``since`` and ``changes`` (None: not given), and how many changed
+    messages it may still be sent within ``CHAT_RECOVERY_LIMIT``."""
+
+    room: Room
+    since: int
+    after_change: int | None
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
 class Replay:
     """The changes a reconnecting client missed: its frames (in change order) and the
     room's last change number when they were read, or ``too_many`` over the limit."""
@@ -143,27 +154,40 @@ class Replay:
     too_many: bool = False
 
 
-def changes_to_replay(*, room: Room, since: int, after_change: int | None, limit: int) -> Replay:
-    """Every message with ``seq <= since`` changed after change ``after_change`` (with
-    ``after_change`` None: changed since message ``since`` was the newest), once each, in
-    the order of its latest change, as a ``deleted`` or ``update`` frame of its current
-    state. More than ``limit`` messages: ``too_many`` and no frames.
+def changes_to_replay(requests: list[ReplayRequest]) -> list[Replay]:
+    """For each reconnect: every message with ``seq <= since`` changed after change
+    ``after_change`` (None: changed since message ``since`` was the newest), once each,
+    in the order of its latest change, as a ``deleted`` or ``update`` frame of its
+    current state; more than ``limit`` such messages: ``too_many`` and no frames.
+
+    One query for a crowd reconnecting at once (a server restart) whose clients are up
+    to date, plus one per client that missed changes.
     """
-    last_change = Room.objects.filter(pk=room.pk).values_list("last_change", flat=True)[0]
-    changes = RoomChange.objects.filter(room=room, message__seq__lte=since)
-    if after_change is not None:
-        if after_change >= last_change:
-            return Replay(frames=[], last_change=last_change)
-        changes = changes.filter(number__gt=after_change, number__lte=last_change)
-    else:
-        changes = changes.filter(after_seq__gte=since, number__lte=last_change)
-    latest = list(
-        changes.values("message_id").annotate(latest=Max("number")).order_by("latest")[: limit + 1]
+    rooms = {request.room.pk for request in requests}
+    last = dict(Room.objects.filter(pk__in=rooms).values_list("pk", "last_change"))
+    return [_replay(request, last.get(request.room.pk, 0)) for request in requests]
+
+
+def _replay(request: ReplayRequest, last_change: int) -> Replay:
+    after = request.after_change
+    if last_change == 0 or (after is not None and after >= last_change):
+        return Replay(frames=[], last_change=last_change)
+    changes = RoomChange.objects.filter(
+        room=request.room, message__seq__lte=request.since, number__lte=last_change
     )
-    if len(latest) > limit:
+    if after is not None:
+        changes = changes.filter(number__gt=after)
+    else:
+        changes = changes.filter(after_seq__gte=request.since)
+    latest = list(
+        changes.values("message_id")
+        .annotate(latest=Max("number"))
+        .order_by("latest")[: request.limit + 1]
+    )
+    if len(latest) > request.limit:
         return Replay(frames=[], last_change=last_change, too_many=True)
     ids = [row["message_id"] for row in latest]
-    payloads = {p["id"]: p for p in _payloads(Message.objects.filter(pk__in=ids), room)}
+    payloads = {p["id"]: p for p in _payloads(Message.objects.filter(pk__in=ids), request.room)}
     frames = []
     for row in latest:
         payload = payloads[row["message_id"]]
@@ -172,26 +196,6 @@ def changes_to_replay(*, room: Room, since: int, after_change: int | None, limit
         else:
             frames.append(protocol.update_frame(payload, row["latest"]))
     return Replay(frames=frames, last_change=last_change)
-
-
-def messages_between(
-    *, room: Room, after_seq: int, up_to_seq: int | None = None, limit: int
-) -> list[dict[str, Any]]:
-    """Messages with ``after_seq < seq [<= up_to_seq]``, ascending, at most ``limit``."""
-    queryset = Message.objects.filter(room=room, seq__gt=after_seq)
-    if up_to_seq is not None:
-        queryset = queryset.filter(seq__lte=up_to_seq)
-    return _payloads(queryset.order_by("seq")[:limit], room)
-
-
-def messages_before(*, room: Room, before_seq: int | None, limit: int) -> list[dict[str, Any]]:
-    """The latest ``limit`` messages with ``seq < before_seq`` (all when None), ascending."""
-    queryset = Message.objects.filter(room=room)
-    if before_seq is not None:
-        queryset = queryset.filter(seq__lt=before_seq)
-    payloads = _payloads(queryset.order_by("-seq")[:limit], room)
-    payloads.reverse()
-    return payloads
 
 
 def is_staff_moderator(user: User) -> bool:

@@ -77,6 +77,11 @@ async def _open_sessions(requests: list[services.SessionRequest]) -> list:
     return await database_sync_to_async(services.open_sessions)(requests)
 
 
+async def _changes_to_replay(requests: list[selectors.ReplayRequest]) -> list:
+    # A crowd reconnecting at once (a restart) shares trips to the database thread.
+    return await database_sync_to_async(selectors.changes_to_replay)(requests)
+
+
 class RoomConsumer(AsyncWebsocketConsumer):
     """One client connection to one room."""
 
@@ -250,11 +255,13 @@ class RoomConsumer(AsyncWebsocketConsumer):
         if missed is not None and missed <= settings.recovery_limit:
             # Changes first: every change numbered up to replay.last_change is replayed
             # here or already in the messages read after it; later ones arrive live.
-            replay = await database_sync_to_async(selectors.changes_to_replay)(
-                room=self.room,
-                since=since,
-                after_change=changes,
-                limit=settings.recovery_limit - missed,
+            replay = await loop_batcher("replays", _changes_to_replay, max_batch=500).submit(
+                selectors.ReplayRequest(
+                    room=self.room,
+                    since=since,
+                    after_change=changes,
+                    limit=settings.recovery_limit - missed,
+                )
             )
             last_change = replay.last_change
         if replay is not None and not replay.too_many:
