@@ -311,3 +311,18 @@ def test_a_change_refreshes_the_cached_replies_quoting_it(
     [(seq, text)] = published[-1].cache_refresh
     assert seq == reply.message.seq
     assert json.loads(text)["reply_to"] == {"id": original.pk, "seq": 1, "deleted": True}
+
+
+def test_a_crowd_of_up_to_date_reconnects_costs_one_query(room, user, django_assert_num_queries):
+    message = _post(room, user, "a")
+    services.edit_message(message=message, by=user, body="b")
+    requests = [
+        selectors.ReplayRequest(room=room, since=1, after_change=1, limit=10) for _ in range(50)
+    ]
+    with django_assert_num_queries(1):
+        replays = selectors.changes_to_replay(requests)
+    assert all(r.frames == [] and r.last_change == 1 and not r.too_many for r in replays)
+    [behind] = selectors.changes_to_replay(
+        [selectors.ReplayRequest(room=room, since=1, after_change=0, limit=10)]
+    )
+    assert [json.loads(frame)["change"] for frame in behind.frames] == [1]
