@@ -198,6 +198,26 @@ def _replay(request: ReplayRequest, last_change: int) -> Replay:
     return Replay(frames=frames, last_change=last_change)
 
 
+def messages_between(
+    *, room: Room, after_seq: int, up_to_seq: int | None = None, limit: int
+) -> list[dict[str, Any]]:
+    """Messages with ``after_seq < seq [<= up_to_seq]``, ascending, at most ``limit``."""
+    queryset = Message.objects.filter(room=room, seq__gt=after_seq)
+    if up_to_seq is not None:
+        queryset = queryset.filter(seq__lte=up_to_seq)
+    return _payloads(queryset.order_by("seq")[:limit], room)
+
+
+def messages_before(*, room: Room, before_seq: int | None, limit: int) -> list[dict[str, Any]]:
+    """The latest ``limit`` messages with ``seq < before_seq`` (all when None), ascending."""
+    queryset = Message.objects.filter(room=room)
+    if before_seq is not None:
+        queryset = queryset.filter(seq__lt=before_seq)
+    payloads = _payloads(queryset.order_by("-seq")[:limit], room)
+    payloads.reverse()
+    return payloads
+
+
 def is_staff_moderator(user: User) -> bool:
     """Staff who may change messages in every room."""
     return user.is_superuser or (user.is_staff and user.has_perm("chat.change_message"))
