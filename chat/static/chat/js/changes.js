@@ -6,9 +6,13 @@ import { el, fullTime, parseTimestamp } from "./format.js";
 
 const QUOTE_EXCERPT = 100;
 
-/** A key of what a payload shows (body, edit, quote, deletion): different means re-render. */
+/**
+ * A key of a message's whole state as the server sent it (body, edit, quote, deletion,
+ * and whatever else a payload carries): a different key means draw it again.
+ */
 export function stateKey(message) {
-  return JSON.stringify([Boolean(message.deleted), message.body ?? null, message.edited ?? null, message.reply_to ?? null]);
+  const { type, ...payload } = message; // a live frame is the payload plus its type
+  return JSON.stringify(payload);
 }
 
 /** The "(edited)" label, with the time of the last edit as its tooltip. */

@@ -105,7 +105,7 @@ export class Timeline {
     const item = el("li", "msg msg--deleted");
     item.dataset.seq = String(message.seq);
     item.dataset.id = String(message.id);
-    item.dataset.state = stateKey({ deleted: true });
+    item.dataset.state = stateKey({ id: message.id, seq: message.seq, deleted: true });
     const main = el("div", "msg-main");
     main.append(el("p", "msg-body", "message deleted"));
     item.append(el("span", "msg-avatar msg-avatar-empty"), main);
