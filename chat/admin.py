@@ -332,7 +332,9 @@ class MessageAdmin(admin.ModelAdmin):
 
     @admin.display(description="body")
     def text(self, obj: Message) -> str:
-        return "(deleted) " + excerpt(obj.body, 40) if obj.is_deleted else excerpt(obj.body)
+        if obj.is_deleted:
+            return "(deleted) " + excerpt(obj.body, 40)
+        return ("(edited) " if obj.edited_at else "") + excerpt(obj.body)
 
     @admin.display(description="deleted", boolean=True)
     def is_deleted(self, obj: Message) -> bool:

@@ -158,6 +158,7 @@ def room_config(request: HttpRequest, room: Room) -> dict:
         "locked": room.is_locked,
         "slowMode": room.slow_mode_seconds,
         "maxLength": settings.max_message_length,
+        "editWindow": settings.edit_window_seconds,
         "historyPage": min(HISTORY_PAGE, settings.history_page_max),
         "wsPath": f"/ws/rooms/{room.slug}/",
         "roomUrl": room_url,

@@ -173,11 +173,13 @@ def test_room_needs_sign_in_and_login_returns_there(client, room, user):
 
 def test_room_page_carries_its_config(alice_client, room, settings):
     settings.CHAT_MAX_MESSAGE_LENGTH = 123
+    settings.CHAT_EDIT_WINDOW_SECONDS = 600
     response = alice_client.get("/rooms/lobby/")
     assert response.status_code == 200
     config = room_config(response)
     assert config["user"] == "alice"
     assert config["maxLength"] == 123
+    assert config["editWindow"] == 600  # the page offers Edit only within it
     assert config["wsPath"] == "/ws/rooms/lobby/"
     assert config["roomUrl"] == "/rooms/lobby/"
     assert config["isModerator"] is False

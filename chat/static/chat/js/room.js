@@ -83,6 +83,7 @@ const timeline = new Timeline({
     }),
   onAction: (action, item) => act(action, item),
   onEdit: (id, body) => socket.send({ type: "edit", id, body }),
+  editWindow: config.editWindow,
 });
 
 const outbox = new Outbox({ socket, timeline });

@@ -29,7 +29,7 @@ function actionButton(action, label, description) {
 }
 
 export class Timeline {
-  constructor({ scroller, list, edge, newButton, me, isModerator, onNeedOlder, onAction, onEdit }) {
+  constructor({ scroller, list, edge, newButton, me, isModerator, onNeedOlder, onAction, onEdit, editWindow = 0 }) {
     this.scroller = scroller;
     this.list = list;
     this.edge = edge;
@@ -39,6 +39,7 @@ export class Timeline {
     this.onNeedOlder = onNeedOlder;
     this.onAction = onAction;
     this.onEdit = onEdit;
+    this.editWindowMs = editWindow * 1000; // CHAT_EDIT_WINDOW_SECONDS; 0: no editing
     this.bodies = new WeakMap(); // <li> -> the message's text as typed (for the editor)
     this.editor = null;
     this.jumpTarget = null; // the seq of an original a reply's quote asked for
@@ -130,7 +131,9 @@ export class Timeline {
     const own = user === this.me;
     actions.replaceChildren();
     actions.append(actionButton("reply", "Reply", `Reply to ${user}`));
-    if (own) {
+    // Past the window the server would refuse (edit_window): offer nothing then.
+    const editable = Date.now() - Number(item.dataset.time) < this.editWindowMs;
+    if (own && editable) {
       actions.append(actionButton("edit", "Edit", "Edit your message"));
       if (!this.isModerator) actions.append(actionButton("delete-own", "Delete", "Delete your message"));
     }
