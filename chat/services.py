@@ -379,7 +379,14 @@ def _check_edit_window(message: Message, now: datetime, action: str) -> None:
 
 
 def _locked_message(message: Message) -> Message:
-    return Message.objects.select_for_update().select_related("room", "author").get(pk=message.pk)
+    # The message row only, and NO KEY: a batch inserting a reply to it takes a KEY
+    # SHARE lock on it (the foreign key) while holding the room row that this change
+    # is about to number under; FOR UPDATE would deadlock with it (PostgreSQL).
+    return (
+        Message.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("room", "author")
+        .get(pk=message.pk)
+    )
 
 
 def _publish_change(message: Message, change: RoomChange, *, deleted: bool = False) -> None:
