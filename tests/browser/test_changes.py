@@ -135,3 +135,11 @@ def test_a_quote_jumps_to_an_original_not_loaded_yet(server, open_ui, user, othe
     assert "the very first" not in alice.bodies()
     alice.message("about that").locator(".msg-quote").click()
     expect(alice.message("the very first")).to_be_in_viewport(timeout=15_000)
+    # From the keyboard: the reply's "Show original" action does the same.
+    alice.page.locator("#timeline").evaluate("node => { node.scrollTop = node.scrollHeight; }")
+    expect(alice.message("the very first")).not_to_be_in_viewport()
+    alice.message("about that").get_by_role(
+        "button", name="Show the message this one replies to"
+    ).focus()
+    alice.page.keyboard.press("Enter")
+    expect(alice.message("the very first")).to_be_in_viewport()

@@ -29,6 +29,9 @@ export function editedLabel(ts) {
 export function buildQuote(quote) {
   const button = el("button", "msg-quote");
   button.type = "button";
+  // Not a Tab stop (the timeline must not be one per message): keyboard users reach
+  // the original through the message's "Show original" action.
+  button.tabIndex = -1;
   button.dataset.jump = String(quote.seq);
   button.dataset.quoteId = String(quote.id);
   button.append(el("span", "msg-quote-mark", "↩ "));

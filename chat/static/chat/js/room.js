@@ -123,6 +123,7 @@ function act(action, item) {
   else if (action === "discard") outbox.discard(clientId);
   else if (action === "reply") replyBar.set(item, timeline.bodies.get(item) ?? "");
   else if (action === "edit") timeline.startEdit(item);
+  else if (action === "original") timeline.jumpTo(Number(item.querySelector(".msg-quote")?.dataset.jump));
   else dialog.open(action, item);
 }
 

@@ -131,6 +131,7 @@ export class Timeline {
     const own = user === this.me;
     actions.replaceChildren();
     actions.append(actionButton("reply", "Reply", `Reply to ${user}`));
+    if (item.dataset.replyTo) actions.append(actionButton("original", "Original", "Show the message this one replies to"));
     // Past the window the server would refuse (edit_window): offer nothing then.
     const editable = Date.now() - Number(item.dataset.time) < this.editWindowMs;
     if (own && editable) {
