@@ -70,7 +70,7 @@ export class InlineEditor {
     this.input.setAttribute("aria-label", "Edit your message");
     const save = el("button", "button button-small msg-editor-save", "Save");
     save.type = "submit";
-    const cancel = el("button", "button button-quiet msg-editor-cancel", "Cancel");
+    const cancel = el("button", "button button-quiet button-small msg-editor-cancel", "Cancel");
     cancel.type = "button";
     this.status = el("p", "msg-editor-hint", "Enter saves · Escape cancels");
     this.form.append(this.input, save, cancel, this.status);
