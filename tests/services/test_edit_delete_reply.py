@@ -1,9 +1,11 @@
 """Editing and deleting your own messages, replies, and the numbered order of changes."""
 
 import json
+import threading
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from chat import selectors, services
@@ -326,3 +328,55 @@ def test_a_crowd_of_up_to_date_reconnects_costs_one_query(room, user, django_ass
         [selectors.ReplayRequest(room=room, since=1, after_change=0, limit=10)]
     )
     assert [json.loads(frame)["change"] for frame in behind.frames] == [1]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_edit_and_a_reply_to_the_same_message_in_flight_do_not_deadlock(
+    room, user, other_user, monkeypatch
+):
+    """The edit holds the message row while a batch holds the room row and inserts a
+    reply to that message (its foreign key takes KEY SHARE on the row): the edit's lock
+    must not block that insert, or the edit's numbering would deadlock with it."""
+    original = _post(room, user, "x")
+    locked, go = threading.Event(), threading.Event()
+    number = services.record_change
+
+    def numbered_later(**kwargs):
+        locked.set()
+        go.wait(10)
+        return number(**kwargs)
+
+    monkeypatch.setattr(services, "record_change", numbered_later)
+    errors, replies = [], []
+
+    def run(call):
+        try:
+            call()
+        except Exception as exc:  # noqa: BLE001 - the assertion below reports it
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    edit = threading.Thread(
+        target=run, args=(lambda: services.edit_message(message=original, by=user, body="y"),)
+    )
+    edit.start()
+    assert locked.wait(10)
+    reply = threading.Thread(
+        target=run,
+        args=(
+            lambda: replies.append(
+                services.post_message(room=room, author=other_user, body="re", reply_to=original.pk)
+            ),
+        ),
+    )
+    reply.start()
+    reply.join(5)
+    finished_while_the_edit_held_its_lock = not reply.is_alive()
+    go.set()
+    edit.join(10)
+    reply.join(10)
+    assert not errors, errors
+    assert finished_while_the_edit_held_its_lock and replies[0].message.reply_to_id == original.pk
+    assert Message.objects.get(pk=original.pk).body == "y"
