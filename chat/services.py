@@ -172,8 +172,9 @@ def _post_batch(requests: list[PostRequest]) -> list[PostResult | ChatError]:
             seq=seqs[room.pk],
             client_id=request.client_id,
             created_at=now,
-            reply_to_id=request.reply_to,
         )
+        if request.reply_to is not None:
+            message.reply_to_id = request.reply_to
         new.append((index, message))
         if request.client_id:
             existing[key] = message  # a repeat inside this batch
