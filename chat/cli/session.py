@@ -45,6 +45,10 @@ MAX_DROPS = 3
 ERROR_HOLD = 0.3  # seconds an error frame waits for the close it may explain
 
 
+# Change numbers kept above a gap; past this many the cursor jumps to the highest.
+MAX_CHANGES_AHEAD = 10_000
+
+
 def backoff_delay(attempt: int, rng: Callable[[float, float], float] = random.uniform) -> float:
     """Seconds to wait before reconnect ``attempt`` (0, 1, ...): doubling, capped, jittered.
 
@@ -123,9 +127,12 @@ class RoomSession:
         self.token = token
         self.listener = listener
         self.last_seq = since  # highest seq seen; None until the first ready
-        # The highest change (edit, deletion, restore) applied: a reconnect asks for
-        # the later ones with &changes= (None until a ready says where the room is).
+        # Up to which change (edit, deletion, restore) everything was seen: a reconnect
+        # asks for the later ones with &changes= (None until a ready says where the
+        # room is). Numbers seen above a gap wait in changes_ahead (a frame lost
+        # between processes is replayed on the next reconnect).
         self.last_change: int | None = None
+        self.changes_ahead: set[int] = set()
         self.give_up_after = give_up_after
         self.ws: ClientConnection | None = None
         self.readies = 0  # ready frames received: connections that got in
@@ -316,9 +323,7 @@ class RoomSession:
         new = self._unseen(ready.get("messages") or [])
         if self.last_seq is None:
             self.last_seq = max((m["seq"] for m in new), default=0)
-        if ready.get("recovered") is False:
-            self.last_change = None  # a fresh view: the changes before it are in it
-        self._track_change(ready.get("changes"))
+        self._ready_changes(ready.get("changes"), fresh=ready.get("recovered") is False)
         self.readies += 1
         self.ready_seen = True
         self.listener.connected(ready, reconnect=reconnect, new=new)
@@ -335,9 +340,30 @@ class RoomSession:
             self.last_seq = max(self.last_seq, fresh[-1]["seq"])
         return fresh
 
+    def _ready_changes(self, changes: Any, *, fresh: bool) -> None:
+        """Every change up to ``changes`` is in what ``ready`` showed or replayed next."""
+        if fresh:
+            self.last_change = None
+            self.changes_ahead.clear()
+        if type(changes) is int and (self.last_change is None or changes > self.last_change):
+            self.last_change = changes
+        if self.last_change is not None:
+            self.changes_ahead = {n for n in self.changes_ahead if n > self.last_change}
+            self._advance_changes()
+
     def _track_change(self, change: Any) -> None:
-        if type(change) is int and (self.last_change is None or change > self.last_change):
-            self.last_change = change
+        if type(change) is not int or self.last_change is None or change <= self.last_change:
+            return
+        self.changes_ahead.add(change)
+        self._advance_changes()
+        if len(self.changes_ahead) > MAX_CHANGES_AHEAD:
+            self.last_change = max(self.changes_ahead)
+            self.changes_ahead.clear()
+
+    def _advance_changes(self) -> None:
+        while self.last_change + 1 in self.changes_ahead:
+            self.last_change += 1
+            self.changes_ahead.discard(self.last_change)
 
     def _on_frame(self, frame: dict[str, Any]) -> None:
         kind = frame.get("type")

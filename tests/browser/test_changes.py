@@ -143,3 +143,23 @@ def test_a_quote_jumps_to_an_original_not_loaded_yet(server, open_ui, user, othe
     ).focus()
     alice.page.keyboard.press("Enter")
     expect(alice.message("the very first")).to_be_in_viewport()
+
+
+def test_the_changes_cursor_stays_below_a_gap(server, open_ui, user, room):
+    """A change frame lost between processes (or two arriving out of order) must be
+    replayed on the next reconnect: the cursor is the last change with none missing."""
+    alice = open_ui(server.url, user=user).open_room("lobby")
+    values = alice.page.evaluate(
+        """async () => {
+          const { ChangeCursor } = await import("/static/chat/js/changes.js");
+          const cursor = new ChangeCursor();
+          const seen = [];
+          cursor.ready(5, true); seen.push(cursor.value);
+          cursor.applied(7); seen.push(cursor.value);   // 6 missing
+          cursor.applied(6); seen.push(cursor.value);   // filled: 7
+          cursor.applied(9); cursor.ready(8, false); seen.push(cursor.value);
+          cursor.ready(3, true); seen.push(cursor.value);  // a fresh view
+          return seen;
+        }"""
+    )
+    assert values == [5, 5, 7, 9, 3]

@@ -192,3 +192,34 @@ def test_token_keys_never_start_with_a_dash(monkeypatch):
     monkeypatch.setattr(services.secrets, "token_urlsafe", lambda n: next(keys))
 
     assert services.new_token_key() == "fine-key"
+
+
+class _Quiet:
+    """A listener that remembers the frames it was given."""
+
+    def __init__(self):
+        self.frames = []
+
+    def connected(self, ready, *, reconnect, new):
+        pass
+
+    def frame(self, frame):
+        self.frames.append(frame)
+
+
+def test_the_changes_cursor_stays_below_a_gap_and_goes_in_the_url():
+    listener = _Quiet()
+    room = session.RoomSession(
+        site=Site("http://127.0.0.1:8000"), slug="general", token="t", listener=listener
+    )
+    room._on_ready({"type": "ready", "messages": [{"seq": 4}], "changes": 5})
+    assert room._url().endswith("?since=4&changes=5")
+    room._on_frame({"type": "update", "change": 7, "message": {"seq": 1}})
+    assert room.last_change == 5  # change 6 never came: the next reconnect replays it
+    room._on_frame({"type": "deleted", "id": 2, "seq": 2, "change": 6})
+    assert room.last_change == 7 and [f["type"] for f in listener.frames] == ["update", "deleted"]
+    room._on_frame({"type": "update", "change": 9, "message": {"seq": 1}})
+    room._on_ready({"type": "ready", "messages": [], "recovered": True, "changes": 8})
+    assert room.last_change == 9
+    room._on_ready({"type": "ready", "messages": [], "recovered": False, "changes": 3})
+    assert room.last_change == 3 and room.changes_ahead == set()

@@ -15,6 +15,49 @@ export function stateKey(message) {
   return JSON.stringify(payload);
 }
 
+// Numbers seen above a gap are kept up to this many; past it the cursor jumps ahead.
+const MAX_AHEAD = 10000;
+
+/**
+ * The `changes` cursor: the highest change number up to which every change was
+ * applied. A frame lost between processes (the layer is at-most-once) or two changes
+ * arriving out of order leave a gap; the cursor stays below it, so the next reconnect
+ * (`&changes=`) replays what the gap hides. Applying a change twice is harmless.
+ */
+export class ChangeCursor {
+  constructor() {
+    this.value = null;
+    this.ahead = new Set();
+  }
+
+  /** A `ready` frame: every change up to `changes` is in what it shows (or replayed next). */
+  ready(changes, fresh) {
+    if (fresh) {
+      this.value = null;
+      this.ahead.clear();
+    }
+    if (typeof changes !== "number") return;
+    if (this.value === null || changes > this.value) this.value = changes;
+    for (const number of this.ahead) if (number <= this.value) this.ahead.delete(number);
+    this.advance();
+  }
+
+  /** An `update` or `deleted` frame numbered `change` was applied. */
+  applied(change) {
+    if (typeof change !== "number" || this.value === null || change <= this.value) return;
+    this.ahead.add(change);
+    this.advance();
+    if (this.ahead.size > MAX_AHEAD) {
+      this.value = Math.max(...this.ahead);
+      this.ahead.clear();
+    }
+  }
+
+  advance() {
+    while (this.ahead.delete(this.value + 1)) this.value += 1;
+  }
+}
+
 /** The "(edited)" label, with the time of the last edit as its tooltip. */
 export function editedLabel(ts) {
   const label = el("span", "msg-edited", "(edited)");

@@ -4,6 +4,7 @@
 // reconnecting, offline, closed) for people and for the browser tests.
 
 import { ActionDialog } from "./actions.js";
+import { ChangeCursor } from "./changes.js";
 import { Composer } from "./composer.js";
 import { el } from "./format.js";
 import { Outbox } from "./outbox.js";
@@ -19,9 +20,9 @@ const TOAST_MS = 4000;
 // The newest seq received in order (ready, recovery and live frames); null before the
 // first ready. Reconnects ask for ?since=lastSeq, so nothing is missed or doubled.
 let lastSeq = null;
-// The highest change number (edit, deletion, restore) applied; reconnects ask for
-// &changes=lastChange so the server replays what changed meanwhile.
-let lastChange = null;
+// Up to which change (edit, deletion, restore) everything was applied; reconnects ask
+// for &changes=<it> so the server replays what changed meanwhile.
+const changes = new ChangeCursor();
 let unseenWhileHidden = 0;
 const baseTitle = document.title;
 
@@ -63,7 +64,7 @@ byId("notice-close").addEventListener("click", () => {
 const socket = new RoomSocket({
   path: config.wsPath,
   getSince: () => lastSeq,
-  getChanges: () => lastChange,
+  getChanges: () => changes.value,
   onFrame: (frame) => handle(frame),
   onState: (state) => showState(state),
 });
@@ -170,9 +171,6 @@ function track(message) {
   if (lastSeq === null || message.seq > lastSeq) lastSeq = message.seq;
 }
 
-function trackChange(change) {
-  if (typeof change === "number" && (lastChange === null || change > lastChange)) lastChange = change;
-}
 
 function live(message) {
   const result = timeline.addLive(message);
@@ -191,7 +189,6 @@ function ready(frame) {
   people.setOnline(frame.online);
   if (first || frame.recovered === false) {
     lastSeq = 0;
-    lastChange = null;
     timeline.reset(frame.messages, frame.has_more);
     for (const message of frame.messages) {
       track(message);
@@ -207,7 +204,7 @@ function ready(frame) {
     for (const message of frame.messages) live(message);
   }
   // Every change up to frame.changes is in these messages or replayed right after them.
-  trackChange(frame.changes);
+  changes.ready(frame.changes, first || frame.recovered === false);
   // Whatever the server did not confirm above goes again, with the same client_id.
   outbox.resendAll();
 }
@@ -249,11 +246,11 @@ function handle(frame) {
     case "deleted":
       timeline.tombstone(frame.id, frame.seq);
       replyBar.forget(frame.id);
-      trackChange(frame.change);
+      changes.applied(frame.change);
       break;
     case "update":
       timeline.update(frame.message);
-      trackChange(frame.change);
+      changes.applied(frame.change);
       break;
     case "room":
       applyRoom(frame.room);
