@@ -26,7 +26,17 @@ from django.utils.text import Truncator
 
 from chat import services
 from chat.forms import SanctionAdminForm, SanctionPresetField, sanction_until
-from chat.models import ApiToken, Ban, Message, ModerationAction, Mute, Reaction, Report, Room
+from chat.models import (
+    ApiToken,
+    Ban,
+    Message,
+    MessageRevision,
+    ModerationAction,
+    Mute,
+    Reaction,
+    Report,
+    Room,
+)
 
 # --- shared pieces ---------------------------------------------------------------
 
@@ -297,11 +307,35 @@ class ReactionInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None) -> bool:
         return False
 
+
+class MessageRevisionInline(admin.TabularInline):
+    """A message's earlier texts, oldest first: the edit history moderators review."""
+
+    model = MessageRevision
+    fields = ("body", "replaced_at", "replaced_by")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name = "earlier text"
+    verbose_name_plural = "edit history (earlier texts, oldest first)"
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False  # revisions are written by services.edit_message only
+
     def has_change_permission(self, request, obj=None) -> bool:
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        # Whoever may see the message sees what it said before: part of the record.
+        return request.user.has_perm("chat.view_message") or request.user.has_perm(
+            "chat.change_message"
+        )
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("replaced_by")
 
 
 @admin.register(Message)
@@ -323,17 +357,21 @@ class MessageAdmin(ChatAdminMedia, admin.ModelAdmin):
         "body",
         "client_id",
         "created_at",
+        "edited_at",
+        "reply_to",
         "deleted_at",
         "deleted_by",
     )
     readonly_fields = fields
-    inlines = (ReactionInline,)
+    inlines = (MessageRevisionInline, ReactionInline)
     action_form = ReasonActionForm
     actions = ("delete_messages", "restore_messages")
 
     @admin.display(description="body")
     def text(self, obj: Message) -> str:
-        return "(deleted) " + excerpt(obj.body, 40) if obj.is_deleted else cut(obj.body)
+        if obj.is_deleted:
+            return "(deleted) " + excerpt(obj.body, 40)
+        return ("(edited) " if obj.edited_at else "") + cut(obj.body)
 
     @admin.display(description="deleted", boolean=True)
     def is_deleted(self, obj: Message) -> bool:

@@ -43,6 +43,8 @@ def local_time(ts: str | None, today: datetime | None = None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M")
 
 
+QUOTE_WIDTH = 60  # of the original's text, on a reply's first line
+
 # Marks a line that mentions the reader (by name, or ``@room``).
 MENTION_MARK = "!"
 
@@ -57,18 +59,26 @@ def mentions_me(message: dict[str, Any], me: str) -> bool:
 def message_line(message: dict[str, Any], today: datetime | None = None, *, me: str = "") -> str:
     """``12:03 alice: hello``; continuation lines indented under the body.
 
-    A message that mentions ``me`` is marked: ``12:03 ! alice: @me hello``.
+    A message that mentions ``me`` is marked: ``12:03 ! alice: @me hello``. A reply
+    starts with a line naming what it answers (``↪ bob: lunch?``), and an edited
+    message ends with ``(edited)``.
     """
     when = local_time(message.get("ts"), today)
     if message.get("deleted"):
         return f"{when} [a deleted message]"
     user = clean(str(message.get("user") or "?"))
     lines = [clean(line) for line in str(message.get("body", "")).split("\n")]
+    if message.get("edited"):
+        lines[-1] += " (edited)"
     mark = f"{MENTION_MARK} " if mentions_me(message, me) else ""
     head = f"{when} {mark}{user}: "
     indent = " " * len(head)
     summary = reactions_text(message)
-    return head + ("\n" + indent).join(lines) + (f"  [{summary}]" if summary else "")
+    text = head + ("\n" + indent).join(lines) + (f"  [{summary}]" if summary else "")
+    quote = message.get("reply_to")
+    if isinstance(quote, dict):
+        text = " " * len(when) + " " + reply_line(quote) + "\n" + text
+    return text
 
 
 def reactions_text(message: dict[str, Any]) -> str:
@@ -87,6 +97,24 @@ def reactions_line(message: dict[str, Any]) -> str:
     quote = body[:30] + ("…" if len(body) > 30 else "")
     summary = reactions_text(message) or "none"
     return f"  reactions on #{message.get('seq')} ({user}: {quote}): {summary}"
+
+
+def reply_line(quote: dict[str, Any]) -> str:
+    """The line above a reply: ``↪ bob: lunch?`` or ``↪ a deleted message``."""
+    if quote.get("deleted"):
+        return "↪ a deleted message"
+    body = " ".join(str(quote.get("body", "")).split())
+    if len(body) > QUOTE_WIDTH:
+        body = body[:QUOTE_WIDTH] + "…"
+    return f"↪ {clean(str(quote.get('user') or '?'))}: {clean(body)}"
+
+
+def change_line(frame: dict[str, Any], today: datetime | None = None) -> str:
+    """An ``update`` or ``deleted`` frame in words: what the message is now."""
+    if frame.get("type") == "deleted":
+        return f"-- message #{frame.get('seq')} was deleted"
+    message = frame.get("message") or {}
+    return f"-- message #{message.get('seq')} is now: " + message_line(message, today)
 
 
 def room_line(room: dict[str, Any]) -> str:

@@ -25,13 +25,14 @@ def test_a_reaction_shows_on_the_other_page_at_once_and_toggles(
         alice.send("ship it")
         bob.wait_for_message("ship it")
 
-        # Bob reacts with the keyboard: React, first in the message's ⋯ menu, opens the
+        # Bob reacts with the keyboard: React, in the message's ⋯ menu, opens the
         # picker, whose options are arrow-key navigable; Enter picks one.
         opener = bob.message("ship it").get_by_role(
             "button", name="Actions for the message from alice"
         )
         opener.focus()
-        bob.page.keyboard.press("Enter")
+        bob.page.keyboard.press("Enter")  # the menu opens at Reply; React is next
+        bob.page.keyboard.press("ArrowDown")
         expect(
             bob.message("ship it").get_by_role("menuitem", name="React to message from alice")
         ).to_be_focused()

@@ -26,14 +26,15 @@ async def test_delete_sends_deleted_and_history_shows_a_tombstone(
         await bob.expect("message", body="oops")
         message = await Message.objects.aget(pk=ack["id"])
         await sync_to_async(services.delete_message)(message=message, by=staff_user, reason="spam")
-        assert await bob.expect("deleted") == {"type": "deleted", "id": ack["id"], "seq": 1}
+        deleted = await bob.expect("deleted")
+        assert deleted == {"type": "deleted", "id": ack["id"], "seq": 1, "change": 1}
         await bob.send("history", before_seq=2, limit=10)
         assert (await bob.expect("history"))["messages"] == [
             {"id": ack["id"], "seq": 1, "deleted": True}
         ]
         await sync_to_async(services.restore_message)(message=message, by=staff_user)
-        restored = await bob.expect("message", id=ack["id"])
-        assert restored["body"] == "oops"
+        restored = await bob.expect("update", change=2)
+        assert restored["message"]["id"] == ack["id"] and restored["message"]["body"] == "oops"
     kinds = [a.kind async for a in ModerationAction.objects.order_by("created_at")]
     assert kinds == ["delete", "restore"]
 

@@ -65,7 +65,7 @@ async def test_a_report_is_resolved_from_the_admin_while_the_room_is_live(
 
         # The room sees the effect at once.
         if action == "delete_message":
-            gone = {"type": "deleted", "id": spam["id"], "seq": spam["seq"]}
+            gone = {"type": "deleted", "id": spam["id"], "seq": spam["seq"], "change": 1}
             assert await alice.expect("deleted") == gone
             assert await bob.expect("deleted") == gone
         elif action == "ban_author":

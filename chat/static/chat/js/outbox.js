@@ -8,19 +8,23 @@ export class Outbox {
   constructor({ socket, timeline }) {
     this.socket = socket;
     this.timeline = timeline;
-    this.entries = new Map(); // client_id -> {body, failed}; insertion order is send order
+    this.entries = new Map(); // client_id -> {body, failed, replyTo}; insertion order is send order
   }
 
-  add(body) {
+  /** Send `body`; `replyTo` is the quote of the message it answers ({id, seq, user, body}). */
+  add(body, replyTo = null) {
     const clientId = newClientId();
-    this.entries.set(clientId, { body, failed: false });
-    this.timeline.addPending(clientId, body);
+    this.entries.set(clientId, { body, failed: false, replyTo });
+    this.timeline.addPending(clientId, body, replyTo);
     this.transmit(clientId);
   }
 
   transmit(clientId) {
     const entry = this.entries.get(clientId);
-    if (entry && !entry.failed) this.socket.send({ type: "message", body: entry.body, client_id: clientId });
+    if (!entry || entry.failed) return;
+    const frame = { type: "message", body: entry.body, client_id: clientId };
+    if (entry.replyTo) frame.reply_to = entry.replyTo.id;
+    this.socket.send(frame);
   }
 
   /** A new connection is live: send everything still pending, oldest first. */

@@ -4,6 +4,7 @@
 // reconnecting, offline, closed) for people and for the browser tests.
 
 import { ActionDialog } from "./actions.js";
+import { ChangeCursor } from "./changes.js";
 import { Composer, mutedText } from "./composer.js";
 import { el, mentionsMe } from "./format.js";
 import { MentionComplete } from "./mention_complete.js";
@@ -11,6 +12,7 @@ import { MentionNotifier } from "./notify.js";
 import { Outbox } from "./outbox.js";
 import { People } from "./people.js";
 import { ReactionPicker } from "./reactions.js";
+import { ReplyBar } from "./reply.js";
 import { RoomSocket } from "./socket.js";
 import { Timeline } from "./timeline.js";
 
@@ -21,6 +23,9 @@ const TOAST_MS = 4000;
 // The newest seq received in order (ready, recovery and live frames); null before the
 // first ready. Reconnects ask for ?since=lastSeq, so nothing is missed or doubled.
 let lastSeq = null;
+// Up to which change (edit, deletion, restore) everything was applied; reconnects ask
+// for &changes=<it> so the server replays what changed meanwhile.
+const changes = new ChangeCursor();
 let unseenWhileHidden = 0;
 const baseTitle = document.title;
 
@@ -68,6 +73,7 @@ const socket = new RoomSocket({
   path: config.wsPath,
   healthUrl: config.healthUrl,
   getSince: () => lastSeq,
+  getChanges: () => changes.value,
   onFrame: (frame) => handle(frame),
   onState: (state) => showState(state),
 });
@@ -86,6 +92,8 @@ const timeline = new Timeline({
       limit: config.historyPage,
     }),
   onAction: (action, item, button) => act(action, item, button),
+  onEdit: (id, body) => socket.send({ type: "edit", id, body }),
+  editWindow: config.editWindow,
 });
 
 const outbox = new Outbox({ socket, timeline });
@@ -104,7 +112,7 @@ const composer = new Composer({
   counter: byId("composer-counter"),
   hint: byId("composer-hint"),
   maxLength: config.maxLength,
-  onSend: (body) => outbox.add(body),
+  onSend: (body) => outbox.add(body, replyBar.take()),
   onTyping: (active) => socket.send({ type: "typing", active }),
   onMuteEnded: () => muteEnded(),
 });
@@ -130,6 +138,8 @@ const notifier = new MentionNotifier({
   room: config.slug,
   me: config.user,
 });
+
+const replyBar = new ReplyBar({ before: byId("composer"), input: byId("composer-input") });
 
 const dialog = new ActionDialog({
   dialog: byId("action-dialog"),
@@ -160,6 +170,9 @@ function act(action, item, button) {
   // The menu item is hidden once chosen: the picker opens by the message's "⋯" button.
   else if (action === "react") picker.open(item.querySelector(".msg-menu-button") || button, item, timeline.payload(item));
   else if (action === "reaction") react(item, button.dataset.emoji, button.getAttribute("aria-pressed") !== "true");
+  else if (action === "reply") replyBar.set(item, timeline.bodies.get(item) ?? "");
+  else if (action === "edit") timeline.startEdit(item);
+  else if (action === "original") timeline.jumpTo(Number(item.querySelector(".msg-quote")?.dataset.jump));
   else dialog.open(action, item);
 }
 
@@ -214,6 +227,7 @@ function track(message) {
   if (lastSeq === null || message.seq > lastSeq) lastSeq = message.seq;
 }
 
+
 function live(message) {
   const result = timeline.addLive(message);
   if (result === "confirmed") outbox.confirmed(message.client_id);
@@ -246,6 +260,8 @@ function ready(frame) {
   } else {
     for (const message of frame.messages) live(message);
   }
+  // Every change up to frame.changes is in these messages or replayed right after them.
+  changes.ready(frame.changes, first || frame.recovered === false);
   // A mute lifted while this page was away told nobody: do not keep the box shut on
   // a guess. If the mute still holds, the first send says so again, with its end.
   if (!first && composer.muted) {
@@ -287,6 +303,7 @@ function error(frame) {
     return;
   }
   timeline.olderFailed();
+  if (timeline.editFailed(frame.detail)) return;
   // forbidden and not_found come just before a closing code, which the notice explains.
   if (frame.code !== "forbidden" && frame.code !== "not_found") toast(frame.detail, "error");
 }
@@ -317,6 +334,12 @@ function handle(frame) {
       break;
     case "deleted":
       timeline.tombstone(frame.id, frame.seq);
+      replyBar.forget(frame.id);
+      changes.applied(frame.change);
+      break;
+    case "update":
+      timeline.update(frame.message);
+      changes.applied(frame.change);
       break;
     case "update":
       timeline.applyUpdate(frame.message);

@@ -1,6 +1,7 @@
 // The room's WebSocket: connects, reconnects with capped exponential backoff and full
 // jitter (and at once when /healthz answers again, the tab comes back or the network
-// does), resumes with ?since=<last seq>, and stops for good on the terminal close codes.
+// does), resumes with ?since=<last seq>&changes=<last change>, and stops for good on
+// the terminal close codes.
 
 // Close codes after which retrying cannot help (see chat/errors.py), and what to tell the user.
 export const TERMINAL_CLOSES = new Map([
@@ -36,11 +37,12 @@ const WATCH_EVERY_MS = 5000;
  * connecting, live, reconnecting (seconds until the next try), offline, closed (terminal).
  */
 export class RoomSocket {
-  constructor({ path, healthUrl, getSince, onFrame, onState }) {
+  constructor({ path, healthUrl, getSince, getChanges = () => null, onFrame, onState }) {
     this.path = path;
     this.healthUrl = healthUrl;
     this.probeTimer = null;
     this.getSince = getSince;
+    this.getChanges = getChanges;
     this.onFrame = onFrame;
     this.onState = onState;
     this.ws = null;
@@ -81,7 +83,10 @@ export class RoomSocket {
   url() {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     const since = this.getSince();
-    const query = since === null || since === undefined ? "" : `?since=${encodeURIComponent(since)}`;
+    let query = since === null || since === undefined ? "" : `?since=${encodeURIComponent(since)}`;
+    // The last change (edit, deletion, restore) applied: the server replays later ones.
+    const changes = query ? this.getChanges() : null;
+    if (changes !== null && changes !== undefined) query += `&changes=${encodeURIComponent(changes)}`;
     return `${scheme}//${location.host}${this.path}${query}`;
   }
 
