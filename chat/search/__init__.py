@@ -209,4 +209,10 @@ def request_filters(params: Any) -> tuple[str, Filters]:
     return params.get("q") or "", filters
 
 
-__all__ = ["Filters", "Hit", "Page", "SearchError", "request_filters", "search"]
+def search_request(*, user: Any, params: Any) -> Page:
+    """``search`` with the filters of a request's query string (API and page share it)."""
+    text, filters = request_filters(params)
+    return search(user=user, text=text, filters=filters)
+
+
+__all__ = ["Filters", "Hit", "Page", "SearchError", "request_filters", "search", "search_request"]
