@@ -207,3 +207,29 @@ def test_readable_rooms_are_the_rooms_a_user_may_enter(make_user, make_room, sta
             except Refusal:
                 admitted = False
             assert (room.slug in readable) == admitted, (user.username, room.slug)
+
+
+def test_sqlite_index_is_repaired_when_a_table_rebuild_dropped_its_triggers(user, general):
+    """Django's SQLite schema editor rebuilds tables (and so drops their triggers)."""
+    from django.db import connection
+
+    from chat.search import sqlite
+
+    if connection.vendor != "sqlite":
+        assert sqlite.repair(connection) is False
+        return
+    post(general, user, "before the rebuild deploy")
+    with connection.cursor() as cursor:
+        for name in sqlite.TRIGGERS:
+            cursor.execute(f"DROP TRIGGER {name}")
+    post(general, user, "unindexed deploy")
+    assert found(user, "unindexed") == []
+
+    assert sqlite.repair(connection) is True
+    assert sqlite.repair(connection) is False
+    post(general, user, "after the repair deploy")
+    assert found(user, "deploy") == [
+        "after the repair deploy",
+        "unindexed deploy",
+        "before the rebuild deploy",
+    ]
