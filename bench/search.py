@@ -110,6 +110,7 @@ def worker(messages: int, repeat: int) -> None:
         log(f"filled in {fill_s:.0f} s")
     elif stored != messages:
         raise SystemExit(f"the cached database holds {stored:,} messages, not {messages:,}")
+    search_data.settle()
     clock = time.monotonic()
     queries = search_data.measure(repeat)
     log(f"measured {len(queries)} queries x {repeat} in {time.monotonic() - clock:.1f} s")

@@ -7,10 +7,11 @@ messages that are not deleted. SQLite: an FTS5 table over ``chat_message.body``
 only messages that are not deleted. On any other database both steps do nothing.
 
 Neither touches the model state: Django never reads or writes these columns and
-tables; ``chat.search`` queries them with its own SQL.
+tables; ``chat.search`` queries them with its own SQL. The ``(created_at, id)`` index
+is an ordinary model index: it turns a date range into an id range.
 """
 
-from django.db import migrations
+from django.db import migrations, models
 
 POSTGRES_FORWARD = [
     "ALTER TABLE chat_message ADD COLUMN search_vector tsvector "
@@ -77,4 +78,10 @@ def backward(apps, schema_editor) -> None:
 class Migration(migrations.Migration):
     dependencies = [("chat", "0002_team_chat")]
 
-    operations = [migrations.RunPython(forward, backward, elidable=False)]
+    operations = [
+        migrations.AddIndex(
+            model_name="message",
+            index=models.Index(fields=["created_at", "id"], name="chat_msg_created_id"),
+        ),
+        migrations.RunPython(forward, backward, elidable=False),
+    ]

@@ -20,6 +20,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.db.models import Max, Min
 
 from chat import selectors
 from chat.models import Message
@@ -103,6 +104,13 @@ def search(*, user: Any, text: str, filters: Filters = Filters()) -> Page:
     author_id = _author_id(filters.author)
     if not room_ids:
         return Page([], None)
+    ids = _id_range(filters.since, filters.until)
+    if ids is None:
+        return Page([], None)
+    first_id, last_id = ids
+    before = filters.before
+    if last_id and (before is None or before > last_id):
+        before = last_id + 1
     find = BACKENDS.get(connection.vendor)
     if find is None:
         raise NotImplementedError(f"no full-text search for {connection.vendor}")
@@ -112,13 +120,37 @@ def search(*, user: Any, text: str, filters: Filters = Filters()) -> Page:
         author_id=author_id,
         since=filters.since,
         until=filters.until,
-        before=filters.before,
+        first_id=first_id,
+        before=before,
         limit=filters.limit + 1,
     )
     more = len(found) > filters.limit
     found = found[: filters.limit]
     hits = _hits(found, query)
     return Page(hits, hits[-1].id if more and hits else None)
+
+
+def _id_range(since: datetime | None, until: datetime | None) -> tuple[int, int] | None:
+    """The first and last message id sent in ``[since, until)``: (0, 0) without a range,
+    None when nothing was sent then.
+
+    Messages are searched newest first by id, and neither database can tell that ids
+    grow with ``created_at``: given only the times, a common word in an old week walks
+    every newer message. The ids bound the walk exactly (every message sent in the
+    range lies between the two, the time conditions still apply), read from the
+    ``(created_at, id)`` index alone.
+    """
+    if since is None and until is None:
+        return 0, 0
+    messages = Message.objects.all()
+    if since is not None:
+        messages = messages.filter(created_at__gte=since)
+    if until is not None:
+        messages = messages.filter(created_at__lt=until)
+    bounds = messages.aggregate(first=Min("id"), last=Max("id"))
+    if bounds["first"] is None:
+        return None
+    return bounds["first"], bounds["last"]
 
 
 def _room_ids(user: Any, slug: str | None) -> list[int]:

@@ -29,10 +29,12 @@ def find(
     author_id: int | None,
     since: datetime | None,
     until: datetime | None,
+    first_id: int,
     before: int | None,
     limit: int,
 ) -> list[tuple[int, str]]:
-    """``(message id, marked snippet)`` of the newest ``limit`` matches."""
+    """``(message id, marked snippet)`` of the newest ``limit`` matches with
+    ``first_id <= id < before``."""
     tsquery, tsquery_params = to_tsquery(query, CONFIG)
     where = [f"search_vector @@ ({tsquery})", "deleted_at IS NULL", "room_id = ANY(%s)"]
     params: list = [*tsquery_params, room_ids]
@@ -40,6 +42,7 @@ def find(
         ("author_id = %s", author_id),
         ("created_at >= %s", since),
         ("created_at < %s", until),
+        ("id >= %s", first_id or None),
         ("id < %s", before),
     ):
         if value is not None:

@@ -29,10 +29,12 @@ def find(
     author_id: int | None,
     since: datetime | None,
     until: datetime | None,
+    first_id: int,
     before: int | None,
     limit: int,
 ) -> list[tuple[int, str]]:
-    """``(message id, marked snippet)`` of the newest ``limit`` matches."""
+    """``(message id, marked snippet)`` of the newest ``limit`` matches with
+    ``first_id <= id < before``."""
     adapt = connection.ops.adapt_datetimefield_value
     where = ["chat_message_fts MATCH %s", "m.deleted_at IS NULL"]
     params: list = [
@@ -51,6 +53,9 @@ def find(
     if until is not None:
         where.append("m.created_at < %s")
         params.append(adapt(until))
+    if first_id:
+        where.append("chat_message_fts.rowid >= %s")
+        params.append(first_id)
     if before is not None:
         where.append("chat_message_fts.rowid < %s")
         params.append(before)

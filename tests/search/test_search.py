@@ -233,3 +233,21 @@ def test_sqlite_index_is_repaired_when_a_table_rebuild_dropped_its_triggers(user
         "unindexed deploy",
         "before the rebuild deploy",
     ]
+
+
+def test_date_ranges_are_exact_when_ids_and_times_disagree(user, general):
+    """Two processes' clocks: a later id can carry an earlier time."""
+    a, b, c = (post(general, user, f"deploy {name}") for name in "abc")
+    for message, day in ((a, 3), (b, 2), (c, 1)):
+        Message.objects.filter(pk=message.pk).update(created_at=datetime(2026, 3, day, tzinfo=UTC))
+    march = {day: datetime(2026, 3, day, tzinfo=UTC) for day in range(1, 5)}
+
+    assert found(user, "deploy", since=march[3]) == ["deploy a"]
+    assert found(user, "deploy", until=march[2]) == ["deploy c"]
+    assert found(user, "deploy", since=march[2], until=march[3]) == ["deploy b"]
+    assert found(user, "deploy", since=march[1], until=march[4]) == [
+        "deploy c",
+        "deploy b",
+        "deploy a",
+    ]
+    assert found(user, "deploy", since=march[4]) == []
