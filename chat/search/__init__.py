@@ -20,7 +20,6 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Max, Min
 
 from chat import selectors
 from chat.models import Message
@@ -31,6 +30,8 @@ from chat.search.sqlite import find as find_sqlite
 from chat.wire import protocol
 
 DEFAULT_LIMIT = 20
+# Messages read from each end of a date range to find its ids (see _id_range).
+BOUND_WINDOW = 20_000
 MAX_LIMIT = 50
 # The one place that chooses: the database's own full-text search.
 BACKENDS = {"postgresql": find_postgres, "sqlite": find_sqlite}
@@ -136,21 +137,31 @@ def _id_range(since: datetime | None, until: datetime | None) -> tuple[int, int]
 
     Messages are searched newest first by id, and neither database can tell that ids
     grow with ``created_at``: given only the times, a common word in an old week walks
-    every newer message. The ids bound the walk exactly (every message sent in the
-    range lies between the two, the time conditions still apply), read from the
-    ``(created_at, id)`` index alone.
+    every newer message (or PostgreSQL answers ``MIN(id)`` by walking the primary
+    key). The ids bound the walk (the time conditions still apply). Each end is read
+    from the ``(created_at, id)`` index among the ``BOUND_WINDOW`` messages nearest
+    to it in time, so the cost does not grow with the range: exact unless a message's
+    id and time disagree by more than that many messages.
     """
     if since is None and until is None:
         return 0, 0
-    messages = Message.objects.all()
+    adapt = connection.ops.adapt_datetimefield_value
+    where, params = [], []
     if since is not None:
-        messages = messages.filter(created_at__gte=since)
+        where.append("created_at >= %s")
+        params.append(adapt(since))
     if until is not None:
-        messages = messages.filter(created_at__lt=until)
-    bounds = messages.aggregate(first=Min("id"), last=Max("id"))
-    if bounds["first"] is None:
-        return None
-    return bounds["first"], bounds["last"]
+        where.append("created_at < %s")
+        params.append(adapt(until))
+    inner = f"SELECT id FROM chat_message WHERE {' AND '.join(where)}"  # noqa: S608 - fixed clauses
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT (SELECT MIN(id) FROM ({inner} ORDER BY created_at LIMIT %s) f),"  # noqa: S608
+            f" (SELECT MAX(id) FROM ({inner} ORDER BY created_at DESC LIMIT %s) l)",
+            [*params, BOUND_WINDOW, *params, BOUND_WINDOW],
+        )
+        first, last = cursor.fetchone()
+    return None if first is None else (first, last)
 
 
 def _room_ids(user: Any, slug: str | None) -> list[int]:
