@@ -206,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         worker(args.messages, args.repeat)
         return 0
     started = datetime.now(UTC)
+    load_before = os.getloadavg()[0]
     results = []
     for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
         if backend == "postgres" and (problem := databases.postgres_available()):
@@ -222,7 +223,8 @@ def main(argv: list[str] | None = None) -> int:
         "commit": environment.git_commit(),
         "messages": args.messages,
         "repeat": args.repeat,
-        "machine": environment.machine(),
+        "machine": environment.machine()
+        | {"load average (1 min) before, after": f"{load_before:.1f}, {os.getloadavg()[0]:.1f}"},
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{stem}.json").write_text(json.dumps({"meta": meta, "results": results}, indent=1))
