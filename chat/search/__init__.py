@@ -127,8 +127,7 @@ def search(*, user: Any, text: str, filters: Filters = Filters()) -> Page:
     )
     more = len(found) > filters.limit
     found = found[: filters.limit]
-    hits = _hits(found, query)
-    return Page(hits, hits[-1].id if more and hits else None)
+    return Page(_hits(found, query), found[-1][0] if more else None)
 
 
 def _id_range(since: datetime | None, until: datetime | None) -> tuple[int, int] | None:
@@ -190,14 +189,15 @@ def _author_id(username: str | None) -> int | None:
 def _hits(found: list[tuple[int, str]], query) -> list[Hit]:
     """The rooms, authors and times of the ids found, in the order found (one query)."""
     username = f"author__{get_user_model().USERNAME_FIELD}"
-    rows = Message.objects.filter(pk__in=[pk for pk, _ in found]).values_list(
-        "pk", "seq", "room__slug", "room__title", username, "created_at", "body"
-    )
+    # deleted_at again: a message deleted since the search query is not shown.
+    rows = Message.objects.filter(
+        pk__in=[pk for pk, _ in found], deleted_at__isnull=True
+    ).values_list("pk", "seq", "room__slug", "room__title", username, "created_at", "body")
     by_id = {row[0]: row for row in rows}
     hits = []
     for pk, marked in found:
         row = by_id.get(pk)
-        if row is None:  # deleted between the two queries
+        if row is None:
             continue
         _, seq, slug, title, author, created_at, body = row
         hits.append(Hit(pk, seq, slug, title, author, created_at, segments(marked, body, query)))
