@@ -1,6 +1,7 @@
 """Full-text search indexes, one kind per database (see ``chat.search``).
 
-PostgreSQL: a stored ``search_vector`` column (``to_tsvector('simple', body)``, kept
+PostgreSQL: a stored ``search_vector`` column (``to_tsvector('simple', body)`` over
+the body's letters and digits, kept
 current by the database on every insert and edit) with a GIN index over the
 messages that are not deleted. SQLite: an FTS5 table over ``chat_message.body``
 (external content, so the text is stored once) kept in step by triggers that index
@@ -14,8 +15,12 @@ is an ordinary model index: it turns a date range into an id range.
 from django.db import migrations, models
 
 POSTGRES_FORWARD = [
+    # Words are runs of letters and digits, as in SQLite's unicode61 tokenizer and the
+    # search box's parser: without the regexp_replace PostgreSQL's parser would keep
+    # "example.com" or "a@b.org" whole (no "example" in it) and drop "<b>" tags.
     "ALTER TABLE chat_message ADD COLUMN search_vector tsvector "
-    "GENERATED ALWAYS AS (to_tsvector('simple'::regconfig, body)) STORED",
+    "GENERATED ALWAYS AS (to_tsvector('simple'::regconfig, "
+    "regexp_replace(body, '[^[:alnum:]]+', ' ', 'g'))) STORED",
     "CREATE INDEX chat_message_search ON chat_message USING gin (search_vector) "
     "WHERE deleted_at IS NULL",
 ]

@@ -1,8 +1,9 @@
 """Snippets as ``[(text, highlighted), ...]``: data for DOM nodes, never HTML.
 
 The databases mark matches with two control characters (``START``/``STOP``) that
-``segments`` splits on. A body that itself contains one of them could be misread,
-so its snippet is cut here instead, from the body, marking the query's words.
+``segments`` splits on. A body that itself contains one of them (or ``LESS_THAN``)
+could be misread, so its snippet is cut here instead, from the body, marking the
+query's words.
 """
 
 from __future__ import annotations
@@ -12,6 +13,10 @@ import re
 from chat.search.query import Query, terms
 
 START, STOP = "\x02", "\x03"
+# PostgreSQL's ts_headline drops what looks like an HTML tag: "<" goes in as this
+# and comes back out (chat.search.postgres).
+LESS_THAN = "\x01"
+RESERVED = (START, STOP, LESS_THAN)
 ELLIPSIS = "…"
 # Without the database's snippet: this many characters of the body at most.
 FALLBACK_CHARS = 160
@@ -44,7 +49,9 @@ def _merged(parts: Segments) -> Segments:
 
 def from_body(body: str, query: Query) -> Segments:
     """A snippet cut from ``body`` itself, the query's words marked (the fallback)."""
-    clean = body.replace(START, "").replace(STOP, "")
+    clean = body
+    for char in RESERVED:
+        clean = clean.replace(char, "")
     wanted = terms(query)
     found = [m for m in re.finditer(r"[^\W_]+", clean) if m.group().lower() in wanted]
     start = max(0, found[0].start() - FALLBACK_CHARS // 3) if found else 0
@@ -63,6 +70,6 @@ def from_body(body: str, query: Query) -> Segments:
 
 def segments(marked: str | None, body: str, query: Query) -> Segments:
     """The snippet of one result: the database's, unless the body could confuse it."""
-    if marked is None or START in body or STOP in body:
+    if marked is None or any(char in body for char in RESERVED):
         return from_body(body, query)
     return split_marked(marked)

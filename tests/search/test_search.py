@@ -251,3 +251,35 @@ def test_date_ranges_are_exact_when_ids_and_times_disagree(user, general):
         "deploy a",
     ]
     assert found(user, "deploy", since=march[4]) == []
+
+
+def test_words_inside_addresses_tags_and_numbers_are_words_on_both_databases(user, general):
+    post(general, user, "see example.com or mail ops@corp.org")
+    post(general, user, "the <b>noon</b> build of v1.2.3 in snake_case")
+
+    assert found(user, "example") == ["see example.com or mail ops@corp.org"]
+    assert found(user, "corp org") == ["see example.com or mail ops@corp.org"]
+    assert found(user, "example.com") == ["see example.com or mail ops@corp.org"]
+    assert found(user, "noon") == ["the <b>noon</b> build of v1.2.3 in snake_case"]
+    assert found(user, '"v1 2 3"') == ["the <b>noon</b> build of v1.2.3 in snake_case"]
+    assert found(user, "snake") == ["the <b>noon</b> build of v1.2.3 in snake_case"]
+    (hit,) = search.search(user=user, text="noon").results
+    assert (
+        "".join(text for text, _ in hit.snippet) == "the <b>noon</b> build of v1.2.3 in snake_case"
+    )
+    assert ("noon", True) in hit.snippet
+
+
+def test_long_messages_are_cut_around_the_match_with_ellipses(user, general):
+    body = (
+        " ".join(f"word{n}" for n in range(60))
+        + " needle "
+        + " ".join(f"more{n}" for n in range(60))
+    )
+    post(general, user, body)
+
+    (hit,) = search.search(user=user, text="needle").results
+    text = "".join(part for part, _ in hit.snippet)
+    assert ("needle", True) in hit.snippet
+    assert text.startswith("…") and text.endswith("…")
+    assert len(text) < len(body) / 2
