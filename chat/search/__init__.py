@@ -41,7 +41,7 @@ class SearchError(ValueError):
     """A search refused before any query ran: ``code`` for programs, ``detail`` for people.
 
     Codes: ``bad_query``, ``bad_date``, ``bad_request``, ``unknown_room``,
-    ``unknown_user``.
+    ``unknown_user``; ``unavailable`` on a database without full-text search here.
     """
 
     def __init__(self, code: str, detail: str) -> None:
@@ -114,7 +114,9 @@ def search(*, user: Any, text: str, filters: Filters = Filters()) -> Page:
         before = last_id + 1
     find = BACKENDS.get(connection.vendor)
     if find is None:
-        raise NotImplementedError(f"no full-text search for {connection.vendor}")
+        raise SearchError(
+            "unavailable", f"search needs PostgreSQL or SQLite, not {connection.vendor}"
+        )
     found = find(
         query,
         room_ids=room_ids,

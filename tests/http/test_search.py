@@ -184,3 +184,20 @@ def test_room_and_lobby_pages_have_the_search_box(rooms, user):
 
     assert 'action="/search/"' in client.get("/rooms/general/").content.decode()
     assert 'action="/search/"' in client.get("/").content.decode()
+
+
+def test_a_result_link_into_a_room_the_user_cannot_read_is_refused(rooms, user):
+    response = signed_in(user).get("/rooms/hideout/?at=1")
+
+    assert response.status_code == 403
+    assert "secret deploy" not in response.content.decode()
+
+
+def test_unsupported_database_is_a_clear_error(rooms, user, monkeypatch):
+    from chat import search
+
+    monkeypatch.setattr(search, "BACKENDS", {})
+    response = signed_in(user).get(API, {"q": "deploy"})
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "unavailable"
