@@ -17,7 +17,7 @@ POSTGRES_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
 RUN_ENV := DEBUG=$${DEBUG:-true}
 CLUSTER_ENV := DEBUG=$${DEBUG:-false}
 
-.PHONY: help run run-cluster test test-fast lint fmt bench bench-quick clean
+.PHONY: help run run-cluster test test-fast lint fmt bench bench-quick bench-search clean
 
 help:
 	@echo "make run          serve the site on http://$(HOST):$(PORT)/ (creates .venv, migrates)"
@@ -25,7 +25,8 @@ help:
 	@echo "make test         lint, DB-level tests on PostgreSQL, then the whole suite on SQLite"
 	@echo "make test-fast    the suite without slow, browser and child-process tests"
 	@echo "make lint | fmt   ruff check and format"
-	@echo "make bench        the benchmark suite (bench-quick: a short run)"
+	@echo "make bench        the benchmark suite, then search over 1,000,000 messages (bench-quick: a short run)"
+	@echo "make bench-search only the search benchmark (bench/search.py)"
 	@echo "make clean        remove caches and leftover test databases"
 
 # --- environment -------------------------------------------------------------------
@@ -99,6 +100,10 @@ test-fast: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	$(PY) -m bench.run
+	$(PY) -m bench.search
+
+bench-search: $(VENV)/.installed-dev
+	$(PY) -m bench.search
 
 bench-quick: $(VENV)/.installed-dev
 	$(PY) -m bench.run --quick

@@ -1,6 +1,15 @@
 import logging
 
 from django.apps import AppConfig
+from django.db import connections
+from django.db.models.signals import post_migrate
+
+
+def repair_search_index(sender, using: str = "default", **kwargs) -> None:
+    """After ``migrate``: the SQLite search triggers survive table rebuilds."""
+    from chat.search import sqlite
+
+    sqlite.repair(connections[using])
 
 
 class ChatConfig(AppConfig):
@@ -16,3 +25,4 @@ class ChatConfig(AppConfig):
         from chat.views.ops import ExpectedProbeFailures
 
         logging.getLogger("django.request").addFilter(ExpectedProbeFailures())
+        post_migrate.connect(repair_search_index, sender=self)

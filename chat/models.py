@@ -100,6 +100,9 @@ class Message(models.Model):
         indexes = [
             # Slow mode: the author's latest message in a room.
             models.Index(fields=["author", "room", "-seq"], name="chat_msg_author_room"),
+            # Search by date: the first and last id sent in a time range, from the
+            # index alone (chat.search turns a date range into an id range).
+            models.Index(fields=["created_at", "id"], name="chat_msg_created_id"),
         ]
 
     def __str__(self) -> str:

@@ -421,6 +421,26 @@ def lobby_rooms(*, user: User) -> QuerySet[Room]:
     return rooms.order_by("-last_message_at", "slug")
 
 
+def readable_rooms(*, user: User, now: datetime | None = None) -> QuerySet[Room]:
+    """Every room whose messages ``user`` may read: the rooms ``room_for_user`` admits.
+
+    Not archived; public, or private with ``user`` a member or moderator (or reading
+    every room, ``reads_every_room``); and no ban of ``user`` in force there. Search
+    uses it as its only permission rule, so the two can never disagree.
+    """
+    if not user.is_authenticated:
+        return Room.objects.none()
+    rooms = Room.objects.filter(is_archived=False)
+    if not reads_every_room(user):
+        rooms = rooms.filter(
+            Q(is_private=False)
+            | Q(pk__in=Room.members.through.objects.filter(user_id=user.pk).values("room_id"))
+            | Q(pk__in=Room.moderators.through.objects.filter(user_id=user.pk).values("room_id"))
+        )
+    banned = Ban.objects.filter(user_id=user.pk).filter(in_force(now or timezone.now()))
+    return rooms.exclude(pk__in=banned.values("room_id"))
+
+
 # Before any token: "issued after" this means no lifetime limit.
 NO_TOKEN_LIMIT = datetime(2000, 1, 1, tzinfo=UTC)
 

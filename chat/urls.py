@@ -6,7 +6,7 @@ so the prefix is the host's choice. The WebSocket route is not here: ``chat.rout
 
 from django.urls import path
 
-from chat.views import api, ops, pages, tokens
+from chat.views import api, ops, pages, search_page, tokens
 
 app_name = "chat"
 
@@ -21,11 +21,13 @@ urlpatterns = [
     ),
     path("rooms/<slug:slug>/users/<str:username>/mute", pages.mute_user, name="mute_user"),
     path("rooms/<slug:slug>/users/<str:username>/ban", pages.ban_user, name="ban_user"),
+    path("search/", search_page.search_view, name="search"),
     path("tokens/", tokens.tokens, name="tokens"),
     path("tokens/<int:token_id>/revoke", tokens.revoke_token, name="revoke_token"),
     path("tokens/revoke-all", tokens.revoke_all_tokens, name="revoke_all_tokens"),
     path("api/token", api.token, name="api_token"),
     path("api/rooms/<slug:slug>/messages", api.messages, name="api_messages"),
+    path("api/search", api.search_messages, name="api_search"),
     path("healthz", ops.healthz, name="healthz"),
     path("metrics", ops.metrics, name="metrics"),
 ]

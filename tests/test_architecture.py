@@ -22,7 +22,7 @@ LAYERS = [
         ["chat.conf", "chat.metrics", "chat.models", "chat.migrations", "chat.client_address"],
     ),
     ("stores", ["chat.stores"]),
-    ("reads", ["chat.selectors", "chat.hot_sql", "chat.history"]),
+    ("reads", ["chat.selectors", "chat.hot_sql", "chat.history", "chat.search"]),
     ("events", ["chat.events"]),
     (
         "services",

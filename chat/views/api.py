@@ -1,8 +1,9 @@
-"""JSON API for non-browser clients: token exchange and history pages.
+"""JSON API for non-browser clients: token exchange, history pages and search.
 
 ``POST /api/token`` trades a username and password for a bearer token (the
 terminal client does this once); ``GET /api/rooms/<slug>/messages`` reads a
-history page with the same access checks and history functions as the WebSocket.
+history page with the same access checks and history functions as the WebSocket;
+``GET /api/search`` searches the rooms the user may read (``chat.search``).
 Every error is JSON: ``{"error": code, "detail": sentence}``.
 """
 
@@ -19,7 +20,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from chat import history, selectors, services
+from chat import history, search, selectors, services
 from chat.conf import chat_settings
 from chat.signin import SignInThrottled
 from chat.wire.errors import HTTP_STATUS_FOR_CLOSE, CloseCode, ErrorCode, Refusal
@@ -156,3 +157,29 @@ async def messages(request: HttpRequest, slug: str) -> HttpResponse:
     body = '{"messages":[' + ",".join(text for _, text in entries) + "]"
     body += ',"has_more":' + ("true" if has_more else "false") + "}"
     return HttpResponse(body, content_type="application/json")
+
+
+# --- GET /api/search -----------------------------------------------------------
+
+
+@never_cache
+@require_GET
+async def search_messages(request: HttpRequest) -> HttpResponse:
+    """``{"results": [...], "next_before": id|null}``: messages matching ``q``, newest first.
+
+    Filters ``room``, ``author``, ``from``, ``to``, ``before``, ``limit``; a 400 with
+    ``error`` (``bad_query``, ``bad_date``, ``bad_request``, ``unknown_room``,
+    ``unknown_user``) and ``detail`` otherwise.
+    """
+    try:
+        user = await request_user(request)
+        if not user.is_authenticated:
+            raise Refusal(CloseCode.NOT_AUTHENTICATED)
+    except Refusal as refusal:
+        return refusal_response(refusal)
+    try:
+        page = await sync_to_async(search.search_request)(user=user, params=request.GET)
+    except search.SearchError as refused:
+        return error(400, refused.code, refused.detail)
+    results = [hit.as_json() for hit in page.results]
+    return JsonResponse({"results": results, "next_before": page.next_before})

@@ -7,6 +7,7 @@ import { ActionDialog } from "./actions.js";
 import { ChangeCursor } from "./changes.js";
 import { Composer, mutedText } from "./composer.js";
 import { el, mentionsMe } from "./format.js";
+import { JumpTo, seqFromLocation } from "./jump.js";
 import { MentionComplete } from "./mention_complete.js";
 import { MentionNotifier } from "./notify.js";
 import { Outbox } from "./outbox.js";
@@ -97,6 +98,16 @@ const timeline = new Timeline({
 });
 
 const outbox = new Outbox({ socket, timeline });
+
+// ?at=SEQ (a search result): open the room at that message.
+const jump = new JumpTo({
+  timeline,
+  list: byId("messages"),
+  historyUrl: byId("timeline").dataset.historyUrl,
+  seq: seqFromLocation(),
+  pageSize: config.historyPage,
+  toast: (text) => toast(text),
+});
 
 const people = new People({
   list: byId("online"),
@@ -270,6 +281,7 @@ function ready(frame) {
   }
   // Whatever the server did not confirm above goes again, with the same client_id.
   outbox.resendAll();
+  jump.afterReady();
 }
 
 /** A mute began, changed or was lifted (`until`: ISO text, null for until lifted; false: lifted). */
