@@ -22,9 +22,12 @@ LAYERS = [
         ["chat.conf", "chat.metrics", "chat.models", "chat.migrations", "chat.client_address"],
     ),
     ("stores", ["chat.stores"]),
-    ("reads", ["chat.selectors", "chat.hot_sql", "chat.history"]),
+    ("reads", ["chat.selectors", "chat.hot_sql", "chat.history", "chat.sidebar"]),
     ("events", ["chat.events"]),
-    ("services", ["chat.changes", "chat.services", "chat.signin", "chat.abuse_limits"]),
+    (
+        "services",
+        ["chat.changes", "chat.services", "chat.signin", "chat.abuse_limits", "chat.unread"],
+    ),
     ("realtime", ["chat.realtime"]),
     (
         "entry points",

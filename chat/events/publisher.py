@@ -10,7 +10,9 @@ Services call ``publish_on_commit``; after commit the events go to this loop's
 1. writes the history cache (beside the sends, never behind them),
 2. hands the events to this process's own hub (attached by ``chat.realtime.hub``),
 3. sends each other process that listens to the room its share of the batch in one
-   layer message (``chat.events.peers``), or falls back to ``group_send``.
+   layer message (``chat.events.peers``), or falls back to ``group_send``,
+4. and last, only for rooms some process watches, one ``activity`` event per room for
+   the sidebars (``chat.events.activity``).
 """
 
 from __future__ import annotations
@@ -19,14 +21,15 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Container
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
-from chat.events import peers
+from chat.conf import chat_settings
+from chat.events import activity, peers
 from chat.events.outbound import CONTROL_GROUP, Outbound
 from chat.stores import history_cache
 
@@ -90,6 +93,9 @@ class Publisher:
         self.local: LocalDelivery | None = None
         self.local_channel: str | None = None
         self.local_origin: str | None = None
+        # Rooms this process's sidebars watch (set by its hub): their activity goes
+        # to the hub too.
+        self.watched: Container[int] = frozenset()
         self.queue: asyncio.Queue[Outbound] = asyncio.Queue()
         self.cache_queue: asyncio.Queue[Outbound] = asyncio.Queue()
         self.task = loop.create_task(self._run(self.queue, self._publish))
@@ -203,6 +209,52 @@ async def _publish_batch(batch: list[Outbound], publisher: Publisher | None) -> 
     if local is not None:
         await local([outbound.event for outbound in batch])
     await _to_other_processes(batch, publisher if local is not None else None)
+    await _publish_activity(batch, publisher if local is not None else None)
+
+
+async def _publish_activity(batch: list[Outbound], publisher: Publisher | None) -> None:
+    """One ``activity`` event per room with new messages, to the processes watching it.
+
+    After the messages themselves: sidebars must never slow delivery. Nothing is built
+    for a room nobody watches (a cached registry answer says so); when the registry
+    cannot be read the event is dropped (the sidebar catches up on its next read or
+    reconnect), never sent to the whole group.
+    """
+    rooms = activity.message_rooms(batch)
+    if not rooms:
+        return
+    if publisher is None:
+        # No hub in this process (the shell, a command): the watching hubs are in the
+        # watch groups (Redis mode; in embedded mode there is no other process).
+        if chat_settings().redis_url:
+            await _send_in_order(
+                [
+                    (Outbound(group=activity.watch_group(room_id), event=event), event)
+                    for room_id, messages in rooms.items()
+                    for event in [activity.activity_event(room_id, messages)]
+                ]
+            )
+        return
+    remote: dict[str, frozenset[str] | None] = {}
+    if peers.registry() is not None:
+        remote = await peers.peers.channels_of(
+            [activity.watch_group(room_id) for room_id in rooms], publisher.local_channel
+        )
+    local_events: list[dict[str, Any]] = []
+    direct: dict[str, list[dict[str, Any]]] = {}
+    for room_id, messages in rooms.items():
+        channels = remote.get(activity.watch_group(room_id)) or ()
+        here = room_id in publisher.watched
+        if not here and not channels:
+            continue
+        event = activity.activity_event(room_id, messages)
+        if here:
+            local_events.append(event)
+        for channel in channels:
+            direct.setdefault(channel, []).append(event)
+    if local_events and publisher.local is not None:
+        await publisher.local(local_events)
+    await asyncio.gather(*(peers.send_events(c, events) for c, events in direct.items()))
 
 
 async def _to_other_processes(batch: list[Outbound], publisher: Publisher | None) -> None:

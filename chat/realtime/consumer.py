@@ -23,7 +23,7 @@ from chat.client_address import scope_address
 from chat.conf import chat_settings
 from chat.events import outbound
 from chat.events.publisher import publish_soon
-from chat.realtime import idle, limits, shutdown
+from chat.realtime import idle, limits, readers, shutdown
 from chat.realtime.batching import loop_batcher
 from chat.realtime.hub import Hub, announce
 from chat.realtime.internals import asgiref_marker
@@ -228,9 +228,18 @@ class RoomConsumer(AsyncWebsocketConsumer):
         if arrival.first_in_room:
             announce(self.room.pk, protocol.ServerType.JOIN, self.username, skip_user=self.user_id)
         last_seq = max(session.last_seq, self.fanout.last_seq or 0)
-        await self.send_ready(since=since, last_seq=last_seq)
+        # A first open (no since) shows "new since you left" after the user's position;
+        # a reconnect has its page already.
+        read_seq = None
+        if since is None:
+            read_seq = await readers.opened(
+                user_id=self.user_id, room_id=self.room.pk, last_seq=last_seq
+            )
+        await self.send_ready(since=since, last_seq=last_seq, read_seq=read_seq)
 
-    async def send_ready(self, *, since: int | None, last_seq: int) -> None:
+    async def send_ready(
+        self, *, since: int | None, last_seq: int, read_seq: int | None = None
+    ) -> None:
         settings = chat_settings()
         online = await presence.presence().online(self.room.pk)
         recovered = None
@@ -273,6 +282,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 messages_json=kept,
                 has_more=has_more,
                 recovered=recovered,
+                read_seq=read_seq,
             )
         )
         # A recovery too big for ready continues at once as message frames, in order.
@@ -345,6 +355,18 @@ class RoomConsumer(AsyncWebsocketConsumer):
             await self.write(protocol.reported_frame(command.message_id))
         elif isinstance(command, protocol.Ping):
             await self.write(protocol.pong_frame())
+        elif isinstance(command, protocol.MarkRead):
+            await self.mark_read(command.seq)
+
+    async def mark_read(self, seq: int) -> None:
+        """The user read up to ``seq``: beyond what this connection was sent it cannot
+        have read, so the position is clamped to that (no error)."""
+        await readers.mark(
+            user_id=self.user_id,
+            room_id=self.room.pk,
+            slug=self.room.slug,
+            seq=min(seq, self.last_seq),
+        )
 
     async def post(self, command: protocol.SendMessage) -> None:
         retry_after = await ratelimit.check_message(room_id=self.room.pk, user_id=self.user_id)
@@ -364,6 +386,10 @@ class RoomConsumer(AsyncWebsocketConsumer):
             protocol.ack_frame(
                 client_id=message.client_id, id=message.pk, seq=message.seq, ts=result.payload["ts"]
             )
+        )
+        # Writing a message means having read the room up to it (no database write here).
+        await readers.mark(
+            user_id=self.user_id, room_id=self.room.pk, slug=self.room.slug, seq=message.seq
         )
 
     async def send_history(self, command: protocol.FetchHistory) -> None:
@@ -564,6 +590,14 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self.leave()
         raise StopConsumer()
 
+    async def _save_read_position(self) -> None:
+        # The position this connection moved reaches the database now, not a few
+        # seconds later: a process stopping next must not lose it.
+        try:
+            await readers.flush(user_id=self.user_id, room_id=self.room.pk)
+        except Exception as exc:  # noqa: BLE001 - the flusher retries what is still pending
+            logger.warning("read position save failed room=%s: %r", self.room.pk, exc)
+
     async def leave(self) -> None:
         """Unregister from the hub and presence; quick and idempotent (daphne kills slow exits)."""
         if self.address is not None:
@@ -575,6 +609,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         if self.registered:
             self.registered = False
             metrics.CONNECTIONS.dec()
+            await self._save_read_position()
             try:
                 last = await presence.presence().depart(room_id=self.room.pk, user_id=self.user_id)
             except Exception as exc:  # noqa: BLE001 - Redis down: the lease sweeper cleans up

@@ -29,6 +29,7 @@ class ClientType:
     TYPING = "typing"
     REPORT = "report"
     PING = "ping"
+    READ = "read"
 
 
 class ServerType:
@@ -47,6 +48,8 @@ class ServerType:
     ROOM = "room"
     PONG = "pong"
     ERROR = "error"
+    ACTIVITY = "activity"
+    READ = "read"
 
 
 # --- client -> server --------------------------------------------------------
@@ -80,7 +83,14 @@ class Ping:
     pass
 
 
-Command = SendMessage | FetchHistory | SetTyping | ReportMessage | Ping
+@dataclass(frozen=True, slots=True)
+class MarkRead:
+    """ "I have read up to ``seq``" (the page sends it while the newest message is in view)."""
+
+    seq: int
+
+
+Command = SendMessage | FetchHistory | SetTyping | ReportMessage | Ping | MarkRead
 
 
 def _reject_constant(name: str) -> Any:
@@ -192,6 +202,11 @@ def parse(text: str | None, *, max_length: int, page_max: int) -> Command:
         return ReportMessage(message_id=message_id, reason=check_text(reason, "reason"))
     if kind == ClientType.PING:
         return Ping()
+    if kind == ClientType.READ:
+        seq = _int_field(data, "seq")
+        if seq < 0:
+            raise _bad("seq must be at least 0")
+        return MarkRead(seq=seq)
     raise ChatError(ErrorCode.UNKNOWN_TYPE, f"unknown frame type {kind[:40]!r}")
 
 
@@ -263,8 +278,13 @@ def ready_frame(
     messages_json: list[str],
     has_more: bool,
     recovered: bool | None,
+    read_seq: int | None = None,
 ) -> str:
-    """The first frame of a connection; ``messages_json`` are encoded payloads, spliced in."""
+    """The first frame of a connection; ``messages_json`` are encoded payloads, spliced in.
+
+    ``read_seq``: how far the user had read the room when it opened (the "new since
+    you left" line goes after it).
+    """
     names = online.json if isinstance(online, Names) else encode(list(online))
     head = (
         encode({"type": ServerType.READY, "room": room, "user": user})[:-1] + ',"online":' + names
@@ -272,6 +292,8 @@ def ready_frame(
     tail = f',"has_more":{"true" if has_more else "false"}'
     if recovered is not None:
         tail += f',"recovered":{"true" if recovered else "false"}'
+    if read_seq is not None:
+        tail += f',"read_seq":{int(read_seq)}'
     return head + ',"messages":[' + ",".join(messages_json) + "]" + tail + "}"
 
 
@@ -313,6 +335,23 @@ def update_frame(payload: dict[str, Any], change: int) -> str:
 
 def room_frame(room: dict[str, Any]) -> str:
     return encode({"type": ServerType.ROOM, "room": room})
+
+
+def activity_frame(*, room: str, seq: int, new: int, mentions: int) -> str:
+    """Sidebar news of a room: its newest ``seq``, ``new`` messages by others, ``mentions`` of you."""
+    return encode(
+        {"type": ServerType.ACTIVITY, "room": room, "seq": seq, "new": new, "mentions": mentions}
+    )
+
+
+def read_frame(*, room: str, seq: int) -> str:
+    """You read ``room`` up to ``seq`` (in this tab or another): clear its badges."""
+    return encode({"type": ServerType.READ, "room": room, "seq": seq})
+
+
+def sidebar_ready_frame(*, user: str, rooms: list[dict[str, Any]]) -> str:
+    """The first frame of ``/ws/me/``: the user's rooms with their unread and mention counts."""
+    return encode({"type": ServerType.READY, "user": user, "rooms": rooms})
 
 
 def pong_frame() -> str:

@@ -1,0 +1,103 @@
+"""Read positions on their way from a tab to the database and to the user's other tabs.
+
+A ``read`` frame (or the user's own message) raises the position in the store
+(``chat.stores.read_positions``): in memory, plus Redis in Redis mode. A position
+that moved is published at once to the user's sidebars on every process
+(``activity.read_event``); the database gets it later, coalesced: this loop's flusher
+writes the positions whose first unsaved advance is ``FLUSH_INTERVAL`` old, and a
+closing connection writes its own at once. So reading costs no database write per
+message, and at most one per user and room every few seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from channels.db import database_sync_to_async
+
+from chat import unread
+from chat.events import activity
+from chat.events.publisher import publish_soon
+from chat.realtime.batching import loop_batcher
+from chat.stores.read_positions import FLUSH_INTERVAL, Position, read_positions
+
+logger = logging.getLogger(__name__)
+
+_flushers: dict[asyncio.AbstractEventLoop, asyncio.Task] = {}
+
+
+async def _open(opens: list[tuple[int, int, int]]) -> list[int]:
+    found = await database_sync_to_async(unread.open_read_positions)(opens)
+    return [found[(user_id, room_id)] for user_id, room_id, _ in opens]
+
+
+async def opened(*, user_id: int, room_id: int, last_seq: int) -> int:
+    """The user's read position in a room they are opening (created on the first visit).
+
+    The newest of the database's and the store's (a read a moment ago, not yet
+    saved). Connections arriving together share one database trip.
+    """
+    stored = await loop_batcher("read_opens", _open, max_batch=500).submit(
+        (user_id, room_id, last_seq)
+    )
+    known = await read_positions().known(user_id, [room_id])
+    return max(stored, known.get(room_id, 0))
+
+
+async def mark(*, user_id: int, room_id: int, slug: str, seq: int) -> bool:
+    """Raise the user's position in a room to ``seq``; True when it moved.
+
+    A move is published to the user's sidebars on every process, and saved by this
+    loop's flusher within ``FLUSH_INTERVAL``.
+    """
+    moved = await read_positions().advance(user_id, room_id, seq)
+    if moved:
+        publish_soon(activity.read_event(user_id, room_id, slug, seq))
+        _ensure_flusher()
+    return moved
+
+
+async def flush(*, user_id: int, room_id: int | None = None) -> None:
+    """Save the user's unsaved positions now (a closing connection): in one room, or all."""
+    await _save(read_positions().pending.take(user_id, room_id))
+
+
+async def flush_all() -> None:
+    """Save every unsaved position of this process (shutdown, tests)."""
+    await _save(read_positions().pending.take_all())
+
+
+async def _save(positions: list[Position]) -> None:
+    if not positions:
+        return
+    try:
+        await database_sync_to_async(unread.save_read_positions)(positions)
+    except Exception as exc:  # noqa: BLE001 - database busy or down: the next round retries
+        logger.warning("read positions not saved count=%d: %r", len(positions), exc)
+        pending = read_positions().pending
+        for user_id, room_id, seq in positions:
+            pending.note(user_id, room_id, seq)
+
+
+def _ensure_flusher() -> None:
+    loop = asyncio.get_running_loop()
+    task = _flushers.get(loop)
+    if task is None or task.done():
+        for old in [old for old in _flushers if old.is_closed()]:
+            del _flushers[old]
+        _flushers[loop] = loop.create_task(_flush_forever(), name="chat-read-flusher")
+
+
+async def _flush_forever() -> None:
+    # Wakes twice per window, so a position waits at most 1.5 windows; stops when
+    # nothing is left to save (the next advance starts it again).
+    pending = read_positions().pending
+    while True:
+        await asyncio.sleep(FLUSH_INTERVAL / 2)
+        try:
+            await _save(pending.take_due())
+        except Exception:  # pragma: no cover - _save logs its own failures
+            logger.exception("read flush failed")
+        if not pending.seqs:
+            return
