@@ -1,7 +1,31 @@
 // The lobby: last-activity times get the full local date as a tooltip, and the
-// room address is suggested from the title until the user edits it.
+// room address is suggested from the title until the user edits it. Live: the
+// sidebar's socket (/ws/me/?lobby=1) brings every listed room's activity, so a card
+// says "active just now" when a message arrives, and the tab title counts unread.
 
-import { fullTime } from "./format.js";
+import { el, fullTime } from "./format.js";
+import { startSidebar } from "./sidebar.js";
+
+const baseTitle = document.title;
+
+function roomActive(frame) {
+  const card = document.querySelector(`.room-card[data-slug="${CSS.escape(frame.room)}"]`);
+  const line = card?.querySelector(".last-activity");
+  if (!line) return;
+  const now = new Date();
+  const time = el("time", "", "just now");
+  time.dateTime = now.toISOString();
+  time.title = fullTime(now);
+  line.replaceChildren("active ", time);
+  card.dataset.seq = String(frame.seq);
+}
+
+startSidebar({
+  onActivity: roomActive,
+  onTotal: (total) => {
+    document.title = total ? `(${total}) ${baseTitle}` : baseTitle;
+  },
+});
 
 for (const time of document.querySelectorAll("time[data-local]")) {
   const date = new Date(time.dateTime);

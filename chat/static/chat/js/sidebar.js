@@ -1,0 +1,130 @@
+// The sidebar of every chat page: the user's rooms with unread and mention badges,
+// kept live over /ws/me/. "activity" adds what arrived in a room (from any process),
+// "read" clears what the user read in any tab. A room with nothing unread shows no
+// badge. The lobby also gets the activity of every room it lists (onActivity).
+
+import { el } from "./format.js";
+import { RoomSocket } from "./socket.js";
+
+const BIG = 99;
+
+function badgeText(count, prefix = "") {
+  return `${prefix}${count > BIG ? `${BIG}+` : count}`;
+}
+
+export class Sidebar {
+  constructor({ nav, onActivity, onRead, onTotal } = {}) {
+    this.nav = nav;
+    this.list = nav.querySelector("#sidebar-rooms");
+    this.current = nav.dataset.current || "";
+    this.roomUrl = nav.dataset.roomUrl;
+    this.onActivity = onActivity || (() => {});
+    this.onRead = onRead || (() => {});
+    this.onTotal = onTotal || (() => {});
+    this.rooms = new Map();
+    const data = document.getElementById("sidebar-data");
+    this.setRooms(data ? JSON.parse(data.textContent) : []);
+    this.socket = new RoomSocket({
+      path: nav.dataset.wsPath,
+      getSince: () => null,
+      onFrame: (frame) => this.handle(frame),
+      onState: ({ state }) => {
+        nav.dataset.state = state;
+      },
+    });
+  }
+
+  start() {
+    this.socket.start();
+  }
+
+  setRooms(rooms) {
+    this.rooms = new Map(rooms.map((room) => [room.slug, { ...room }]));
+    this.render();
+  }
+
+  handle(frame) {
+    if (frame.type === "ready") this.setRooms(frame.rooms);
+    else if (frame.type === "activity") this.activity(frame);
+    else if (frame.type === "read") this.read(frame);
+  }
+
+  activity(frame) {
+    this.onActivity(frame);
+    const room = this.rooms.get(frame.room);
+    if (!room || frame.seq <= room.last_seq) return;
+    room.last_seq = frame.seq;
+    if (frame.seq > room.read_seq) {
+      room.unread += frame.new;
+      room.mentions += frame.mentions;
+    }
+    this.render();
+  }
+
+  read(frame) {
+    let room = this.rooms.get(frame.room);
+    if (!room) {
+      // A room opened for the first time (in this tab or another) joins the list.
+      room = { slug: frame.room, title: frame.room, last_seq: frame.seq, read_seq: 0, unread: 0, mentions: 0 };
+      this.rooms.set(frame.room, room);
+    }
+    room.read_seq = Math.max(room.read_seq, frame.seq);
+    room.last_seq = Math.max(room.last_seq, frame.seq);
+    if (room.read_seq >= room.last_seq) {
+      room.unread = 0;
+      room.mentions = 0;
+    } else {
+      // Part of it read: what is left is at most what came after the position.
+      room.unread = Math.min(room.unread, room.last_seq - room.read_seq);
+      room.mentions = Math.min(room.mentions, room.unread);
+    }
+    this.onRead(frame);
+    this.render();
+  }
+
+  /** Unread messages in every room but the one this page shows. */
+  total() {
+    let total = 0;
+    for (const room of this.rooms.values()) if (room.slug !== this.current) total += room.unread;
+    return total;
+  }
+
+  render() {
+    const items = [];
+    for (const room of this.rooms.values()) items.push(this.item(room));
+    if (!items.length) items.push(el("li", "sidebar-empty", "Rooms you open appear here."));
+    this.list.replaceChildren(...items);
+    this.onTotal(this.total());
+  }
+
+  item(room) {
+    const li = el("li", "sidebar-room");
+    li.dataset.slug = room.slug;
+    li.dataset.unread = String(room.unread);
+    li.dataset.mentions = String(room.mentions);
+    const link = el("a", "sidebar-link");
+    link.href = this.roomUrl.replace("room-slug", encodeURIComponent(room.slug));
+    if (room.slug === this.current) {
+      li.classList.add("is-current");
+      link.setAttribute("aria-current", "page");
+    }
+    const mentions = el("span", "sidebar-mentions", badgeText(room.mentions, "@"));
+    mentions.hidden = !room.mentions;
+    mentions.title = `${room.mentions} mention${room.mentions === 1 ? "" : "s"} of you`;
+    const unread = el("span", "sidebar-unread", badgeText(room.unread));
+    unread.hidden = !room.unread;
+    unread.title = `${room.unread} unread`;
+    link.append(el("span", "sidebar-name", room.title), mentions, unread);
+    li.append(link);
+    return li;
+  }
+}
+
+/** Start the page's sidebar, if it has one (signed-in users). */
+export function startSidebar(options) {
+  const nav = document.getElementById("sidebar");
+  if (!nav) return null;
+  const sidebar = new Sidebar({ nav, ...options });
+  sidebar.start();
+  return sidebar;
+}
