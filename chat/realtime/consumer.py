@@ -387,8 +387,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 client_id=message.client_id, id=message.pk, seq=message.seq, ts=result.payload["ts"]
             )
         )
-        # Writing a message means having read the room up to it (no database write here).
-        await readers.mark(
+        # Writing a message means having read the room up to it (no database write
+        # here, and the sender's next frame does not wait for it).
+        readers.mark_later(
             user_id=self.user_id, room_id=self.room.pk, slug=self.room.slug, seq=message.seq
         )
 

@@ -25,6 +25,9 @@ from chat.stores.read_positions import FLUSH_INTERVAL, Position, read_positions
 logger = logging.getLogger(__name__)
 
 _flushers: dict[asyncio.AbstractEventLoop, asyncio.Task] = {}
+# Positions moved by posts, waiting for ``_mark_queued`` (see ``mark_later``).
+_later: dict[asyncio.AbstractEventLoop, dict[tuple[int, int], tuple[str, int]]] = {}
+_later_tasks: dict[asyncio.AbstractEventLoop, asyncio.Task] = {}
 
 
 async def _open(opens: list[tuple[int, int, int]]) -> list[int]:
@@ -56,6 +59,33 @@ async def mark(*, user_id: int, room_id: int, slug: str, seq: int) -> bool:
         publish_soon(activity.read_event(user_id, room_id, slug, seq))
         _ensure_flusher()
     return moved
+
+
+def mark_later(*, user_id: int, room_id: int, slug: str, seq: int) -> None:
+    """``mark`` without waiting: a sender's next message must not wait for the store.
+
+    Marks queued meanwhile for the same user and room collapse into the highest.
+    """
+    loop = asyncio.get_running_loop()
+    queue = _later.setdefault(loop, {})
+    key = (user_id, room_id)
+    if seq > queue.get(key, ("", -1))[1]:
+        queue[key] = (slug, seq)
+    task = _later_tasks.get(loop)
+    if task is None or task.done():
+        for old in [old for old in _later_tasks if old.is_closed()]:
+            _later_tasks.pop(old, None)
+            _later.pop(old, None)
+        _later_tasks[loop] = loop.create_task(_mark_queued(queue))
+
+
+async def _mark_queued(queue: dict[tuple[int, int], tuple[str, int]]) -> None:
+    while queue:
+        (user_id, room_id), (slug, seq) = queue.popitem()
+        try:
+            await mark(user_id=user_id, room_id=room_id, slug=slug, seq=seq)
+        except Exception as exc:  # noqa: BLE001 - a lost mark: the next read says it again
+            logger.warning("read position not marked user=%s room=%s: %r", user_id, room_id, exc)
 
 
 async def flush(*, user_id: int, room_id: int | None = None) -> None:

@@ -65,3 +65,20 @@ async def test_opened_prefers_a_newer_unsaved_position(embedded, user, room):
     assert await readers.opened(user_id=user.pk, room_id=room.pk, last_seq=0) == 0
     await read_positions().advance(user.pk, room.pk, 6)
     assert await readers.opened(user_id=user.pk, room_id=room.pk, last_seq=6) == 6
+
+
+async def test_marks_of_posts_do_not_wait_and_collapse(embedded, user, room, monkeypatch):
+    published = []
+    publisher = Publisher.start()
+    monkeypatch.setattr(publisher, "submit", lambda *o: published.extend(o))
+    for seq in (3, 5, 4):
+        readers.mark_later(user_id=user.pk, room_id=room.pk, slug="lobby", seq=seq)
+    assert published == []  # nothing awaited yet
+
+    async def marked():
+        return bool(published)
+
+    await _until(marked)
+    assert [o.event["seq"] for o in published] == [5]
+    assert await read_positions().known(user.pk, [room.pk]) == {room.pk: 5}
+    await readers.flush_all()
