@@ -206,6 +206,13 @@ class RoomConsumer(AsyncWebsocketConsumer):
             self.session_id = services.session_digest(key) if key else None
         self.user_id, self.username = self.user.pk, self.user.get_username()
         self.room, self.info, self.is_moderator = session.room, session.info, session.is_moderator
+        # A first open (no since) shows "new since you left" after the user's position
+        # (a reconnect has its page already); read beside presence and the hub's join.
+        read_seq = None
+        if since is None:
+            read_seq = readers.opened_soon(
+                user_id=self.user_id, room_id=self.room.pk, last_seq=session.last_seq
+            )
 
         settings = chat_settings()
         arrival = await presence.presence().arrive(
@@ -228,14 +235,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
         if arrival.first_in_room:
             announce(self.room.pk, protocol.ServerType.JOIN, self.username, skip_user=self.user_id)
         last_seq = max(session.last_seq, self.fanout.last_seq or 0)
-        # A first open (no since) shows "new since you left" after the user's position;
-        # a reconnect has its page already.
-        read_seq = None
-        if since is None:
-            read_seq = await readers.opened(
-                user_id=self.user_id, room_id=self.room.pk, last_seq=last_seq
-            )
-        await self.send_ready(since=since, last_seq=last_seq, read_seq=read_seq)
+        await self.send_ready(
+            since=since, last_seq=last_seq, read_seq=None if read_seq is None else await read_seq
+        )
 
     async def send_ready(
         self, *, since: int | None, last_seq: int, read_seq: int | None = None

@@ -48,6 +48,23 @@ async def opened(*, user_id: int, room_id: int, last_seq: int) -> int:
     return max(stored, known.get(room_id, 0))
 
 
+def opened_soon(*, user_id: int, room_id: int, last_seq: int) -> asyncio.Task[int]:
+    """``opened`` in a task of its own: a connection awaits it after its other joining work.
+
+    A connection refused meanwhile never awaits it: its failure is logged, not raised.
+    """
+    task = asyncio.get_running_loop().create_task(
+        opened(user_id=user_id, room_id=room_id, last_seq=last_seq)
+    )
+    task.add_done_callback(_consume)
+    return task
+
+
+def _consume(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.warning("read position not read: %r", task.exception())
+
+
 async def mark(*, user_id: int, room_id: int, slug: str, seq: int) -> bool:
     """Raise the user's position in a room to ``seq``; True when it moved.
 
