@@ -9,7 +9,9 @@ layer message per batch, and nothing at all when nobody watches:
   newest ``seq``, how many messages, by whom, whom they mention), built by the
   publisher only when some process watches the room;
 - ``chat.user.<user id>``: a ``read`` event when the user's read position in a room
-  moved, for the user's other tabs and devices.
+  moved by a ``read`` frame, for the user's other tabs and devices. (A post moves its
+  author's position too; their sidebars learn it from the room's ``activity``, whose
+  ``last_user`` wrote the newest message: no event per post.)
 """
 
 from __future__ import annotations
@@ -64,12 +66,14 @@ def activity_event(room_id: int, messages: list[Outbound]) -> dict[str, Any]:
     room_mentions = 0
     slug = ""
     seq = 0
+    last_user = None
     for outbound in messages:
         for entry_seq, text in outbound.cache_add:
             payload = json.loads(text)
-            seq = max(seq, entry_seq)
-            slug = payload.get("room") or slug
             author = payload.get("user")
+            if entry_seq > seq:
+                seq, last_user = entry_seq, author
+            slug = payload.get("room") or slug
             if author is not None:
                 authors[author] = authors.get(author, 0) + 1
             for name in payload.get("mentions") or ():
@@ -87,4 +91,6 @@ def activity_event(room_id: int, messages: list[Outbound]) -> dict[str, Any]:
         "authors": authors,
         "mentions": mentions,
         "room_mentions": room_mentions,
+        # The author of the newest message has read the room up to it.
+        "last_user": last_user,
     }

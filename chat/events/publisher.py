@@ -11,8 +11,9 @@ Services call ``publish_on_commit``; after commit the events go to this loop's
 2. hands the events to this process's own hub (attached by ``chat.realtime.hub``),
 3. sends each other process that listens to the room its share of the batch in one
    layer message (``chat.events.peers``), or falls back to ``group_send``,
-4. and last, only for rooms some process watches, one ``activity`` event per room for
-   the sidebars (``chat.events.activity``).
+4. and beside them (a queue of its own, so sidebars never hold up messages), only for
+   rooms some process watches, one ``activity`` event per room and batch for the
+   sidebars (``chat.events.activity``).
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ def publish_now_unsafe(*outbounds: Outbound) -> None:
 async def _publish_once(outbounds: tuple[Outbound, ...]) -> None:
     await _write_cache(list(outbounds))
     await _publish_batch(list(outbounds), None)
+    await _publish_activity(list(outbounds), None)
 
 
 def publish_soon(outbound: Outbound) -> None:
@@ -100,6 +102,11 @@ class Publisher:
         self.cache_queue: asyncio.Queue[Outbound] = asyncio.Queue()
         self.task = loop.create_task(self._run(self.queue, self._publish))
         self.cache_task = loop.create_task(self._run(self.cache_queue, _write_cache))
+        # Sidebar activity has its own queue: its registry reads never hold up messages.
+        self.activity_queue: asyncio.Queue[Outbound] = asyncio.Queue()
+        self.activity_task = loop.create_task(
+            self._run(self.activity_queue, self._publish_activity)
+        )
 
     @classmethod
     def start(cls) -> Publisher:
@@ -123,7 +130,10 @@ class Publisher:
             await publisher.drain()
             publisher.task.cancel()
             publisher.cache_task.cancel()
-            await asyncio.wait([publisher.task, publisher.cache_task], timeout=2)
+            publisher.activity_task.cancel()
+            await asyncio.wait(
+                [publisher.task, publisher.cache_task, publisher.activity_task], timeout=2
+            )
 
     @classmethod
     def current(cls) -> Publisher | None:
@@ -162,10 +172,15 @@ class Publisher:
         for outbound in outbounds:
             if outbound.cache_add:
                 self.cache_queue.put_nowait(outbound)
+                if outbound.event.get("kind") == "message":
+                    self.activity_queue.put_nowait(outbound)
             self.queue.put_nowait(outbound)
 
     async def _publish(self, batch: list[Outbound]) -> None:
         await _publish_batch(batch, self)
+
+    async def _publish_activity(self, batch: list[Outbound]) -> None:
+        await _publish_activity(batch, self if self.local is not None else None)
 
     @staticmethod
     async def _run(queue: asyncio.Queue[Outbound], handle) -> None:
@@ -183,7 +198,10 @@ class Publisher:
         """Wait until everything queued so far is published (graceful shutdown, tests)."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(
-                asyncio.gather(self.cache_queue.join(), self.queue.join()), timeout
+                asyncio.gather(
+                    self.cache_queue.join(), self.queue.join(), self.activity_queue.join()
+                ),
+                timeout,
             )
 
 
@@ -209,13 +227,13 @@ async def _publish_batch(batch: list[Outbound], publisher: Publisher | None) -> 
     if local is not None:
         await local([outbound.event for outbound in batch])
     await _to_other_processes(batch, publisher if local is not None else None)
-    await _publish_activity(batch, publisher if local is not None else None)
 
 
 async def _publish_activity(batch: list[Outbound], publisher: Publisher | None) -> None:
     """One ``activity`` event per room with new messages, to the processes watching it.
 
-    After the messages themselves: sidebars must never slow delivery. Nothing is built
+    Runs beside the messages' publishing, never in front of it: sidebars must never
+    slow delivery. Nothing is built
     for a room nobody watches (a cached registry answer says so); when the registry
     cannot be read the event is dropped (the sidebar catches up on its next read or
     reconnect), never sent to the whole group.

@@ -1,11 +1,12 @@
 """Read positions on their way from a tab to the database and to the user's other tabs.
 
-A ``read`` frame (or the user's own message) raises the position in the store
-(``chat.stores.read_positions``): in memory, plus Redis in Redis mode. A position
-that moved is published at once to the user's sidebars on every process
-(``activity.read_event``); the database gets it later, coalesced: this loop's flusher
-writes the positions whose first unsaved advance is ``FLUSH_INTERVAL`` old, and a
-closing connection writes its own at once. So reading costs no database write per
+A ``read`` frame raises the position in the store (``chat.stores.read_positions``):
+in memory, plus Redis in Redis mode. A position that moved is sent at once to the
+user's sidebars on every process (``activity.read_event``). The user's own message
+moves it too (saved only: the room's ``activity`` tells the sidebars). The database
+gets it later, coalesced: this loop's flusher writes the positions whose first
+unsaved advance is ``FLUSH_INTERVAL`` old, and a closing connection writes its own
+at once. So reading costs no database write per
 message, and at most one per user and room every few seconds.
 """
 
@@ -17,9 +18,9 @@ import logging
 from channels.db import database_sync_to_async
 
 from chat import unread
-from chat.events import activity
-from chat.events.publisher import publish_soon
+from chat.events import activity, peers
 from chat.realtime.batching import loop_batcher
+from chat.realtime.hub import Hub
 from chat.stores.read_positions import FLUSH_INTERVAL, Position, read_positions
 
 logger = logging.getLogger(__name__)
@@ -65,17 +66,37 @@ def _consume(task: asyncio.Task) -> None:
         logger.warning("read position not read: %r", task.exception())
 
 
-async def mark(*, user_id: int, room_id: int, slug: str, seq: int) -> bool:
+async def mark(*, user_id: int, room_id: int, slug: str, seq: int, post: bool = False) -> bool:
     """Raise the user's position in a room to ``seq``; True when it moved.
 
-    A move is published to the user's sidebars on every process, and saved by this
-    loop's flusher within ``FLUSH_INTERVAL``.
+    A move is sent to the user's sidebars on every process, and saved by this loop's
+    flusher within ``FLUSH_INTERVAL``. A ``post`` (the user wrote message ``seq``)
+    is only saved: the room's ``activity`` tells the sidebars (``watchers``), and no
+    Redis call is made per message.
     """
-    moved = await read_positions().advance(user_id, room_id, seq)
+    moved = await read_positions().advance(user_id, room_id, seq, shared=not post)
     if moved:
-        publish_soon(activity.read_event(user_id, room_id, slug, seq))
         _ensure_flusher()
+        if not post:
+            await _send_read(activity.read_event(user_id, room_id, slug, seq).event)
     return moved
+
+
+async def _send_read(event: dict) -> None:
+    """A ``read`` event to the user's sidebars: this process's, then each other process
+    serving one (the peer registry's ``chat.user.<id>`` entries).
+
+    Not through the publisher: its registry read must not hold up messages.
+    """
+    hub = Hub.existing()
+    if hub is None or hub.channel is None:
+        return  # no hub, no sidebar here; and nobody to find the others' from
+    await hub.watchers.dispatch(event)
+    if peers.registry() is None:
+        return  # embedded mode: this is the only process
+    channels = await peers.peers.channels(activity.user_group(event["user"]), hub.channel)
+    for channel in channels or ():
+        await peers.send_events(channel, [event])
 
 
 def mark_later(*, user_id: int, room_id: int, slug: str, seq: int) -> None:
@@ -100,7 +121,7 @@ async def _mark_queued(queue: dict[tuple[int, int], tuple[str, int]]) -> None:
     while queue:
         (user_id, room_id), (slug, seq) = queue.popitem()
         try:
-            await mark(user_id=user_id, room_id=room_id, slug=slug, seq=seq)
+            await mark(user_id=user_id, room_id=room_id, slug=slug, seq=seq, post=True)
         except Exception as exc:  # noqa: BLE001 - a lost mark: the next read says it again
             logger.warning("read position not marked user=%s room=%s: %r", user_id, room_id, exc)
 

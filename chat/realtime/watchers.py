@@ -8,7 +8,8 @@ send them only to processes that need them.
 
 Activity is coalesced per room: at most one frame per ``ACTIVITY_INTERVAL`` to each
 watching socket, however busy the room, each saying how many new messages by others
-and how many mentions of the socket's user arrived since the last one.
+and how many mentions of the socket's user arrived since the last one; followed by a
+``read`` frame for the author of the newest message (posting reads the room).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class RoomWatch:
         self.authors: dict[str, int] = {}
         self.mentions: dict[str, int] = {}
         self.room_mentions = 0
+        self.last_user: str | None = None
         self.sent_at = 0.0
         self.timer: asyncio.TimerHandle | None = None
 
@@ -61,6 +63,7 @@ class RoomWatch:
         if event["seq"] <= self.seq:
             return  # an older batch arriving late: its news is in what was sent
         self.seq = event["seq"]
+        self.last_user = event.get("last_user")
         self.slug = event.get("slug") or self.slug
         self.count += event.get("count", 0)
         for name, n in event.get("authors", {}).items():
@@ -104,6 +107,13 @@ class RoomWatch:
                 )
             try:
                 await connection.deliver_sidebar(frame)
+                if name == self.last_user:
+                    # Their own message is the newest: they have read the room up to it.
+                    await connection.deliver_sidebar(
+                        protocol.read_frame(
+                            room=connection.watching.get(self.room_id, self.slug), seq=self.seq
+                        )
+                    )
             except Exception:
                 logger.exception("activity delivery failed room=%s", self.room_id)
 

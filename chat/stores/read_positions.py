@@ -74,8 +74,11 @@ class LocalReadPositions:
         self.pending = _Pending()
         self._seqs: dict[tuple[int, int], int] = {}
 
-    async def advance(self, user_id: int, room_id: int, seq: int) -> bool:
-        """Raise the position to ``seq``; False (nothing changed) when it was there already."""
+    async def advance(self, user_id: int, room_id: int, seq: int, *, shared: bool = True) -> bool:
+        """Raise the position to ``seq``; False (nothing changed) when it was there already.
+
+        (``shared`` matters only in Redis mode.)
+        """
         key = (user_id, room_id)
         if seq <= self._seqs.get(key, -1):
             return False
@@ -113,11 +116,17 @@ class RedisReadPositions:
     def key(user_id: int) -> str:
         return f"chat:v1:read:{user_id}"
 
-    async def advance(self, user_id: int, room_id: int, seq: int) -> bool:
+    async def advance(self, user_id: int, room_id: int, seq: int, *, shared: bool = True) -> bool:
         """Raise the position to ``seq`` on every process; False when it was there already.
 
-        With Redis away the advance still counts here (and reaches the database).
+        Without ``shared`` (a post: one a second from every writer) only on its way to
+        the database, no Redis call. With Redis away the advance still counts here.
         """
+        if not shared:
+            raised = seq > self.pending.seqs.get((user_id, room_id), -1)
+            if raised:
+                self.pending.note(user_id, room_id, seq)
+            return raised
         try:
             raised = await self._advance(keys=[self.key(user_id)], args=[room_id, seq, REDIS_TTL])
         except (RedisError, OSError) as exc:

@@ -53,4 +53,5 @@ def test_a_batch_sums_up_per_room_with_authors_and_mentions():
         "authors": {"bob": 1, "alice": 1},
         "mentions": {"alice": 1},  # bob mentioning himself does not count
         "room_mentions": 1,
+        "last_user": "alice",
     }

@@ -8,7 +8,6 @@ import asyncio
 import pytest
 
 from chat import unread
-from chat.events.publisher import Publisher
 from chat.models import ReadPosition
 from chat.realtime import readers
 from chat.stores.read_positions import read_positions
@@ -32,13 +31,16 @@ async def test_reads_are_published_and_saved_once_per_window(embedded, user, roo
 
     monkeypatch.setattr(unread, "save_read_positions", counting)
     published = []
-    publisher = Publisher.start()
-    monkeypatch.setattr(publisher, "submit", lambda *o: published.extend(o))
+
+    async def send(event):
+        published.append(event)
+
+    monkeypatch.setattr(readers, "_send_read", send)
     for seq in range(1, 21):
         moved = await readers.mark(user_id=user.pk, room_id=room.pk, slug="lobby", seq=seq)
         assert moved
     assert not await readers.mark(user_id=user.pk, room_id=room.pk, slug="lobby", seq=5)
-    assert [o.event["seq"] for o in published] == list(range(1, 21))
+    assert [event["seq"] for event in published] == list(range(1, 21))
 
     async def saved():
         row = await ReadPosition.objects.filter(user=user, room=room).afirst()
@@ -67,18 +69,26 @@ async def test_opened_prefers_a_newer_unsaved_position(embedded, user, room):
     assert await readers.opened(user_id=user.pk, room_id=room.pk, last_seq=6) == 6
 
 
-async def test_marks_of_posts_do_not_wait_and_collapse(embedded, user, room, monkeypatch):
-    published = []
-    publisher = Publisher.start()
-    monkeypatch.setattr(publisher, "submit", lambda *o: published.extend(o))
+async def test_marks_of_posts_do_not_wait_collapse_and_send_nothing(
+    embedded, user, room, monkeypatch
+):
+    sent = []
+
+    async def send(event):
+        sent.append(event)
+
+    monkeypatch.setattr(readers, "_send_read", send)
     for seq in (3, 5, 4):
         readers.mark_later(user_id=user.pk, room_id=room.pk, slug="lobby", seq=seq)
-    assert published == []  # nothing awaited yet
+    store = read_positions()
+    assert store.pending.seqs == {}  # nothing awaited yet
 
     async def marked():
-        return bool(published)
+        return bool(store.pending.seqs)
 
     await _until(marked)
-    assert [o.event["seq"] for o in published] == [5]
-    assert await read_positions().known(user.pk, [room.pk]) == {room.pk: 5}
+    await asyncio.sleep(0.05)
+    assert store.pending.seqs == {(user.pk, room.pk): 5}
+    assert sent == []  # the room's activity tells the sidebars (watchers)
     await readers.flush_all()
+    assert (await ReadPosition.objects.aget(user=user, room=room)).seq == 5

@@ -77,6 +77,23 @@ async def test_each_socket_gets_its_own_new_and_mention_counts(hub, monkeypatch)
     assert hub.watchers.rooms == {} and hub.watchers.users == {}
 
 
+async def test_the_author_of_the_newest_message_is_told_they_read_it(hub):
+    alice = FakeSidebar(1, "alice", {7: "dev"})
+    bob = FakeSidebar(2, "bob", {7: "dev"})
+    for sidebar in (alice, bob):
+        await hub.add_sidebar(sidebar)
+    event = _activity(2, count=2, authors={"bob": 1, "alice": 1}) | {"last_user": "alice"}
+    await hub.dispatch(event)
+    await _until(lambda: len(alice.frames) == 2 and bob.frames)
+    assert alice.frames == [
+        {"type": "activity", "room": "dev", "seq": 2, "new": 1, "mentions": 0},
+        {"type": "read", "room": "dev", "seq": 2},
+    ]
+    assert [frame["type"] for frame in bob.frames] == ["activity"]
+    for sidebar in (alice, bob):
+        await hub.remove_sidebar(sidebar)
+
+
 async def test_a_read_reaches_the_users_sockets_and_adds_a_new_room(hub):
     alice = FakeSidebar(1, "alice", {})
     other = FakeSidebar(2, "bob", {})
