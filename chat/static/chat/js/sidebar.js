@@ -108,11 +108,13 @@ export class Sidebar {
       li.classList.add("is-current");
       link.setAttribute("aria-current", "page");
     }
+    // The room on screen shows no badges: its page is where it is read.
+    const here = room.slug === this.current;
     const mentions = el("span", "sidebar-mentions", badgeText(room.mentions, "@"));
-    mentions.hidden = !room.mentions;
+    mentions.hidden = here || !room.mentions;
     mentions.title = `${room.mentions} mention${room.mentions === 1 ? "" : "s"} of you`;
     const unread = el("span", "sidebar-unread", badgeText(room.unread));
-    unread.hidden = !room.unread;
+    unread.hidden = here || !room.unread;
     unread.title = `${room.unread} unread`;
     link.append(el("span", "sidebar-name", room.title), mentions, unread);
     li.append(link);
