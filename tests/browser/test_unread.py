@@ -1,9 +1,10 @@
 """Unread and mention counts in the sidebar, live across processes, tabs and devices.
 
 Alice has two pages on two daphne processes sharing Redis: a room page on the first
-and the lobby on the second. Bob writes in another room (on the second process):
-both of Alice's sidebars count it at once. Alice opens that room: the "new since you
-left" line marks the first unread message, and both sidebars clear.
+and the lobby on the second (another device). Bob writes in another room (on the
+second process): both of Alice's sidebars count it at once. Alice opens that room in
+a second tab: the "new since you left" line marks the first unread message, and the
+sidebars of her other tab and her other device clear.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from playwright.sync_api import expect
 
 from chat import selectors, services
 from chat.models import Mention, ReadPosition
+from tests.browser.room_ui import RoomUI
 from tests.helpers.processes import DaphneServer
 from tests.helpers.wait import wait_until
 
@@ -82,10 +84,10 @@ def test_counts_appear_and_clear_live_across_processes_and_tabs(
         card = lobby.page.locator('.room-card[data-slug="dev"] .last-activity')
         expect(card).to_contain_text("just now")
 
-        # Alice opens the room in the first tab: the line before the first unread,
-        # and both sidebars clear once the page says it read them.
-        tab.open_room("dev")
-        divider = tab.page.locator("#messages .unread-divider")
+        # Alice opens the room in another tab of the first browser: the line before
+        # the first unread, and the other pages' sidebars clear once it read them.
+        reader = RoomUI(tab.page.context.new_page()).open_room("dev")
+        divider = reader.page.locator("#messages .unread-divider")
         expect(divider).to_have_text("New since you left")
         first_unread = divider.locator("xpath=following-sibling::li[1]")
         expect(first_unread.locator(".msg-body")).to_have_text("hello alice")
@@ -93,6 +95,7 @@ def test_counts_appear_and_clear_live_across_processes_and_tabs(
             expect(sidebar_room(page, "dev").locator(".sidebar-unread")).to_be_hidden()
             expect(sidebar_room(page, "dev").locator(".sidebar-mentions")).to_be_hidden()
         expect(lobby.page).to_have_title("Rooms · Chat")
+        assert not reader.errors
         # Saved by the coalescing flusher within a few seconds, the tab still open.
         wait_until(
             lambda: ReadPosition.objects.get(user=user, room=dev).seq == 3,
