@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from functools import reduce
 
 from django.db.models import Count, Q
+from django.utils import timezone
 
 from chat import selectors
-from chat.models import Mention, Message, ReadPosition, Room
+from chat.models import Ban, Mention, Message, ReadPosition, Room
 
 # Rooms shown, most recently active first.
 SIDEBAR_LIMIT = 50
@@ -53,12 +54,16 @@ class SidebarRoom:
 
 def sidebar_rooms(user) -> list[Room]:
     """The user's rooms: those they have a read position in, and private rooms they belong
-    to; archived rooms and private rooms they may no longer read are left out."""
+    to; archived rooms, private rooms they may no longer read and rooms they are banned
+    from are left out."""
     rooms = Room.objects.filter(is_archived=False).filter(
         Q(read_positions__user=user) | Q(is_private=True, members=user)
     )
     if not selectors.reads_every_room(user):
         rooms = rooms.filter(Q(is_private=False) | Q(members=user) | Q(moderators=user))
+    # Nor rooms the user is banned from (they cannot open them).
+    banned = Ban.objects.filter(selectors.in_force(timezone.now()), user=user).values("room_id")
+    rooms = rooms.exclude(pk__in=banned)
     return list(rooms.distinct().order_by("-last_message_at", "slug")[:SIDEBAR_LIMIT])
 
 

@@ -21,8 +21,10 @@ def test_rooms_with_a_position_and_private_memberships_not_archived(user, other_
     member.members.add(user)
     archived = make_room("archived")
     left = make_room("left", is_private=True)  # a position, but no longer a member
-    for room in (opened, archived, left):
+    banned = make_room("banned")
+    for room in (opened, archived, left, banned):
         ReadPosition.objects.create(user=user, room=room, seq=0)
+    services.ban_user(room=banned, user=user, by=other_user)
     archived.is_archived = True
     archived.save()
     slugs = {room.slug for room in sidebar.sidebar_rooms(user)}

@@ -30,3 +30,11 @@ async def test_signing_out_closes_the_sidebar_socket(mode, room, user, token):
     async with connect("/ws/me/", token=token) as me:
         await sync_to_async(services.sign_out_connections)(user_id=user.pk)
         await me.expect_close(4401)
+
+
+async def test_a_revoked_token_closes_the_sidebar_socket(mode, room, user, token):
+    from chat.models import ApiToken
+
+    async with connect("/ws/me/", token=token) as me:
+        await sync_to_async(services.revoke_tokens)(tokens=ApiToken.objects.filter(user=user))
+        await me.expect_close(4401)

@@ -117,6 +117,10 @@ export class Sidebar {
     unread.hidden = here || !room.unread;
     unread.title = `${room.unread} unread`;
     link.append(el("span", "sidebar-name", room.title), mentions, unread);
+    const news = [];
+    if (!here && room.unread) news.push(`${room.unread} unread`);
+    if (!here && room.mentions) news.push(`${room.mentions} mentioning you`);
+    if (news.length) link.setAttribute("aria-label", `${room.title}, ${news.join(", ")}`);
     li.append(link);
     return li;
   }
