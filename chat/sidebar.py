@@ -81,7 +81,7 @@ def sidebar(user, *, overlay: dict[int, int] | None = None) -> list[SidebarRoom]
     last = {room.pk: room.last_seq for room in rooms}
     exact = {pk: seq for pk, seq in behind.items() if last[pk] - seq <= EXACT_UNREAD_LIMIT}
     unread = _counts(Message.objects.filter(deleted_at__isnull=True).exclude(author=user), exact)
-    mentions = _counts(Mention.objects.filter(user=user), behind)
+    mentions = _counts(Mention.objects.filter(user=user, message__deleted_at__isnull=True), behind)
     room_mentions = _counts(
         Message.objects.filter(mentions_room=True, deleted_at__isnull=True).exclude(author=user),
         behind,
