@@ -65,7 +65,10 @@ def test_counts_appear_and_clear_live_across_processes_and_tabs(
     with DaphneServer(site_env) as first, DaphneServer(site_env) as second:
         tab = open_ui(first.url, user=user).open_room("lobby")
         lobby = open_ui(second.url, user=user)
+        lobby.page.clock.install()  # the lobby reads online counts again every 30 s
         lobby.page.goto("/")
+        dev_online = lobby.page.locator('.room-card[data-slug="dev"] .online-count')
+        expect(dev_online).to_have_text("0 online")
         for page in (tab, lobby):
             expect(page.page.locator("#sidebar")).to_have_attribute("data-state", "live")
             expect(sidebar_room(page, "dev").locator(".sidebar-unread")).to_be_hidden()
@@ -83,6 +86,8 @@ def test_counts_appear_and_clear_live_across_processes_and_tabs(
         # The lobby's card of the room says it was just active.
         card = lobby.page.locator('.room-card[data-slug="dev"] .last-activity')
         expect(card).to_contain_text("just now")
+        lobby.page.clock.fast_forward("00:31")
+        expect(dev_online).to_have_text("1 online")
 
         # Alice opens the room in another tab of the first browser: the line before
         # the first unread, and the other pages' sidebars clear once it read them.
