@@ -10,18 +10,24 @@ A position never goes backwards, whichever tab, process or save comes last.
 from __future__ import annotations
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import BigIntegerField, Case, Value, When
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from chat.models import ReadPosition
 
 Position = tuple[int, int, int]  # user id, room id, seq
 
+# Rows per statement: a few hundred parameters, under every database's limit.
+CHUNK = 200
+
 
 def save_read_positions(positions: list[Position]) -> int:
     """Raise each (user, room) position to its seq, never lowering one; the rows changed.
 
-    One query to read the current rows, one per raised row, one to create the missing.
+    A flush of a busy process holds hundreds of positions (everyone who wrote in the
+    last seconds): a few statements per chunk of ``CHUNK``, never one per row, since
+    they share the database thread with the messages.
     """
     best: dict[tuple[int, int], int] = {}
     for user_id, room_id, seq in positions:
@@ -30,22 +36,35 @@ def save_read_positions(positions: list[Position]) -> int:
         return 0
     now = timezone.now()
     changed = 0
+    keys = list(best)
     with transaction.atomic():
-        current = _current(best)
-        missing = []
-        for (user_id, room_id), seq in best.items():
-            if (user_id, room_id) not in current:
-                missing.append(
-                    ReadPosition(user_id=user_id, room_id=room_id, seq=seq, updated_at=now)
-                )
-            elif current[(user_id, room_id)] < seq:
-                # seq__lt: a save that raced ahead of this one is never lowered.
-                changed += ReadPosition.objects.filter(
-                    user_id=user_id, room_id=room_id, seq__lt=seq
-                ).update(seq=seq, updated_at=now)
-        if missing:
-            ReadPosition.objects.bulk_create(missing, ignore_conflicts=True)
-            changed += len(missing)
+        for start in range(0, len(keys), CHUNK):
+            chunk = {key: best[key] for key in keys[start : start + CHUNK]}
+            changed += _save_chunk(chunk, now)
+    return changed
+
+
+def _save_chunk(best: dict[tuple[int, int], int], now) -> int:
+    rows = _rows(best)
+    raised = {pk: best[key] for key, (pk, seq) in rows.items() if seq < best[key]}
+    changed = 0
+    if raised:
+        # Greatest: a save that raced ahead of this one is never lowered.
+        target = Case(
+            *(When(pk=pk, then=Value(seq)) for pk, seq in raised.items()),
+            output_field=BigIntegerField(),
+        )
+        changed += ReadPosition.objects.filter(pk__in=list(raised)).update(
+            seq=Greatest("seq", target), updated_at=now
+        )
+    missing = [
+        ReadPosition(user_id=user_id, room_id=room_id, seq=seq, updated_at=now)
+        for (user_id, room_id), seq in best.items()
+        if (user_id, room_id) not in rows
+    ]
+    if missing:
+        ReadPosition.objects.bulk_create(missing, ignore_conflicts=True)
+        changed += len(missing)
     return changed
 
 
@@ -55,30 +74,34 @@ def open_read_positions(opens: list[tuple[int, int, int]]) -> dict[tuple[int, in
 
     A first visit creates the position at the room's newest message: the user has not
     left anything unread yet, so no "new since you left" line, and the room joins the
-    user's sidebar from now on. Two queries whatever the number of connections.
+    user's sidebar from now on. Two queries per ``CHUNK`` connections.
     """
     wanted = {(user_id, room_id): last_seq for user_id, room_id, last_seq in opens}
-    if not wanted:
-        return {}
-    found = _current(wanted)
-    missing = {key: seq for key, seq in wanted.items() if key not in found}
-    if missing:
-        now = timezone.now()
-        ReadPosition.objects.bulk_create(
-            [
-                ReadPosition(user_id=user_id, room_id=room_id, seq=seq, updated_at=now)
-                for (user_id, room_id), seq in missing.items()
-            ],
-            ignore_conflicts=True,  # another tab's connect made it meanwhile: same start
-        )
-        found.update(missing)
+    found: dict[tuple[int, int], int] = {}
+    keys = list(wanted)
+    for start in range(0, len(keys), CHUNK):
+        chunk = {key: wanted[key] for key in keys[start : start + CHUNK]}
+        rows = _rows(chunk)
+        found.update({key: seq for key, (_, seq) in rows.items()})
+        missing = {key: seq for key, seq in chunk.items() if key not in rows}
+        if missing:
+            now = timezone.now()
+            ReadPosition.objects.bulk_create(
+                [
+                    ReadPosition(user_id=user_id, room_id=room_id, seq=seq, updated_at=now)
+                    for (user_id, room_id), seq in missing.items()
+                ],
+                ignore_conflicts=True,  # another tab's connect made it meanwhile: same start
+            )
+            found.update(missing)
     return found
 
 
-def _current(keys) -> dict[tuple[int, int], int]:
+def _rows(keys) -> dict[tuple[int, int], tuple[int, int]]:
+    """The existing rows of (user id, room id) ``keys``: their pk and seq."""
     users = {user_id for user_id, _ in keys}
     rooms = {room_id for _, room_id in keys}
-    rows = ReadPosition.objects.filter(Q(user_id__in=users) & Q(room_id__in=rooms)).values_list(
-        "user_id", "room_id", "seq"
+    rows = ReadPosition.objects.filter(user_id__in=users, room_id__in=rooms).values_list(
+        "pk", "user_id", "room_id", "seq"
     )
-    return {(u, r): s for u, r, s in rows if (u, r) in keys}
+    return {(u, r): (pk, s) for pk, u, r, s in rows if (u, r) in keys}

@@ -56,3 +56,19 @@ def test_first_open_makes_the_position_at_the_newest_and_later_opens_keep_it(
     assert found == {(user.pk, room.pk): 9, (other_user.pk, room.pk): 2}
     assert unread.open_read_positions([(user.pk, room.pk, 15)]) == {(user.pk, room.pk): 9}
     assert ReadPosition.objects.filter(room=room).count() == 2
+
+
+def test_a_big_flush_takes_a_few_statements_not_one_per_row(
+    user, make_user, make_room, django_assert_max_num_queries
+):
+    rooms = [make_room() for _ in range(3)]
+    users = [user, *(make_user() for _ in range(99))]
+    positions = [(u.pk, r.pk, 1) for u in users for r in rooms]  # 300: two chunks
+    with django_assert_max_num_queries(8):
+        assert unread.save_read_positions(positions) == 300
+    with django_assert_max_num_queries(8):
+        assert unread.save_read_positions([(u, r, s + 4) for u, r, s in positions]) == 300
+    assert set(ReadPosition.objects.values_list("seq", flat=True)) == {5}
+    # Never lowered, even in a big batch.
+    unread.save_read_positions([(u, r, 2) for u, r, _ in positions])
+    assert set(ReadPosition.objects.values_list("seq", flat=True)) == {5}
