@@ -593,14 +593,6 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self.leave()
         raise StopConsumer()
 
-    async def _save_read_position(self) -> None:
-        # The position this connection moved reaches the database now, not a few
-        # seconds later: a process stopping next must not lose it.
-        try:
-            await readers.flush(user_id=self.user_id, room_id=self.room.pk)
-        except Exception as exc:  # noqa: BLE001 - the flusher retries what is still pending
-            logger.warning("read position save failed room=%s: %r", self.room.pk, exc)
-
     async def leave(self) -> None:
         """Unregister from the hub and presence; quick and idempotent (daphne kills slow exits)."""
         if self.address is not None:
@@ -612,7 +604,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
         if self.registered:
             self.registered = False
             metrics.CONNECTIONS.dec()
-            await self._save_read_position()
+            # The position this connection moved is saved within a second, not
+            # after its window (shutdown saves whatever is left).
+            readers.save_soon(user_id=self.user_id, room_id=self.room.pk)
             try:
                 last = await presence.presence().depart(room_id=self.room.pk, user_id=self.user_id)
             except Exception as exc:  # noqa: BLE001 - Redis down: the lease sweeper cleans up

@@ -5,9 +5,9 @@ in memory, plus Redis in Redis mode. A position that moved is sent at once to th
 user's sidebars on every process (``activity.read_event``). The user's own message
 moves it too (saved only: the room's ``activity`` tells the sidebars). The database
 gets it later, coalesced: this loop's flusher writes the positions whose first
-unsaved advance is ``FLUSH_INTERVAL`` old, and a closing connection writes its own
-at once. So reading costs no database write per
-message, and at most one per user and room every few seconds.
+unsaved advance is ``FLUSH_INTERVAL`` old, and a closing connection's at its next
+round (``save_soon``). So reading costs no database write per message, and at most
+one per user and room every few seconds, in one statement for all of them.
 """
 
 from __future__ import annotations
@@ -124,6 +124,14 @@ async def _mark_queued(queue: dict[tuple[int, int], tuple[str, int]]) -> None:
             await mark(user_id=user_id, room_id=room_id, slug=slug, seq=seq, post=True)
         except Exception as exc:  # noqa: BLE001 - a lost mark: the next read says it again
             logger.warning("read position not marked user=%s room=%s: %r", user_id, room_id, exc)
+
+
+def save_soon(*, user_id: int, room_id: int) -> None:
+    """Save the user's unsaved position in a room at the flusher's next round (within a
+    second), not after its window: a closing connection. No database trip of its own:
+    a thousand connections closing at once make one write, not a thousand."""
+    if read_positions().pending.make_due(user_id, room_id):
+        _ensure_flusher()
 
 
 async def flush(*, user_id: int, room_id: int | None = None) -> None:

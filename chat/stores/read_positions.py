@@ -7,7 +7,7 @@ moves forward (the highest ``seq`` seen wins, whichever tab or process said it),
 and this process's database write of a (user, room) waits until ``FLUSH_INTERVAL``
 after its first unsaved advance, so many reads make one write. ``take_due`` hands
 the realtime layer what to write (``services.save_read_positions``); a closing
-connection takes its own at once (``take``).
+connection's is made due at once (``make_due``).
 
 Embedded mode keeps the positions in process memory. Redis mode also keeps the
 highest position in a hash per user (``chat:v1:read:<user id>``), so a page opened
@@ -49,6 +49,14 @@ class _Pending:
         if seq > self.seqs.get(key, -1):
             self.seqs[key] = seq
         self.since.setdefault(key, time.monotonic())
+
+    def make_due(self, user_id: int, room_id: int) -> bool:
+        """Let the next ``take_due`` take this position whatever its age; False: none."""
+        key = (user_id, room_id)
+        if key not in self.seqs:
+            return False
+        self.since[key] = float("-inf")
+        return True
 
     def take_due(self, now: float | None = None) -> list[Position]:
         now = time.monotonic() if now is None else now

@@ -52,3 +52,10 @@ async def test_a_closing_connection_takes_its_own_positions_at_once(store):
     assert sorted(store.pending.take(1)) == [(1, 11, 9)]
     assert store.pending.take_all() == [(2, 10, 6)]
     assert store.pending.take_all() == []
+
+
+async def test_a_position_made_due_is_taken_at_once(store):
+    await store.advance(1, 10, 4)
+    assert store.pending.make_due(1, 10) is True
+    assert store.pending.make_due(1, 11) is False
+    assert store.pending.take_due() == [(1, 10, 4)]
