@@ -6,7 +6,7 @@ per delivered message, one per message per reader). Here a position only ever
 moves forward (the highest ``seq`` seen wins, whichever tab or process said it),
 and this process's database write of a (user, room) waits until ``FLUSH_INTERVAL``
 after its first unsaved advance, so many reads make one write. ``take_due`` hands
-the realtime layer what to write (``services.save_read_positions``); a closing
+the realtime layer what to write (``chat.unread.save_read_positions``); a closing
 connection's is made due at once (``make_due``).
 
 Embedded mode keeps the positions in process memory. Redis mode also keeps the
