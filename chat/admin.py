@@ -34,6 +34,7 @@ from chat.models import (
     ModerationAction,
     Mute,
     Reaction,
+    ReadPosition,
     Report,
     Room,
 )
@@ -683,6 +684,40 @@ class ModerationActionAdmin(ChatAdminMedia, admin.ModelAdmin):
             elif value is not None:
                 parts.append(f"{key}: {value}")
         return "; ".join(parts)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ReadPosition)
+class ReadPositionAdmin(admin.ModelAdmin):
+    """How far each user has read each room (the sidebar's unread counts start there).
+
+    Read-only: positions move only by reading (``chat.unread``); a moderator looks, e.g.
+    to see whether a user saw a warning. Saved at most every few seconds, so the last
+    seconds of reading may not show yet.
+    """
+
+    list_display = ("user", "room", "seq", "room_last_seq", "updated_at")
+    list_select_related = ("user", "room")
+    search_fields = (by_user("user"), "=room__slug")
+    list_filter = ("updated_at",)
+    ordering = ("-updated_at",)
+    show_full_result_count = False
+    paginator = CappedCountPaginator
+    fields = ("user", "room", "seq", "room_last_seq", "updated_at")
+    readonly_fields = fields
+
+    @admin.display(description="room's newest seq")
+    def room_last_seq(self, obj: ReadPosition) -> int:
+        """How far there is to read: the room's newest message."""
+        return obj.room.last_seq
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -22,7 +22,7 @@ LAYERS = [
         ["chat.conf", "chat.metrics", "chat.models", "chat.migrations", "chat.client_address"],
     ),
     ("stores", ["chat.stores"]),
-    ("reads", ["chat.selectors", "chat.hot_sql", "chat.history", "chat.search"]),
+    ("reads", ["chat.selectors", "chat.hot_sql", "chat.history", "chat.search", "chat.sidebar"]),
     ("events", ["chat.events"]),
     (
         "services",
@@ -33,6 +33,7 @@ LAYERS = [
             "chat.signin",
             "chat.abuse_limits",
             "chat.reactions",
+            "chat.unread",
         ],
     ),
     ("realtime", ["chat.realtime"]),

@@ -10,7 +10,10 @@ Services call ``publish_on_commit``; after commit the events go to this loop's
 1. writes the history cache (beside the sends, never behind them),
 2. hands the events to this process's own hub (attached by ``chat.realtime.hub``),
 3. sends each other process that listens to the room its share of the batch in one
-   layer message (``chat.events.peers``), or falls back to ``group_send``.
+   layer message (``chat.events.peers``), or falls back to ``group_send``,
+4. and beside them (a queue of its own, so sidebars never hold up messages), only for
+   rooms some process watches, one ``activity`` event per room and batch for the
+   sidebars (``chat.events.activity``).
 """
 
 from __future__ import annotations
@@ -19,14 +22,15 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Container
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
-from chat.events import peers
+from chat.conf import chat_settings
+from chat.events import activity, peers
 from chat.events.outbound import CONTROL_GROUP, Outbound
 from chat.stores import history_cache
 
@@ -66,6 +70,7 @@ def publish_now_unsafe(*outbounds: Outbound) -> None:
 async def _publish_once(outbounds: tuple[Outbound, ...]) -> None:
     await _write_cache(list(outbounds))
     await _publish_batch(list(outbounds), None)
+    await _publish_activity(list(outbounds), None)
 
 
 def publish_soon(outbound: Outbound) -> None:
@@ -90,10 +95,18 @@ class Publisher:
         self.local: LocalDelivery | None = None
         self.local_channel: str | None = None
         self.local_origin: str | None = None
+        # Rooms this process's sidebars watch (set by its hub): their activity goes
+        # to the hub too.
+        self.watched: Container[int] = frozenset()
         self.queue: asyncio.Queue[Outbound] = asyncio.Queue()
         self.cache_queue: asyncio.Queue[Outbound] = asyncio.Queue()
         self.task = loop.create_task(self._run(self.queue, self._publish))
         self.cache_task = loop.create_task(self._run(self.cache_queue, _write_cache))
+        # Sidebar activity has its own queue: its registry reads never hold up messages.
+        self.activity_queue: asyncio.Queue[Outbound] = asyncio.Queue()
+        self.activity_task = loop.create_task(
+            self._run(self.activity_queue, self._publish_activity)
+        )
 
     @classmethod
     def start(cls) -> Publisher:
@@ -117,7 +130,10 @@ class Publisher:
             await publisher.drain()
             publisher.task.cancel()
             publisher.cache_task.cancel()
-            await asyncio.wait([publisher.task, publisher.cache_task], timeout=2)
+            publisher.activity_task.cancel()
+            await asyncio.wait(
+                [publisher.task, publisher.cache_task, publisher.activity_task], timeout=2
+            )
 
     @classmethod
     def current(cls) -> Publisher | None:
@@ -156,10 +172,15 @@ class Publisher:
         for outbound in outbounds:
             if outbound.cache_add:
                 self.cache_queue.put_nowait(outbound)
+                if outbound.event.get("kind") == "message":
+                    self.activity_queue.put_nowait(outbound)
             self.queue.put_nowait(outbound)
 
     async def _publish(self, batch: list[Outbound]) -> None:
         await _publish_batch(batch, self)
+
+    async def _publish_activity(self, batch: list[Outbound]) -> None:
+        await _publish_activity(batch, self if self.local is not None else None)
 
     @staticmethod
     async def _run(queue: asyncio.Queue[Outbound], handle) -> None:
@@ -177,7 +198,10 @@ class Publisher:
         """Wait until everything queued so far is published (graceful shutdown, tests)."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(
-                asyncio.gather(self.cache_queue.join(), self.queue.join()), timeout
+                asyncio.gather(
+                    self.cache_queue.join(), self.queue.join(), self.activity_queue.join()
+                ),
+                timeout,
             )
 
 
@@ -205,6 +229,52 @@ async def _publish_batch(batch: list[Outbound], publisher: Publisher | None) -> 
     if local is not None:
         await local([outbound.event for outbound in batch])
     await _to_other_processes(batch, publisher if local is not None else None)
+
+
+async def _publish_activity(batch: list[Outbound], publisher: Publisher | None) -> None:
+    """One ``activity`` event per room with new messages, to the processes watching it.
+
+    Runs beside the messages' publishing, never in front of it: sidebars must never
+    slow delivery. Nothing is built
+    for a room nobody watches (a cached registry answer says so); when the registry
+    cannot be read the event is dropped (the sidebar catches up on its next read or
+    reconnect), never sent to the whole group.
+    """
+    rooms = activity.message_rooms(batch)
+    if not rooms:
+        return
+    if publisher is None:
+        # No hub in this process (the shell, a command): the watching hubs are in the
+        # watch groups (Redis mode; in embedded mode there is no other process).
+        if chat_settings().redis_url:
+            await _send_in_order(
+                [
+                    (Outbound(group=activity.watch_group(room_id), event=event), event)
+                    for room_id, messages in rooms.items()
+                    for event in [activity.activity_event(room_id, messages)]
+                ]
+            )
+        return
+    remote: dict[str, frozenset[str] | None] = {}
+    if peers.registry() is not None:
+        remote = await peers.peers.channels_of(
+            [activity.watch_group(room_id) for room_id in rooms], publisher.local_channel
+        )
+    local_events: list[dict[str, Any]] = []
+    direct: dict[str, list[dict[str, Any]]] = {}
+    for room_id, messages in rooms.items():
+        channels = remote.get(activity.watch_group(room_id)) or ()
+        here = room_id in publisher.watched
+        if not here and not channels:
+            continue
+        event = activity.activity_event(room_id, messages)
+        if here:
+            local_events.append(event)
+        for channel in channels:
+            direct.setdefault(channel, []).append(event)
+    if local_events and publisher.local is not None:
+        await publisher.local(local_events)
+    await asyncio.gather(*(peers.send_events(c, events) for c, events in direct.items()))
 
 
 async def _to_other_processes(batch: list[Outbound], publisher: Publisher | None) -> None:

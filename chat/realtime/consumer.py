@@ -23,7 +23,7 @@ from chat.client_address import scope_address
 from chat.conf import chat_settings
 from chat.events import outbound
 from chat.events.publisher import publish_soon
-from chat.realtime import idle, limits, shutdown
+from chat.realtime import idle, limits, readers, shutdown
 from chat.realtime.batching import loop_batcher
 from chat.realtime.hub import Hub, announce
 from chat.realtime.internals import asgiref_marker
@@ -212,6 +212,13 @@ class RoomConsumer(AsyncWebsocketConsumer):
             self.session_id = services.session_digest(key) if key else None
         self.user_id, self.username = self.user.pk, self.user.get_username()
         self.room, self.info, self.is_moderator = session.room, session.info, session.is_moderator
+        # A first open (no since) shows "new since you left" after the user's position
+        # (a reconnect has its page already); read beside presence and the hub's join.
+        read_seq = None
+        if since is None:
+            read_seq = readers.opened_soon(
+                user_id=self.user_id, room_id=self.room.pk, last_seq=session.last_seq
+            )
 
         settings = chat_settings()
         arrival = await presence.presence().arrive(
@@ -235,7 +242,11 @@ class RoomConsumer(AsyncWebsocketConsumer):
             announce(self.room.pk, protocol.ServerType.JOIN, self.username, skip_user=self.user_id)
         last_seq = max(session.last_seq, self.fanout.last_seq or 0)
         await self.send_ready(
-            since=since, last_seq=last_seq, changes=changes, last_change=session.last_change
+            since=since,
+            last_seq=last_seq,
+            changes=changes,
+            last_change=session.last_change,
+            read_seq=None if read_seq is None else await read_seq,
         )
 
     async def send_ready(
@@ -245,6 +256,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         last_seq: int,
         changes: int | None = None,
         last_change: int = 0,
+        read_seq: int | None = None,
     ) -> None:
         settings = chat_settings()
         online = await presence.presence().online(self.room.pk)
@@ -283,6 +295,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             has_more=True,
             recovered=recovered,
             changes=last_change,
+            read_seq=read_seq,
         )
         kept, rest = protocol.fit_json(
             texts,
@@ -304,6 +317,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 has_more=has_more,
                 recovered=recovered,
                 changes=last_change,
+                read_seq=read_seq,
             )
         )
         # A recovery too big for ready continues at once as message frames, in order.
@@ -390,6 +404,18 @@ class RoomConsumer(AsyncWebsocketConsumer):
             await self.write(protocol.pong_frame())
         elif isinstance(command, protocol.React):
             await self.react(command)
+        elif isinstance(command, protocol.MarkRead):
+            await self.mark_read(command.seq)
+
+    async def mark_read(self, seq: int) -> None:
+        """The user read up to ``seq``: beyond what this connection was sent it cannot
+        have read, so the position is clamped to that (no error)."""
+        await readers.mark(
+            user_id=self.user_id,
+            room_id=self.room.pk,
+            slug=self.room.slug,
+            seq=min(seq, self.last_seq),
+        )
 
     def _edit(self, command: protocol.EditMessage) -> None:
         # The answer is the room's update frame, which reaches this connection too.
@@ -426,6 +452,11 @@ class RoomConsumer(AsyncWebsocketConsumer):
             protocol.ack_frame(
                 client_id=message.client_id, id=message.pk, seq=message.seq, ts=result.payload["ts"]
             )
+        )
+        # Writing a message means having read the room up to it (no database write
+        # here, and the sender's next frame does not wait for it).
+        readers.mark_later(
+            user_id=self.user_id, room_id=self.room.pk, slug=self.room.slug, seq=message.seq
         )
 
     async def react(self, command: protocol.React) -> None:
@@ -653,6 +684,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
         if self.registered:
             self.registered = False
             metrics.CONNECTIONS.dec()
+            # The position this connection moved is saved within a second, not
+            # after its window (shutdown saves whatever is left).
+            readers.save_soon(user_id=self.user_id, room_id=self.room.pk)
             try:
                 last = await presence.presence().depart(room_id=self.room.pk, user_id=self.user_id)
             except Exception as exc:  # noqa: BLE001 - Redis down: the lease sweeper cleans up

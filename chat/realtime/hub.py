@@ -31,6 +31,7 @@ from chat.events.publisher import Publisher, publish_soon
 from chat.models import Room
 from chat.realtime.internals import channels_redis_layer
 from chat.realtime.socket import Frame
+from chat.realtime.watchers import Watchers
 from chat.stores import presence
 from chat.stores.history_cache import Entry, cache
 from chat.wire import protocol
@@ -323,6 +324,8 @@ class Hub:
         # Events this hub delivered itself when they were published carry this id;
         # the copy the layer brings back is skipped.
         self.origin = uuid.uuid4().hex
+        # The sidebar sockets (``/ws/me/``) of this process and the rooms they watch.
+        self.watchers = Watchers(self)
 
     @classmethod
     def current(cls) -> Hub:
@@ -355,6 +358,7 @@ class Hub:
             self.refresher = loop.create_task(self._refresh())
             self.token_checker = loop.create_task(self._check_tokens())
             self.publisher.attach(self.dispatch_many, channel=self.channel, origin=self.origin)
+            self.publisher.watched = self.watchers.rooms
             presence.presence().on_leave = announce_leave
 
     async def _add_group(self, group: str) -> None:
@@ -385,6 +389,26 @@ class Hub:
             # cancel the others' wait): shielded.
             await asyncio.shield(fanout.entered)
         return fanout
+
+    async def add_sidebar(self, connection) -> None:
+        """Serve a ``/ws/me/`` socket: its user's reads and its rooms' activity."""
+        await self._ensure_started()
+        if connection.token_id is not None:
+            self.by_token.setdefault(connection.token_id, set()).add(connection)
+        await self.watchers.add(connection)
+
+    async def remove_sidebar(self, connection) -> None:
+        """A ``/ws/me/`` socket closed."""
+        if connection.token_id is not None:
+            tokens = self.by_token.get(connection.token_id, set())
+            tokens.discard(connection)
+            if not tokens:
+                self.by_token.pop(connection.token_id, None)
+        await self.watchers.remove(connection)
+
+    def sidebar_connections(self) -> list:
+        """This process's ``/ws/me/`` sockets."""
+        return [c for users in list(self.watchers.users.values()) for c in list(users)]
 
     async def _enter(self, room_id: int) -> None:
         """Register for a room, announce it, and wait until the room's peers saw that.
@@ -491,6 +515,9 @@ class Hub:
         if kind == "peer":  # another process joined the group: send it our events from now on
             await self._peer_joined(event)
             return
+        if kind in ("activity", "read"):  # for the sidebars (chat.realtime.watchers)
+            await self.watchers.dispatch(event)
+            return
         if kind == "peer_ack":
             arrival = self.arrivals.get(event["group"])
             if arrival is not None:
@@ -533,8 +560,12 @@ class Hub:
         while True:
             await asyncio.sleep(REFRESH_INTERVAL)
             await self._add_group(CONTROL_GROUP)
-            if not await peers.register(map(room_group, list(self.rooms)), self.channel):
+            sidebar_groups = self.watchers.groups()
+            groups = [*map(room_group, list(self.rooms)), *sidebar_groups]
+            if not await peers.register(groups, self.channel):
                 self.troubled()
+            for group in sidebar_groups:
+                await self._add_group(group)
             for room_id, fanout in list(self.rooms.items()):
                 await self._add_group(room_group(room_id))
                 try:
@@ -553,7 +584,7 @@ class Hub:
     async def close_user(self, user_id: int, session: str | None = None) -> None:
         """Close a user's connections with 4401: those of ``session``, or every one."""
         text = protocol.error_frame(Refusal(CloseCode.NOT_AUTHENTICATED, "you were signed out"))
-        for connection in list(self.connections()):
+        for connection in [*self.connections(), *self.sidebar_connections()]:
             if connection.user_id == user_id and session in (None, connection.session_id):
                 await connection.close(CloseCode.NOT_AUTHENTICATED, text)
 
@@ -583,12 +614,15 @@ class Hub:
             await asyncio.wait(tasks, timeout=2)
         self.reader = self.refresher = self.token_checker = None
         self._hubs.pop(asyncio.get_running_loop(), None)
+        for watch in self.watchers.rooms.values():
+            watch.stop()
         if self.publisher is not None:
             self.publisher.detach()
+            self.publisher.watched = frozenset()
             self.publisher = None
         await peers.close_registry()
 
     async def close_all(self, code: int) -> None:
         """Close every connection of this process (graceful shutdown)."""
-        for connection in list(self.connections()):
+        for connection in [*self.connections(), *self.sidebar_connections()]:
             await connection.close(code)

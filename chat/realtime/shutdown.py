@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 
 from chat.events.publisher import Publisher
+from chat.realtime import readers
 from chat.realtime.hub import Hub
 from chat.realtime.writer import writer
 from chat.stores import presence
@@ -74,6 +75,8 @@ async def drain(
     logger.warning("shutdown: closing connections=%d with 1001", count)
     await _bounded(hub.close_all(CloseCode.GOING_AWAY), left(), "closing connections")
     await _bounded(writer().idle(timeout=left()), left(), "in-flight commits")
+    # Read positions not yet saved (the closes above saved their own).
+    await _bounded(readers.flush_all(), min(left(), 3.0), "read positions")
     await _bounded(presence.presence().retire(), min(left(), 3.0), "presence retire")
     publisher = Publisher.current()
     if publisher is not None:

@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 from django.views.decorators.http import require_POST
 
-from chat import abuse_limits, selectors, services
+from chat import abuse_limits, selectors, services, sidebar
 from chat.client_address import request_address
 from chat.conf import REACTIONS, chat_settings
 from chat.forms import SANCTION_PRESETS, ReasonForm, RoomForm, SanctionForm, sanction_until
@@ -88,6 +88,15 @@ def activity(moment: datetime | None, now: datetime) -> str:
     return f"{timesince(moment, now, depth=1)} ago"
 
 
+def sidebar_context(request: HttpRequest, *, current: str = "", lobby: bool = False) -> dict:
+    """The sidebar partial's data (``chat/_sidebar.html``): the user's rooms with their
+    counts as the database has them; ``/ws/me/`` brings them up to date at once."""
+    if not request.user.is_authenticated:
+        return {}
+    rooms = [r.wire() for r in sidebar.sidebar(request.user)]
+    return {"sidebar": {"rooms": rooms, "current": current, "lobby": lobby}}
+
+
 def render_lobby(request: HttpRequest, form: RoomForm | None = None, status: int = 200):
     rooms = list(selectors.lobby_rooms(user=request.user)[:LOBBY_LIMIT])
     counts = online_counts(rooms)
@@ -102,7 +111,12 @@ def render_lobby(request: HttpRequest, form: RoomForm | None = None, status: int
     ]
     if form is None and request.user.is_authenticated:
         form = RoomForm()
-    context = {"rooms": listing, "form": form, "counts_known": counts is not None}
+    context = {
+        "rooms": listing,
+        "form": form,
+        "counts_known": counts is not None,
+        **sidebar_context(request, lobby=True),
+    }
     return render_page(request, "chat/lobby.html", context, status=status)
 
 
@@ -192,6 +206,7 @@ def room(request: HttpRequest, slug: str) -> HttpResponse:
         "room": room,
         "config": room_config(request, room),
         "sanction_presets": SANCTION_PRESETS,
+        **sidebar_context(request, current=room.slug),
     }
     return render_page(request, "chat/room.html", context)
 

@@ -35,6 +35,7 @@ class ClientType:
     DELETE = "delete"
     PING = "ping"
     REACT = "react"
+    READ = "read"
 
 
 class ServerType:
@@ -55,6 +56,8 @@ class ServerType:
     UNMUTED = "unmuted"
     PONG = "pong"
     ERROR = "error"
+    ACTIVITY = "activity"
+    READ = "read"
 
 
 # --- client -> server --------------------------------------------------------
@@ -109,6 +112,13 @@ class React:
     active: bool = True
 
 
+@dataclass(frozen=True, slots=True)
+class MarkRead:
+    """ "I have read up to ``seq``" (the page sends it while the newest message is in view)."""
+
+    seq: int
+
+
 Command = (
     SendMessage
     | FetchHistory
@@ -118,6 +128,7 @@ Command = (
     | DeleteMessage
     | Ping
     | React
+    | MarkRead
 )
 
 
@@ -241,6 +252,11 @@ def parse(text: str | None, *, max_length: int, page_max: int) -> Command:
         return Ping()
     if kind == ClientType.REACT:
         return _react(data)
+    if kind == ClientType.READ:
+        seq = _int_field(data, "seq")
+        if seq < 0:
+            raise _bad("seq must be at least 0")
+        return MarkRead(seq=seq)
     raise ChatError(ErrorCode.UNKNOWN_TYPE, f"unknown frame type {kind[:40]!r}")
 
 
@@ -376,10 +392,13 @@ def ready_frame(
     has_more: bool,
     recovered: bool | None,
     changes: int | None = None,
+    read_seq: int | None = None,
 ) -> str:
     """The first frame of a connection; ``messages_json`` are encoded payloads, spliced in.
 
     ``changes`` is the room's last change number: the client's cursor for ``changes=``.
+    ``read_seq``: how far the user had read the room when it opened (the "new since
+    you left" line goes after it).
     """
     names = online.json if isinstance(online, Names) else encode(list(online))
     head = (
@@ -390,6 +409,8 @@ def ready_frame(
         tail += f',"recovered":{"true" if recovered else "false"}'
     if changes is not None:
         tail += f',"changes":{int(changes)}'
+    if read_seq is not None:
+        tail += f',"read_seq":{int(read_seq)}'
     return head + ',"messages":[' + ",".join(messages_json) + "]" + tail + "}"
 
 
@@ -445,6 +466,23 @@ def muted_frame(until: datetime | None) -> str:
 def unmuted_frame() -> str:
     """Tell a user their mute in the room was lifted."""
     return encode({"type": ServerType.UNMUTED})
+
+
+def activity_frame(*, room: str, seq: int, new: int, mentions: int) -> str:
+    """Sidebar news of a room: its newest ``seq``, ``new`` messages by others, ``mentions`` of you."""
+    return encode(
+        {"type": ServerType.ACTIVITY, "room": room, "seq": seq, "new": new, "mentions": mentions}
+    )
+
+
+def read_frame(*, room: str, seq: int) -> str:
+    """You read ``room`` up to ``seq`` (in this tab or another): clear its badges."""
+    return encode({"type": ServerType.READ, "room": room, "seq": seq})
+
+
+def sidebar_ready_frame(*, user: str, rooms: list[dict[str, Any]]) -> str:
+    """The first frame of ``/ws/me/``: the user's rooms with their unread and mention counts."""
+    return encode({"type": ServerType.READY, "user": user, "rooms": rooms})
 
 
 def pong_frame() -> str:

@@ -19,7 +19,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from chat import services
-from chat.models import Message, Room
+from chat.models import Mention, Message, ReadPosition, Room
 from tests.helpers.wait import wait_until
 
 pytestmark = [
@@ -100,7 +100,21 @@ def seed(make_user) -> dict:
         )
     spam = next(r.message for r in results if r.message.body == "buy cheap watches")
     services.delete_message(message=spam, by=users["alice"], reason="spam")
+    seed_unread(users, rooms, now)
     return users
+
+
+def seed_unread(users: dict, rooms: dict, now) -> None:
+    """Alice's sidebar: she read General up to her own last line; the book club has
+    news for her, one line mentioning her."""
+    book = rooms["book-club"]
+    for author, body in (("erin", "Chapter 3 tonight?"), ("bob", "@alice you picked this one!")):
+        message = services.post_message(room=book, author=users[author], body=body).message
+    Mention.objects.get_or_create(message=message, user=users["alice"], room=book, seq=message.seq)
+    Room.objects.filter(pk=book.pk).update(last_message_at=now - timedelta(minutes=25))
+    read = Message.objects.get(room=rooms["general"], body__startswith="Great work").seq
+    for slug, seq in (("general", read), ("book-club", 0), ("rust-learners", 0)):
+        ReadPosition.objects.create(user=users["alice"], room=rooms[slug], seq=seq)
 
 
 def no_sideways_scroll(ui) -> bool:

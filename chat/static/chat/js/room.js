@@ -14,6 +14,7 @@ import { Outbox } from "./outbox.js";
 import { People } from "./people.js";
 import { ReactionPicker } from "./reactions.js";
 import { ReplyBar } from "./reply.js";
+import { startSidebar } from "./sidebar.js";
 import { RoomSocket } from "./socket.js";
 import { Timeline } from "./timeline.js";
 
@@ -249,7 +250,51 @@ function live(message) {
   }
   if (result === "added" && !message.deleted) notifier.consider(message, mentionsMe(message, config.user));
   track(message);
+  maybeRead();
 }
+
+// --- read position ------------------------------------------------------------------
+// The page says "read" when the newest message is in view and the tab is visible, at
+// most once a second; the server keeps the highest and clears the sidebar badges in
+// the user's other tabs.
+
+const READ_EVERY_MS = 1000;
+let readSent = 0;
+let readAt = 0;
+let readTimer = null;
+
+function maybeRead() {
+  if (lastSeq === null || lastSeq <= readSent || document.hidden || !timeline.atBottom()) return;
+  const wait = readAt + READ_EVERY_MS - Date.now();
+  if (wait > 0) {
+    readTimer ??= setTimeout(() => {
+      readTimer = null;
+      maybeRead();
+    }, wait);
+    return;
+  }
+  if (socket.send({ type: "read", seq: lastSeq })) {
+    readSent = lastSeq;
+    readAt = Date.now();
+  }
+}
+
+/** The "new since you left" line before the first message after the user's position. */
+function markNewSince(readSeq) {
+  byId("messages").querySelector(".unread-divider")?.remove();
+  if (readSeq === undefined || readSeq === null) return;
+  const first = [...byId("messages").querySelectorAll("li[data-seq]")].find(
+    (item) => Number(item.dataset.seq) > readSeq && item.dataset.user !== config.user,
+  );
+  if (!first) return;
+  const divider = el("li", "unread-divider");
+  divider.setAttribute("role", "separator");
+  divider.append(el("span", "unread-divider-text", "New since you left"));
+  first.before(divider);
+}
+
+byId("timeline").addEventListener("scroll", () => maybeRead(), { passive: true });
+window.addEventListener("focus", () => maybeRead());
 
 function ready(frame) {
   const first = lastSeq === null;
@@ -262,6 +307,7 @@ function ready(frame) {
       track(message);
       if (message.client_id && !message.deleted && message.user === config.user) outbox.confirmed(message.client_id);
     }
+    if (first) markNewSince(frame.read_seq);
     if (!first) {
       showNotice(
         "You were away too long to catch up message by message, so the conversation was reloaded " +
@@ -282,6 +328,7 @@ function ready(frame) {
   // Whatever the server did not confirm above goes again, with the same client_id.
   outbox.resendAll();
   jump.afterReady();
+  maybeRead();
 }
 
 /** A mute began, changed or was lifted (`until`: ISO text, null for until lifted; false: lifted). */
@@ -353,9 +400,6 @@ function handle(frame) {
       timeline.update(frame.message);
       changes.applied(frame.change);
       break;
-    case "update":
-      timeline.applyUpdate(frame.message);
-      break;
     case "room":
       applyRoom(frame.room);
       break;
@@ -380,7 +424,18 @@ document.addEventListener("visibilitychange", () => {
   if (!document.hidden) {
     unseenWhileHidden = 0;
     document.title = baseTitle;
+    maybeRead();
   }
+});
+
+// The sidebar (/ws/me/): reading this room in another tab clears this tab's count too.
+startSidebar({
+  onRead: (frame) => {
+    if (frame.room === config.slug && frame.seq >= (lastSeq ?? 0) && unseenWhileHidden) {
+      unseenWhileHidden = 0;
+      document.title = baseTitle;
+    }
+  },
 });
 
 applyRoom({ locked: config.locked, slow_mode: config.slowMode });

@@ -420,10 +420,8 @@ export class Timeline {
   update(message) {
     this.refreshQuotes(message);
     const existing = this.bySeq.get(message.seq);
-    if (!existing || existing.dataset.state === stateKey(message)) return;
-    const stick = this.atBottom();
-    this.replace(existing, this.build(message));
-    if (stick) this.scrollToBottom();
+    if (existing && existing.dataset.state === stateKey(message)) return;
+    this.applyUpdate(message);
   }
 
   /** Replies quoting `original` show its current text, or "deleted message". */
