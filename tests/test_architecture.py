@@ -19,7 +19,14 @@ LAYERS = [
     ("wire", ["chat.wire"]),
     (
         "base",
-        ["chat.conf", "chat.metrics", "chat.models", "chat.migrations", "chat.client_address"],
+        [
+            "chat.conf",
+            "chat.metrics",
+            "chat.models",
+            "chat.migrations",
+            "chat.client_address",
+            "chat.file_types",
+        ],
     ),
     ("stores", ["chat.stores"]),
     ("reads", ["chat.selectors", "chat.hot_sql", "chat.history"]),
@@ -33,6 +40,7 @@ LAYERS = [
             "chat.signin",
             "chat.abuse_limits",
             "chat.reactions",
+            "chat.attachments",
         ],
     ),
     ("realtime", ["chat.realtime"]),

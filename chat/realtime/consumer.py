@@ -358,7 +358,11 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 client_id=command.client_id,
             )
         request = services.PostRequest(
-            room_id=self.room.pk, author=self.user, body=command.body, client_id=command.client_id
+            room_id=self.room.pk,
+            author=self.user,
+            body=command.body,
+            client_id=command.client_id,
+            files=command.files,
         )
         result = await writer().submit(request)
         message = result.message

@@ -25,6 +25,9 @@ class ErrorCode(enum.StrEnum):
     NOT_FOUND = "not_found"
     MESSAGE_DELETED = "message_deleted"
     BAD_REACTION = "bad_reaction"
+    TOO_LARGE = "too_large"
+    UNSUPPORTED_FILE = "unsupported_file"
+    QUOTA_EXCEEDED = "quota_exceeded"
     SERVER_ERROR = "server_error"
 
 

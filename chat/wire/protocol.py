@@ -22,6 +22,8 @@ MAX_REPORT_REASON_LENGTH = 500
 # Longer than any emoji of the set (a flag or a skin tone is a few code points); the
 # set itself is checked by the server (chat.reactions), which knows chat.conf.
 MAX_EMOJI_LENGTH = 16
+# Files one message may carry (uploaded first, then named by id in ``files``).
+MAX_FILES_PER_MESSAGE = 10
 
 
 class ClientType:
@@ -60,6 +62,8 @@ class ServerType:
 class SendMessage:
     body: str
     client_id: str | None = None
+    # Ids of the sender's own unsent uploads in this room; with files the body may be empty.
+    files: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,8 +186,13 @@ def parse(text: str | None, *, max_length: int, page_max: int) -> Command:
         raise _bad("the frame needs a string 'type'")
     if kind == ClientType.MESSAGE:
         client_id = _client_id(data)
-        body = validate_body(data.get("body"), max_length=max_length, client_id=client_id)
-        return SendMessage(body=body, client_id=client_id)
+        files = _file_ids(data, client_id)
+        body = data.get("body", "" if files else None)
+        if files and isinstance(body, str) and not body.strip():
+            # Files alone make a message; a blank body is stored as none.
+            return SendMessage(body="", client_id=client_id, files=files)
+        body = validate_body(body, max_length=max_length, client_id=client_id)
+        return SendMessage(body=body, client_id=client_id, files=files)
     if kind == ClientType.HISTORY:
         before_seq = _int_field(data, "before_seq")
         limit = data.get("limit", page_max)
@@ -208,6 +217,20 @@ def parse(text: str | None, *, max_length: int, page_max: int) -> Command:
     if kind == ClientType.REACT:
         return _react(data)
     raise ChatError(ErrorCode.UNKNOWN_TYPE, f"unknown frame type {kind[:40]!r}")
+
+
+def _file_ids(data: dict[str, Any], client_id: str | None) -> tuple[int, ...]:
+    """The ``files`` of a message frame: distinct ids, in order (absent: none)."""
+    files = data.get("files")
+    if files is None:
+        return ()
+    if (
+        not isinstance(files, list)
+        or len(files) > MAX_FILES_PER_MESSAGE
+        or any(type(item) is not int or item < 1 for item in files)
+    ):
+        raise _bad(f"files must be a list of at most {MAX_FILES_PER_MESSAGE} file ids", client_id)
+    return tuple(dict.fromkeys(files))
 
 
 def _react(data: dict[str, Any]) -> React:
@@ -247,12 +270,14 @@ def message_payload(
     mentions: Sequence[str] = (),
     mentions_room: bool = False,
     reactions: list[dict[str, Any]] | None = None,
+    files: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """The JSON object for one message, or its tombstone when deleted.
 
     ``mentions`` (the usernames the message mentions), ``mentions_room`` (an
-    ``@room`` by a moderator) and ``reactions`` (see ``reaction_summary``) are left
-    out when empty, so plain messages keep their old shape; a tombstone never shows them.
+    ``@room`` by a moderator), ``reactions`` (see ``reaction_summary``) and ``files``
+    (see ``file_info``) are left out when empty, so plain messages keep their old
+    shape; a tombstone never shows them.
     """
     if deleted:
         return {"id": id, "seq": seq, "deleted": True}
@@ -271,7 +296,37 @@ def message_payload(
         payload["mentions_room"] = True
     if reactions:
         payload["reactions"] = reactions
+    if files:
+        payload["files"] = list(files)
     return payload
+
+
+def file_info(
+    *,
+    id: int,
+    name: str,
+    size: int,
+    type: str,
+    url: str,
+    thumbnail_url: str | None,
+    width: int | None,
+    height: int | None,
+) -> dict[str, Any]:
+    """One entry of a message's ``files`` (and the answer to an upload).
+
+    ``url`` and ``thumbnail_url`` are paths on the server (relative to its origin);
+    the thumbnail, width and height are null for files that are not images.
+    """
+    return {
+        "id": id,
+        "name": name,
+        "size": size,
+        "type": type,
+        "url": url,
+        "thumbnail_url": thumbnail_url,
+        "width": width,
+        "height": height,
+    }
 
 
 def reaction_summary(
