@@ -113,11 +113,11 @@ def _image(file: BinaryIO) -> Detected:
 
 
 def _text(head: bytes) -> Detected:
-    # A cut in the middle of a multi-byte character is not an error.
     try:
         text = head.decode("utf-8")
     except UnicodeDecodeError as exc:
-        if exc.start < len(head) - 3:
+        # Only the sniffed part's end may cut a character in two.
+        if len(head) < SNIFF_BYTES or exc.reason != "unexpected end of data":
             raise refused("this type of file is not accepted") from None
         text = head[: exc.start].decode("utf-8")
     if any(ord(c) < 32 and c not in "\t\n\r\f" for c in text):

@@ -68,3 +68,8 @@ def test_an_image_with_too_many_pixels_is_refused(monkeypatch):
     monkeypatch.setattr(file_types, "MAX_IMAGE_PIXELS", 100)
     with pytest.raises(ChatError, match="too large"):
         detect(image_bytes("PNG", (20, 20)))
+
+
+def test_text_cut_inside_a_character_at_the_sniff_limit_is_text():
+    data = b"a" * (file_types.SNIFF_BYTES - 1) + "é".encode()  # the é is cut in two
+    assert detect(data).content_type == "text/plain"

@@ -83,6 +83,8 @@ def _upload(request: HttpRequest, user, slug: str) -> HttpResponse:
     # Refused on the declared length before the body is parsed (when nothing has yet).
     if int(request.META.get("CONTENT_LENGTH") or 0) > limit + MULTIPART_SLACK:
         raise attachments.too_large(limit)
+    if not user.is_authenticated:
+        raise Refusal(CloseCode.NOT_AUTHENTICATED)
     if "Authorization" not in request.headers:
         refused = CsrfViewMiddleware(lambda _: HttpResponse()).process_view(request, None, (), {})
         if refused is not None:
