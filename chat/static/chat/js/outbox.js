@@ -8,19 +8,22 @@ export class Outbox {
   constructor({ socket, timeline }) {
     this.socket = socket;
     this.timeline = timeline;
-    this.entries = new Map(); // client_id -> {body, failed}; insertion order is send order
+    this.entries = new Map(); // client_id -> {body, files, failed}; insertion order is send order
   }
 
-  add(body) {
+  add(body, files = []) {
     const clientId = newClientId();
-    this.entries.set(clientId, { body, failed: false });
-    this.timeline.addPending(clientId, body);
+    this.entries.set(clientId, { body, files, failed: false });
+    this.timeline.addPending(clientId, body, files);
     this.transmit(clientId);
   }
 
   transmit(clientId) {
     const entry = this.entries.get(clientId);
-    if (entry && !entry.failed) this.socket.send({ type: "message", body: entry.body, client_id: clientId });
+    if (!entry || entry.failed) return;
+    const frame = { type: "message", body: entry.body, client_id: clientId };
+    if (entry.files.length) frame.files = entry.files.map((file) => file.id);
+    this.socket.send(frame);
   }
 
   /** A new connection is live: send everything still pending, oldest first. */

@@ -5,6 +5,7 @@
 
 import { appendFormatted, avatarClass, el, fullTime, mentionsMe, parseTimestamp, shortTime } from "./format.js";
 import { reactionChips } from "./reactions.js";
+import { fileNodes } from "./uploads.js";
 
 // Messages of one author closer than this share one header.
 const GROUP_GAP_MS = 5 * 60 * 1000;
@@ -86,7 +87,12 @@ export class Timeline {
     const status = el("p", "msg-status");
     status.hidden = true;
     const main = el("div", "msg-main");
-    main.append(head, body, status);
+    main.append(head, body);
+    if (message.files?.length) {
+      body.hidden = !message.body;
+      main.append(fileNodes(message.files));
+    }
+    main.append(status);
     const chips = reactionChips(message, this.me);
     if (chips) main.append(chips);
     this.payloads.set(item, message);
@@ -253,8 +259,8 @@ export class Timeline {
     this.fillIfShort();
   }
 
-  addPending(clientId, body) {
-    const item = this.build({ user: this.me, body, client_id: clientId, ts: null });
+  addPending(clientId, body, files = []) {
+    const item = this.build({ user: this.me, body, files, client_id: clientId, ts: null });
     item.classList.add("msg--pending");
     const status = item.querySelector(".msg-status");
     status.textContent = this.pendingText;
