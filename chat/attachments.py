@@ -246,3 +246,28 @@ def delete_unsent(*, older_than: datetime | None = None) -> int:
     cutoff = older_than or timezone.now() - timedelta(days=1)
     with transaction.atomic():
         return delete_files(Attachment.objects.filter(message__isnull=True, created_at__lt=cutoff))
+
+
+FILES_DIR = "chat/files"
+
+
+def orphans() -> list[str]:
+    """Stored names under the chat's directory that no attachment row names (left by a
+    room or user deleted outright)."""
+    where = storage()
+    known = set(Attachment.objects.values_list("storage_name", flat=True))
+    known |= set(Attachment.objects.values_list("thumbnail_name", flat=True))
+    found = []
+    try:
+        rooms, _ = where.listdir(FILES_DIR)
+    except (FileNotFoundError, NotImplementedError):
+        return []
+    for room in rooms:
+        _, names = where.listdir(f"{FILES_DIR}/{room}")
+        found += [f"{FILES_DIR}/{room}/{name}" for name in names]
+    return sorted(name for name in found if name not in known)
+
+
+def remove_stored(names: list[str]) -> None:
+    """Delete stored files by name (orphans); failures are logged."""
+    _remove(names)
