@@ -25,6 +25,10 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
 # a reaction is never arbitrary text (docs/protocol.md lists them).
 REACTIONS = ("👍", "👎", "😄", "🎉", "😕", "❤️", "🚀", "👀")
 
+# An upload's request is its file plus the multipart envelope (boundaries, part
+# headers, the name): a request this much over CHAT_MAX_UPLOAD_BYTES is refused unread.
+MULTIPART_SLACK = 64 * 1024
+
 
 @dataclass(frozen=True, slots=True)
 class RateLimit:

@@ -24,14 +24,12 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST, require_safe
 
 from chat import attachments, file_types, selectors
-from chat.conf import chat_settings
+from chat.conf import MULTIPART_SLACK, chat_settings
 from chat.views.api import error, refusal_response, request_user
 from chat.wire.errors import ChatError, CloseCode, ErrorCode, Refusal
 
 logger = logging.getLogger(__name__)
 
-# Room for the multipart envelope around the file (boundaries, part headers, a name).
-MULTIPART_SLACK = 64 * 1024
 CHUNK_BYTES = 64 * 1024
 # Every served file: never sniffed, never run as a page, never embedded elsewhere.
 FILE_HEADERS = {
