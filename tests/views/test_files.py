@@ -4,6 +4,7 @@ which headers; every refusal JSON with a code, and nothing stored."""
 from __future__ import annotations
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
@@ -140,9 +141,14 @@ def test_upload_where_the_user_may_not_write_is_refused(
 # --- download ------------------------------------------------------------------------
 
 
+async def _read(response) -> bytes:
+    return b"".join([chunk async for chunk in response.streaming_content])
+
+
 def get(client, url, **extra):
     response = client.get(url, **extra)
-    body = b"".join(response) if response.status_code == 200 else response.content
+    # The view streams with an async iterator (as daphne serves it); read it that way.
+    body = async_to_sync(_read)(response) if response.streaming else response.content
     return response, body
 
 
