@@ -16,6 +16,7 @@ import logging
 import math
 import secrets
 import unicodedata
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import BinaryIO
 
@@ -38,6 +39,7 @@ logger = logging.getLogger(__name__)
 THUMBNAIL_SIZE = (400, 400)
 MAX_NAME_LENGTH = 120
 RATE_PREFIX = "chat:v1:upload"
+FILES_DIR = "chat/files"
 # The extensions a download may keep for each type; any other gets the type's own
 # appended, so a text file named "page.html" is saved as "page.html.txt" and never
 # opens as a web page from the downloads folder.
@@ -80,8 +82,17 @@ def upload(*, room: Room, user, file: BinaryIO, name: str | None, size: int) -> 
     The caller has checked that ``user`` may read ``room``. Raises ``ChatError`` and
     stores nothing when they may not write there (the posting rules of
     ``services.write_refusal``), or with ``too_large``, ``rate_limited``,
-    ``quota_exceeded`` or ``unsupported_file``.
+    ``quota_exceeded`` or ``unsupported_file``. The three steps are public so that
+    an async caller can run the middle one (no database; Pillow and storage I/O)
+    away from the database thread: ``check``, ``keep``, ``record``.
     """
+    check(room=room, user=user, size=size)
+    return record(room=room, user=user, kept=keep(room_id=room.pk, file=file), name=name, size=size)
+
+
+def check(*, room: Room, user, size: int) -> None:
+    """Refuse an upload before reading it: the posting rules, the size, the user's
+    upload rate (this counts one) and quota."""
     settings = chat_settings()
     refusal = services.write_refusal(room=room, user=user)
     if refusal is not None:
@@ -90,17 +101,69 @@ def upload(*, room: Room, user, file: BinaryIO, name: str | None, size: int) -> 
         raise too_large(settings.max_upload_bytes)
     _check_rate(user.pk)
     _check_quota(user, size)
+
+
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """A checked file and its thumbnail, in the storage, not yet in the database."""
+
+    detected: file_types.Detected
+    storage_name: str
+    thumbnail_name: str
+    width: int | None
+    height: int | None
+
+
+def keep(*, room_id: int, file: BinaryIO) -> Kept:
+    """Check ``file``'s type by content, make its thumbnail, then store both.
+
+    No database access. Raises ``unsupported_file`` with nothing stored.
+    """
     detected = file_types.detect(file)
     thumbnail = _thumbnail(file, detected) if detected.is_image else None
-    return _store(
-        room=room,
-        user=user,
-        file=file,
-        name=name,
-        size=size,
-        detected=detected,
-        thumbnail=thumbnail,
+    where = storage()
+    base = f"{FILES_DIR}/{room_id}/{secrets.token_urlsafe(18)}"
+    saved: list[str] = []
+    try:
+        file.seek(0)
+        saved.append(where.save(f"{base}.{detected.extension}", File(file)))
+        width, height = detected.width, detected.height
+        if thumbnail is not None:
+            data, extension, width, height = thumbnail
+            saved.append(where.save(f"{base}.thumb.{extension}", ContentFile(data)))
+    except BaseException:
+        _remove(saved)  # a failed upload leaves nothing stored
+        raise
+    return Kept(detected, saved[0], saved[1] if thumbnail else "", width, height)
+
+
+def record(*, room: Room, user, kept: Kept, name: str | None, size: int) -> Attachment:
+    """The database row for a kept file; if it cannot be written, the stored files go."""
+    detected = kept.detected
+    try:
+        attachment = Attachment.objects.create(
+            room=room,
+            uploader=user,
+            storage_name=kept.storage_name,
+            name=clean_name(name, detected.extension, detected.content_type),
+            content_type=detected.content_type,
+            size=size,
+            width=kept.width,
+            height=kept.height,
+            thumbnail_name=kept.thumbnail_name,
+        )
+    except BaseException:
+        _remove([n for n in (kept.storage_name, kept.thumbnail_name) if n])
+        raise
+    logger.info(
+        "file uploaded room=%s user=%s file=%s type=%s size=%s",
+        room.pk,
+        user.pk,
+        attachment.pk,
+        attachment.content_type,
+        size,
     )
+    return attachment
 
 
 def too_large(limit: int) -> ChatError:
@@ -177,46 +240,6 @@ def _thumbnail(file: BinaryIO, detected: file_types.Detected) -> tuple[bytes, st
     return out.getvalue(), extension, width, height
 
 
-def _store(*, room, user, file, name, size, detected, thumbnail) -> Attachment:
-    where = storage()
-    base = f"chat/files/{room.pk}/{secrets.token_urlsafe(18)}"
-    saved: list[str] = []
-    try:
-        file.seek(0)
-        stored = where.save(f"{base}.{detected.extension}", File(file))
-        saved.append(stored)
-        thumbnail_name = ""
-        width, height = detected.width, detected.height
-        if thumbnail is not None:
-            data, extension, width, height = thumbnail
-            thumbnail_name = where.save(f"{base}.thumb.{extension}", ContentFile(data))
-            saved.append(thumbnail_name)
-        attachment = Attachment.objects.create(
-            room=room,
-            uploader=user,
-            storage_name=stored,
-            name=clean_name(name, detected.extension, detected.content_type),
-            content_type=detected.content_type,
-            size=size,
-            width=width,
-            height=height,
-            thumbnail_name=thumbnail_name,
-        )
-    except BaseException:
-        # Guarantee: a refused or failed upload leaves nothing stored.
-        _remove(saved)
-        raise
-    logger.info(
-        "file uploaded room=%s user=%s file=%s type=%s size=%s",
-        room.pk,
-        user.pk,
-        attachment.pk,
-        attachment.content_type,
-        size,
-    )
-    return attachment
-
-
 def _remove(names: list[str]) -> None:
     where = storage()
     for name in names:
@@ -246,9 +269,6 @@ def delete_unsent(*, older_than: datetime | None = None) -> int:
     cutoff = older_than or timezone.now() - timedelta(days=1)
     with transaction.atomic():
         return delete_files(Attachment.objects.filter(message__isnull=True, created_at__lt=cutoff))
-
-
-FILES_DIR = "chat/files"
 
 
 def orphans() -> list[str]:

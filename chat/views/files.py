@@ -66,38 +66,59 @@ def chat_error_response(exc: ChatError) -> JsonResponse:
 @never_cache
 @require_POST
 async def upload(request: HttpRequest, slug: str) -> HttpResponse:
-    """Store the multipart field ``file`` as an unsent upload; 201 with its ``files`` entry."""
+    """Store the multipart field ``file`` as an unsent upload; 201 with its ``files`` entry.
+
+    The database steps run on the database thread; reading the image and writing
+    the storage (``attachments.keep``) run beside it, so an upload never holds up the
+    room's messages.
+    """
     try:
         user = await request_user(request)
-        return await sync_to_async(_upload)(request, user, slug)
+        room, uploaded = await sync_to_async(_accept)(request, user, slug)
+        try:
+            kept = await sync_to_async(attachments.keep, thread_sensitive=False)(
+                room_id=room.pk, file=uploaded
+            )
+            attachment = await sync_to_async(attachments.record)(
+                room=room, user=user, kept=kept, name=uploaded.name, size=uploaded.size
+            )
+        finally:
+            uploaded.close()
+        return JsonResponse(await sync_to_async(selectors.file_payload)(attachment), status=201)
+    except CsrfRefused:
+        return error(403, ErrorCode.FORBIDDEN, "CSRF check failed; reload the page")
     except Refusal as refusal:
         return refusal_response(refusal)
     except ChatError as exc:
         return chat_error_response(exc)
 
 
-def _upload(request: HttpRequest, user, slug: str) -> HttpResponse:
+class CsrfRefused(Exception):
+    """A session upload without a valid CSRF token."""
+
+
+def _accept(request: HttpRequest, user, slug: str):
+    """The room and the uploaded file, once everything that needs no reading of the
+    file allows it (``attachments.check``)."""
     limit = chat_settings().max_upload_bytes
     # Refused on the declared length before the body is parsed (when nothing has yet).
     if int(request.META.get("CONTENT_LENGTH") or 0) > limit + MULTIPART_SLACK:
         raise attachments.too_large(limit)
     if not user.is_authenticated:
         raise Refusal(CloseCode.NOT_AUTHENTICATED)
-    if "Authorization" not in request.headers:
-        refused = CsrfViewMiddleware(lambda _: HttpResponse()).process_view(request, None, (), {})
-        if refused is not None:
-            return error(403, ErrorCode.FORBIDDEN, "CSRF check failed; reload the page")
+    session = "Authorization" not in request.headers
+    if session and CsrfViewMiddleware(lambda _: HttpResponse()).process_view(request, None, (), {}):
+        raise CsrfRefused
     room = selectors.room_for_user(slug=slug, user=user)
     uploaded = request.FILES.get("file")
     if uploaded is None:
         raise ChatError(ErrorCode.BAD_REQUEST, "send the file as the multipart field 'file'")
     try:
-        attachment = attachments.upload(
-            room=room, user=user, file=uploaded, name=uploaded.name, size=uploaded.size
-        )
-    finally:
+        attachments.check(room=room, user=user, size=uploaded.size)
+    except BaseException:
         uploaded.close()
-    return JsonResponse(selectors.file_payload(attachment), status=201)
+        raise
+    return room, uploaded
 
 
 # --- GET files/<id>/<name> and files/<id>/thumb --------------------------------------
@@ -129,8 +150,10 @@ async def _serve(request: HttpRequest, file_id: int, *, thumbnail: bool) -> Http
     if thumbnail and not attachment.thumbnail_name:
         return error(404, ErrorCode.NOT_FOUND, "this file has no thumbnail")
     try:
-        opened = await sync_to_async(attachments.open_file)(attachment, thumbnail=thumbnail)
-        size = await sync_to_async(lambda: opened.size)()
+        opened = await sync_to_async(attachments.open_file, thread_sensitive=False)(
+            attachment, thumbnail=thumbnail
+        )
+        size = await sync_to_async(lambda: opened.size, thread_sensitive=False)()
     except OSError as exc:
         logger.warning("stored file missing file=%s: %r", attachment.pk, exc)
         return error(404, ErrorCode.NOT_FOUND, "the stored file is missing")
@@ -155,7 +178,7 @@ async def _serve(request: HttpRequest, file_id: int, *, thumbnail: bool) -> Http
 async def _chunks(opened) -> AsyncIterator[bytes]:
     # An async iterator: Django would read a sync one into memory whole under ASGI.
     try:
-        while chunk := await sync_to_async(opened.read)(CHUNK_BYTES):
+        while chunk := await sync_to_async(opened.read, thread_sensitive=False)(CHUNK_BYTES):
             yield chunk
     finally:
-        await sync_to_async(opened.close)()
+        await sync_to_async(opened.close, thread_sensitive=False)()
