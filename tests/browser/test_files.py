@@ -35,7 +35,7 @@ PASTE_IMAGE = """async () => {
 
 DROP_FILE = """([name, text]) => {
   const data = new DataTransfer();
-  data.items.add(new File([text], name, { type: "text/html" }));
+  data.items.add(new File([text], name, { type: "text/plain" }));
   const zone = document.getElementById("composer-wrap");
   zone.dispatchEvent(new DragEvent("dragover", { dataTransfer: data, bubbles: true, cancelable: true }));
   zone.dispatchEvent(new DragEvent("drop", { dataTransfer: data, bubbles: true, cancelable: true }));
@@ -96,4 +96,14 @@ def test_a_dropped_html_file_is_refused_with_a_clear_error(site_env, open_ui, us
         expect(alice.page.locator("#composer-send")).to_be_disabled()
         failed.get_by_role("button", name="Remove cat.png").click()
         expect(alice.page.locator("#upload-tray")).to_be_hidden()
-    assert not list((tmp_path / "media").rglob("*.*"))
+
+        # A text file is sent as a card with its name and size, and offered as a download.
+        alice.page.evaluate(DROP_FILE, ["notes.txt", "remember the milk\n"])
+        expect(alice.page.locator("#upload-tray .upload--done")).to_contain_text("notes.txt")
+        alice.send("see notes")
+        card = alice.message("see notes").locator(".msg-file-card")
+        expect(card).to_contain_text("notes.txt")
+        expect(card.locator(".msg-file-size")).to_have_text("18 B")
+        expect(card).to_have_attribute("download", "notes.txt")
+    stored = [p.suffix for p in (tmp_path / "media").rglob("*") if p.is_file()]
+    assert stored == [".txt"]  # the refused HTML left nothing behind
