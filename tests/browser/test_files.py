@@ -86,7 +86,7 @@ def test_a_pasted_image_shows_inline_for_the_other_member_and_not_for_an_outside
         expect(outsider.page.locator("body")).to_contain_text("no such file")
 
 
-def test_a_dropped_html_file_is_refused_with_a_clear_error(site_env, open_ui, user, room, tmp_path):
+def test_a_dropped_html_file_is_refused_and_a_picked_file_is_a_card(site_env, open_ui, user, room, tmp_path):
     env = site_env | {"MEDIA_ROOT": str(tmp_path / "media")}
     with DaphneServer(env) as server:
         alice = open_ui(server.url, user=user).open_room("lobby")
@@ -97,8 +97,13 @@ def test_a_dropped_html_file_is_refused_with_a_clear_error(site_env, open_ui, us
         failed.get_by_role("button", name="Remove cat.png").click()
         expect(alice.page.locator("#upload-tray")).to_be_hidden()
 
-        # A text file is sent as a card with its name and size, and offered as a download.
-        alice.page.evaluate(DROP_FILE, ["notes.txt", "remember the milk\n"])
+        # A file picked with the Attach button is sent as a card with its name and size,
+        # and offered as a download.
+        with alice.page.expect_file_chooser() as chooser:
+            alice.page.get_by_role("button", name="Attach").click()
+        chooser.value.set_files(
+            {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"remember the milk\n"}
+        )
         expect(alice.page.locator("#upload-tray .upload--done")).to_contain_text("notes.txt")
         alice.send("see notes")
         card = alice.message("see notes").locator(".msg-file-card")

@@ -14,6 +14,9 @@ export function sizeText(size) {
   return `${(size / (1024 * 1024)).toFixed(1)} MB`;
 }
 
+// What a file card shows for its type (a label, not an emoji: no font needed).
+const TYPE_LABELS = { "application/pdf": "PDF", "application/zip": "ZIP", "text/plain": "TXT" };
+
 // Thumbnails are at most 400 px; shown at most this big, keeping the proportions.
 const SHOWN_PX = 240;
 
@@ -39,7 +42,8 @@ export function fileNodes(files) {
       link.title = `${file.name} (${sizeText(file.size)})`;
     } else {
       link.download = file.name;
-      link.append(el("span", "msg-file-icon", "📄"), el("span", "msg-file-name", file.name), el("span", "msg-file-size", sizeText(file.size)));
+      const kind = TYPE_LABELS[file.type] || "FILE";
+      link.append(el("span", "msg-file-icon", kind), el("span", "msg-file-name", file.name), el("span", "msg-file-size", sizeText(file.size)));
     }
     list.append(link);
   }
