@@ -101,7 +101,8 @@ def _accept(request: HttpRequest, user, slug: str):
     """The room and the uploaded file, once everything that needs no reading of the
     file allows it (``attachments.check``)."""
     limit = chat_settings().max_upload_bytes
-    # Refused on the declared length before the body is parsed (when nothing has yet).
+    # Refused on the declared length before the body is parsed (chat.middleware's text
+    # check leaves such a body alone too).
     if int(request.META.get("CONTENT_LENGTH") or 0) > limit + MULTIPART_SLACK:
         raise attachments.too_large(limit)
     if not user.is_authenticated:

@@ -224,3 +224,18 @@ def test_a_banned_user_may_no_longer_download(client, room, user, other_user, st
 
 def test_unknown_file_is_404(client, room, user):
     assert get(client, "/files/999/x.txt", **bearer(user))[0].status_code == 404
+
+
+def test_an_oversize_body_is_refused_without_being_parsed(
+    client, room, user, settings, monkeypatch
+):
+    from django.http.multipartparser import MultiPartParser
+
+    settings.CHAT_MAX_UPLOAD_BYTES = 1000
+
+    def never(*args, **kwargs):
+        raise AssertionError("the oversize body was parsed")
+
+    monkeypatch.setattr(MultiPartParser, "parse", never)
+    response = upload(client, TEXT * 4000, "big.txt", **bearer(user))
+    assert response.status_code == 413 and response.json()["error"] == "too_large"
