@@ -86,7 +86,18 @@ def test_a_pasted_image_shows_inline_for_the_other_member_and_not_for_an_outside
         expect(outsider.page.locator("body")).to_contain_text("no such file")
 
 
-def test_a_dropped_html_file_is_refused_and_a_picked_file_is_a_card(site_env, open_ui, user, room, tmp_path):
+# fileNodes on a scratch element: a hostile name is text, never markup.
+FILE_NODES = """async () => {
+  const { fileNodes } = await import("/static/chat/js/uploads.js");
+  const name = '<img src=x onerror="window.owned=1">.txt';
+  const nodes = fileNodes([{ id: 1, name, size: 2048, type: "text/plain", url: "/files/1/x", thumbnail_url: null }]);
+  return { text: nodes.textContent, images: nodes.querySelectorAll("img").length, owned: window.owned === 1 };
+}"""
+
+
+def test_a_dropped_html_file_is_refused_and_a_picked_file_is_a_card(
+    site_env, open_ui, user, room, tmp_path
+):
     env = site_env | {"MEDIA_ROOT": str(tmp_path / "media")}
     with DaphneServer(env) as server:
         alice = open_ui(server.url, user=user).open_room("lobby")
@@ -110,5 +121,12 @@ def test_a_dropped_html_file_is_refused_and_a_picked_file_is_a_card(site_env, op
         expect(card).to_contain_text("notes.txt")
         expect(card.locator(".msg-file-size")).to_have_text("18 B")
         expect(card).to_have_attribute("download", "notes.txt")
+
+        shown = alice.page.evaluate(FILE_NODES)
+        assert shown == {
+            "text": 'TXT<img src=x onerror="window.owned=1">.txt2.0 KB',
+            "images": 0,
+            "owned": False,
+        }
     stored = [p.suffix for p in (tmp_path / "media").rglob("*") if p.is_file()]
     assert stored == [".txt"]  # the refused HTML left nothing behind
