@@ -85,3 +85,15 @@ async def test_a_repeated_client_id_with_files_stores_one_message(mode, room, us
         second = await alice.expect("ack", client_id="same")
         assert first["id"] == second["id"]
     assert await Message.objects.acount() == 1
+
+
+async def test_an_update_keeps_the_files(mode, room, user, token, other_token):
+    # An update frame carries the message's whole state: a reaction must not drop its files.
+    file = await put(room, user, image_bytes(), "pic.png")
+    async with connect(ROOM, token=token) as alice, connect(ROOM, token=other_token) as bob:
+        await alice.send("message", body="look", client_id="c1", files=[file.pk])
+        message_id = (await alice.expect("ack", client_id="c1"))["id"]
+        await bob.send("react", id=message_id, emoji="👍")
+        update = await alice.expect("update")
+        assert [f["id"] for f in update["message"]["files"]] == [file.pk]
+        assert update["message"]["reactions"][0]["users"] == ["bob"]
