@@ -12,8 +12,6 @@ table: ``show_full_result_count = False`` and a paginator that stops counting at
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
@@ -28,11 +26,13 @@ from django.utils.html import format_html
 from django.utils.text import Truncator
 
 from chat import attachments, services
+from chat.forms import SanctionAdminForm, SanctionPresetField, sanction_until
 from chat.models import (
     ApiToken,
     Attachment,
     Ban,
     Message,
+    MessageRevision,
     ModerationAction,
     Mute,
     Reaction,
@@ -41,6 +41,18 @@ from chat.models import (
 )
 
 # --- shared pieces ---------------------------------------------------------------
+
+
+class ChatAdminMedia:
+    """The chat's changelist styles (column widths, cut text): only on the chat's pages."""
+
+    class Media:
+        css = {"all": ("chat/css/admin.css",)}
+
+
+def cut(text: str, length: int = 60):
+    """``text`` cut to ``length`` for a changelist cell, the whole of it on hover."""
+    return format_html('<span title="{}">{}</span>', text, excerpt(text, length))
 
 
 class CappedCountPaginator(Paginator):
@@ -71,13 +83,7 @@ class ReasonActionForm(ActionForm):
 class ModerationActionForm(ReasonActionForm):
     """The action bar of the report queue: why, and for how long (bans and mutes)."""
 
-    hours = forms.IntegerField(
-        required=False,
-        min_value=1,
-        label="for hours",
-        help_text="empty: until lifted",
-        widget=forms.NumberInput(attrs={"placeholder": "hours (empty: until lifted)"}),
-    )
+    length = SanctionPresetField()
 
 
 def action_reason(request: HttpRequest, default: str) -> str:
@@ -86,12 +92,12 @@ def action_reason(request: HttpRequest, default: str) -> str:
 
 
 def action_until(request: HttpRequest):
-    """The end of a ban or mute from the action bar's hours field (None: until lifted)."""
+    """The end of a ban or mute from the action bar's preset (None: until lifted)."""
     try:
-        hours = int(request.POST.get("hours") or 0)
-    except ValueError:
-        hours = 0
-    return timezone.now() + timedelta(hours=hours) if hours > 0 else None
+        minutes = SanctionPresetField().clean(request.POST.get("length", ""))
+    except forms.ValidationError:
+        minutes = None  # not one of the presets: nobody chose a length
+    return sanction_until(minutes)
 
 
 def by_user(path: str) -> str:
@@ -173,19 +179,10 @@ def excerpt(text: str | None, length: int = 60) -> str:
 
 
 @admin.register(Room)
-class RoomAdmin(UserFieldsMixin, admin.ModelAdmin):
-    list_display = (
-        "slug",
-        "title",
-        "is_private",
-        "is_locked",
-        "slow_mode_seconds",
-        "is_archived",
-        "last_seq",
-        "last_message_at",
-        "created_by",
-        "created_at",
-    )
+class RoomAdmin(ChatAdminMedia, UserFieldsMixin, admin.ModelAdmin):
+    # The flags in one column and the counters on the room's page: ten columns do
+    # not fit a laptop screen beside the admin's navigation and the filters.
+    list_display = ("slug", "title", "state", "last_seq", "last_message_at", "created_by")
     list_filter = ("is_private", "is_locked", "is_archived")
     search_fields = ("slug", "title")
     list_select_related = ("created_by",)
@@ -207,6 +204,21 @@ class RoomAdmin(UserFieldsMixin, admin.ModelAdmin):
     )
     action_form = ReasonActionForm
     actions = ("lock", "unlock", "slow_mode_30s", "slow_mode_off", "archive", "unarchive")
+
+    @admin.display(description="state")
+    def state(self, obj: Room) -> str:
+        """ "open", or what applies: "private, locked, slow 30 s, archived"."""
+        flags = [
+            name
+            for name, on in (
+                ("private", obj.is_private),
+                ("locked", obj.is_locked),
+                (f"slow {obj.slow_mode_seconds} s", obj.slow_mode_seconds),
+                ("archived", obj.is_archived),
+            )
+            if on
+        ]
+        return ", ".join(flags) or "open"
 
     # Changing these must reach open clients (a ``room`` frame, or 4410) and the audit trail.
     STATE_FIELDS = ("is_locked", "slow_mode_seconds", "is_archived")
@@ -297,15 +309,39 @@ class ReactionInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None) -> bool:
         return False
 
+
+class MessageRevisionInline(admin.TabularInline):
+    """A message's earlier texts, oldest first: the edit history moderators review."""
+
+    model = MessageRevision
+    fields = ("body", "replaced_at", "replaced_by")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name = "earlier text"
+    verbose_name_plural = "edit history (earlier texts, oldest first)"
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False  # revisions are written by services.edit_message only
+
     def has_change_permission(self, request, obj=None) -> bool:
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
+    def has_view_permission(self, request, obj=None) -> bool:
+        # Whoever may see the message sees what it said before: part of the record.
+        return request.user.has_perm("chat.view_message") or request.user.has_perm(
+            "chat.change_message"
+        )
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("replaced_by")
+
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(ChatAdminMedia, admin.ModelAdmin):
     list_display = ("id", "room", "seq", "author", "text", "created_at", "is_deleted", "deleted_by")
     list_display_links = ("id", "seq")
     list_filter = (DeletedFilter, "room")
@@ -323,17 +359,21 @@ class MessageAdmin(admin.ModelAdmin):
         "body",
         "client_id",
         "created_at",
+        "edited_at",
+        "reply_to",
         "deleted_at",
         "deleted_by",
     )
     readonly_fields = fields
-    inlines = (ReactionInline,)
+    inlines = (MessageRevisionInline, ReactionInline)
     action_form = ReasonActionForm
     actions = ("delete_messages", "restore_messages")
 
     @admin.display(description="body")
     def text(self, obj: Message) -> str:
-        return "(deleted) " + excerpt(obj.body, 40) if obj.is_deleted else excerpt(obj.body)
+        if obj.is_deleted:
+            return "(deleted) " + excerpt(obj.body, 40)
+        return ("(edited) " if obj.edited_at else "") + cut(obj.body)
 
     @admin.display(description="deleted", boolean=True)
     def is_deleted(self, obj: Message) -> bool:
@@ -390,7 +430,7 @@ class SentFilter(admin.SimpleListFilter):
 
 
 @admin.register(Attachment)
-class AttachmentAdmin(admin.ModelAdmin):
+class AttachmentAdmin(ChatAdminMedia, admin.ModelAdmin):
     """Uploaded files. Deleting one here removes the stored file too; to take a file
     out of a conversation, delete its message (a tombstone, live, audited)."""
 
@@ -460,21 +500,34 @@ class AttachmentAdmin(admin.ModelAdmin):
 # --- bans and mutes --------------------------------------------------------------
 
 
-class SanctionAdmin(UserFieldsMixin, admin.ModelAdmin):
+class SanctionAdmin(ChatAdminMedia, UserFieldsMixin, admin.ModelAdmin):
     """Bans and mutes: added, changed and lifted through the services."""
 
-    list_display = ("user", "room", "until", "in_force", "reason", "created_by", "created_at")
+    list_display = (
+        "user",
+        "room",
+        "until",
+        "in_force",
+        "reason_text",
+        "created_by",
+        "created_at",
+    )
     list_filter = (ActiveFilter, "created_at")
     list_select_related = ("user", "room", "created_by")
     search_fields = (by_user("user"), "=room__slug", "reason")
     autocomplete_fields = ("room",)
     user_fields = raw_id_fields = ("user",)
-    fields = ("room", "user", "until", "reason", "created_by", "created_at")
+    form = SanctionAdminForm
+    fields = ("room", "user", "length", "until", "reason", "created_by", "created_at")
     readonly_fields = ("created_by", "created_at")
     ordering = ("-created_at",)
 
     impose = staticmethod(services.ban_user)
     lift = staticmethod(services.unban_user)
+
+    @admin.display(description="reason", ordering="reason")
+    def reason_text(self, obj):
+        return cut(obj.reason)
 
     @admin.display(description="in force", boolean=True)
     def in_force(self, obj) -> bool:
@@ -520,7 +573,7 @@ class MuteAdmin(SanctionAdmin):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(ChatAdminMedia, admin.ModelAdmin):
     list_display = ("prefix", "user", "created_at", "last_used_at", "revoked_at")
     list_filter = (RevokedFilter, "created_at")
     list_select_related = ("user",)
@@ -551,7 +604,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(Report)
-class ReportAdmin(admin.ModelAdmin):
+class ReportAdmin(ChatAdminMedia, admin.ModelAdmin):
     list_display = (
         "id",
         "status",
@@ -559,7 +612,7 @@ class ReportAdmin(admin.ModelAdmin):
         "author",
         "message_text",
         "reporter",
-        "reason",
+        "reason_text",
         "created_at",
         "resolved_by",
     )
@@ -596,7 +649,11 @@ class ReportAdmin(admin.ModelAdmin):
 
     @admin.display(description="message")
     def message_text(self, obj: Report) -> str:
-        return "(deleted)" if obj.message.is_deleted else excerpt(obj.message.body)
+        return "(deleted)" if obj.message.is_deleted else cut(obj.message.body)
+
+    @admin.display(description="reason", ordering="reason")
+    def reason_text(self, obj: Report):
+        return cut(obj.reason)
 
     def get_queryset(self, request):
         return (
@@ -659,7 +716,7 @@ class ReportAdmin(admin.ModelAdmin):
 
 
 @admin.register(ModerationAction)
-class ModerationActionAdmin(admin.ModelAdmin):
+class ModerationActionAdmin(ChatAdminMedia, admin.ModelAdmin):
     """The audit trail: read-only for everyone, superusers included."""
 
     list_display = (

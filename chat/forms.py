@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django import forms
 from django.core.validators import RegexValidator
+from django.utils import timezone
 
 from chat.models import Room
 
@@ -61,15 +62,75 @@ class RoomForm(forms.Form):
         super().full_clean()
 
 
+# How long a mute or ban lasts, as the room page and the admin offer it: minutes, or
+# "" for until lifted. One list, so the three places offer the same choices.
+SANCTION_PRESETS = (
+    ("10", "10 minutes"),
+    ("60", "1 hour"),
+    ("1440", "1 day"),
+    ("10080", "1 week"),
+    ("", "until lifted"),
+)
+
+
+def sanction_until(minutes: int | str | None, *, now: datetime | None = None) -> datetime | None:
+    """The end of a mute or ban lasting ``minutes`` from now (falsy: until lifted)."""
+    if not minutes:
+        return None
+    return (now or timezone.now()) + timedelta(minutes=int(minutes))
+
+
+class SanctionPresetField(forms.TypedChoiceField):
+    """How long, from ``SANCTION_PRESETS``: cleans to minutes, or None for until lifted."""
+
+    def __init__(self, *, initial: str = "", label: str = "for how long", **kwargs) -> None:
+        super().__init__(
+            choices=SANCTION_PRESETS,
+            coerce=int,
+            empty_value=None,
+            required=False,
+            initial=initial,
+            label=label,
+            **kwargs,
+        )
+
+
+class SanctionAdminForm(forms.ModelForm):
+    """The admin's add/change form of a ban or mute: a preset length, or an exact end.
+
+    A preset sets ``until`` from now; "until the date below" (the default, and what
+    a POST without ``length`` means) keeps the Until typed below it (empty: until
+    lifted).
+    """
+
+    EXACT = "exact"
+    FOREVER = "forever"  # SANCTION_PRESETS' "" (until lifted): "" here means "not chosen"
+    length = forms.ChoiceField(
+        label="For how long",
+        choices=(
+            (EXACT, "until the date below"),
+            *[(minutes or "forever", label) for minutes, label in SANCTION_PRESETS],
+        ),
+        initial=EXACT,
+        required=False,
+        help_text="A preset counts from when you save; “until the date below” uses Until.",
+    )
+
+    def clean(self):
+        data = super().clean()
+        length = data.get("length") or self.EXACT
+        if length == self.FOREVER:
+            data["until"] = None
+        elif length != self.EXACT:
+            data["until"] = sanction_until(length)
+        return data
+
+
 class SanctionForm(forms.Form):
     """A moderator's mute or ban: how long (empty: until lifted) and why."""
 
     minutes = forms.IntegerField(min_value=1, max_value=MAX_SANCTION_MINUTES, required=False)
     reason = forms.CharField(max_length=500, required=False)
-
-    def duration(self) -> timedelta | None:
-        minutes = self.cleaned_data.get("minutes")
-        return timedelta(minutes=minutes) if minutes else None
 
 
 class ReasonForm(forms.Form):

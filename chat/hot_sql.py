@@ -174,6 +174,10 @@ def insert_messages(messages: list[Message]) -> None:
     connection = connections["default"]
     quote = connection.ops.quote_name
     fields = ("room", "author", "body", "seq", "client_id", "created_at")
+    # The reply column only in a batch with a reply: plain batches keep their statement.
+    replies = any(message.reply_to_id is not None for message in messages)
+    if replies:
+        fields += ("reply_to",)
     columns = ", ".join(quote(_column(Message, name)) for name in fields)
     created_at = _when(messages[0].created_at)
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
@@ -187,6 +191,8 @@ def insert_messages(messages: list[Message]) -> None:
             message.client_id,
             created_at,
         ]
+        if replies:
+            params.append(message.reply_to_id)
     sql = (
         f"INSERT INTO {quote(Message._meta.db_table)} ({columns}) "  # noqa: S608 - as above
         f"VALUES {', '.join([row] * len(messages))} RETURNING {quote(Message._meta.pk.column)}"

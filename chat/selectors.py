@@ -12,21 +12,40 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Q, QuerySet
+from django.db.models import Max, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
 from chat import hot_sql
 from chat.conf import REACTIONS, chat_settings
-from chat.models import ApiToken, Attachment, Ban, Mention, Message, Mute, Reaction, Room
+from chat.models import (
+    ApiToken,
+    Attachment,
+    Ban,
+    Mention,
+    Message,
+    Mute,
+    Reaction,
+    Room,
+    RoomChange,
+)
 from chat.wire import protocol
 from chat.wire.errors import ChatError, CloseCode, ErrorCode, Refusal
 
 User = AbstractBaseUser | AnonymousUser
 
 
-def message_payload(message: Message, *, room_slug: str, username: str | None) -> dict[str, Any]:
-    """The wire object for a stored message (a tombstone when deleted)."""
+def message_payload(
+    message: Message,
+    *,
+    room_slug: str,
+    username: str | None,
+    reply_to: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The wire object for a stored message (a tombstone when deleted).
+
+    ``reply_to`` is the quote of the message it answers (``protocol.reply_quote``).
+    """
     return protocol.message_payload(
         id=message.pk,
         seq=message.seq,
@@ -36,6 +55,8 @@ def message_payload(message: Message, *, room_slug: str, username: str | None) -
         ts=protocol.timestamp(message.created_at),
         client_id=message.client_id,
         deleted=message.deleted_at is not None,
+        edited=protocol.timestamp(message.edited_at) if message.edited_at else None,
+        reply_to=reply_to,
         mentions=_mentions_of(message),
         mentions_room=message.mentions_room,
         files=_files_of(message),
@@ -93,21 +114,36 @@ def _payloads(queryset: QuerySet[Message], room: Room) -> list[dict[str, Any]]:
     # The author's name by the user model's USERNAME_FIELD (any user model).
     author_name = f"author__{get_user_model().USERNAME_FIELD}"
     rows = queryset.values_list(
-        "pk", "seq", "body", "client_id", "created_at", "deleted_at", author_name
+        "pk",
+        "seq",
+        "body",
+        "client_id",
+        "created_at",
+        "deleted_at",
+        author_name,
+        "edited_at",
+        "reply_to_id",
     )
-    payloads = [
-        protocol.message_payload(
-            id=pk,
-            seq=seq,
-            room=room.slug,
-            user=username,
-            body=body,
-            ts=protocol.timestamp(created_at),
-            client_id=client_id,
-            deleted=deleted_at is not None,
+    payloads = []
+    replies: dict[int, int] = {}
+    for pk, seq, body, client_id, created_at, deleted_at, username, edited_at, reply in rows:
+        payloads.append(
+            protocol.message_payload(
+                id=pk,
+                seq=seq,
+                room=room.slug,
+                user=username,
+                body=body,
+                ts=protocol.timestamp(created_at),
+                client_id=client_id,
+                deleted=deleted_at is not None,
+                edited=protocol.timestamp(edited_at) if edited_at else None,
+            )
         )
-        for pk, seq, body, client_id, created_at, deleted_at, username in rows
-    ]
+        if reply is not None and deleted_at is None:
+            replies[pk] = reply
+    if replies:
+        _with_replies(payloads, replies)
     return with_files(with_mentions(with_reactions(payloads)))
 
 
@@ -199,6 +235,118 @@ def readable_attachment(*, file_id: int, user: User) -> Attachment:
     if attachment.message is not None and attachment.message.deleted_at is not None:
         raise ChatError(ErrorCode.MESSAGE_DELETED, "the message with this file was deleted")
     return attachment
+
+
+def _with_replies(payloads: list[dict[str, Any]], replies: dict[int, int]) -> None:
+    """Add the ``reply_to`` quote to the payloads of replies (``replies``: id -> original
+    id), from the originals' current state: one query."""
+    quotes = reply_quotes(set(replies.values()))
+    for payload in payloads:
+        original = replies.get(payload["id"])
+        if original in quotes:
+            payload["reply_to"] = quotes[original]
+
+
+def reply_quotes(message_ids: set[int]) -> dict[int, dict[str, Any]]:
+    """The ``reply_to`` quotes of ``message_ids`` (current state, tombstone when deleted)."""
+    return {pk: quote for pk, (_, quote) in reply_targets(message_ids).items()}
+
+
+def reply_targets(message_ids: set[int]) -> dict[int, tuple[int, dict[str, Any]]]:
+    """For each of ``message_ids`` that exists: its room id and its ``reply_to`` quote."""
+    author_name = f"author__{get_user_model().USERNAME_FIELD}"
+    rows = Message.objects.filter(pk__in=message_ids).values_list(
+        "pk", "room_id", "seq", "body", "deleted_at", author_name
+    )
+    return {
+        pk: (
+            room_id,
+            protocol.reply_quote(
+                id=pk, seq=seq, user=username, body=body, deleted=deleted_at is not None
+            ),
+        )
+        for pk, room_id, seq, body, deleted_at, username in rows
+    }
+
+
+def current_payload(message: Message, room: Room) -> dict[str, Any]:
+    """A stored message's whole current state (as ``history`` shows it): for ``update``."""
+    return _payloads(Message.objects.filter(pk=message.pk), room)[0]
+
+
+def replies_in_cache(message: Message, room: Room) -> list[dict[str, Any]]:
+    """The current payloads of the replies to ``message`` recent enough to be cached, so
+    the cache shows their quote's new state after ``message`` changed."""
+    newest = Room.objects.filter(pk=room.pk).values_list("last_seq", flat=True).first() or 0
+    recent = Message.objects.filter(
+        room=room, reply_to=message, seq__gt=newest - chat_settings().cache_messages
+    )
+    return _payloads(recent.order_by("seq"), room)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayRequest:
+    """A reconnect's ``since`` and ``changes`` (None: not given), and how many changed
+    messages it may still be sent within ``CHAT_RECOVERY_LIMIT``."""
+
+    room: Room
+    since: int
+    after_change: int | None
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    """The changes a reconnecting client missed: its frames (in change order) and the
+    room's last change number when they were read, or ``too_many`` over the limit."""
+
+    frames: list[str]
+    last_change: int
+    too_many: bool = False
+
+
+def changes_to_replay(requests: list[ReplayRequest]) -> list[Replay]:
+    """For each reconnect: every message with ``seq <= since`` changed after change
+    ``after_change`` (None: changed since message ``since`` was the newest), once each,
+    in the order of its latest change, as a ``deleted`` or ``update`` frame of its
+    current state; more than ``limit`` such messages: ``too_many`` and no frames.
+
+    One query for a crowd reconnecting at once (a server restart) whose clients are up
+    to date, plus one per client that missed changes.
+    """
+    rooms = {request.room.pk for request in requests}
+    last = dict(Room.objects.filter(pk__in=rooms).values_list("pk", "last_change"))
+    return [_replay(request, last.get(request.room.pk, 0)) for request in requests]
+
+
+def _replay(request: ReplayRequest, last_change: int) -> Replay:
+    after = request.after_change
+    if last_change == 0 or (after is not None and after >= last_change):
+        return Replay(frames=[], last_change=last_change)
+    changes = RoomChange.objects.filter(
+        room=request.room, message__seq__lte=request.since, number__lte=last_change
+    )
+    if after is not None:
+        changes = changes.filter(number__gt=after)
+    else:
+        changes = changes.filter(after_seq__gte=request.since)
+    latest = list(
+        changes.values("message_id")
+        .annotate(latest=Max("number"))
+        .order_by("latest")[: request.limit + 1]
+    )
+    if len(latest) > request.limit:
+        return Replay(frames=[], last_change=last_change, too_many=True)
+    ids = [row["message_id"] for row in latest]
+    payloads = {p["id"]: p for p in _payloads(Message.objects.filter(pk__in=ids), request.room)}
+    frames = []
+    for row in latest:
+        payload = payloads[row["message_id"]]
+        if payload.get("deleted"):
+            frames.append(protocol.deleted_frame(payload["id"], payload["seq"], row["latest"]))
+        else:
+            frames.append(protocol.update_frame(payload, row["latest"]))
+    return Replay(frames=frames, last_change=last_change)
 
 
 def messages_between(
@@ -311,6 +459,7 @@ class Session:
     is_moderator: bool
     last_seq: int
     token_id: int | None = None
+    last_change: int = 0
 
 
 def sessions_for(requests: list[tuple[str, User, int | None]]) -> list[Session | Refusal]:
@@ -333,6 +482,7 @@ def sessions_for(requests: list[tuple[str, User, int | None]]) -> list[Session |
                 is_moderator=room.user_moderates or is_staff_moderator(user),
                 last_seq=room.last_seq,
                 token_id=token_id,
+                last_change=room.last_change,
             )
         )
     return sessions

@@ -21,7 +21,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from chat import hot_sql, mentions, selectors
+from chat import history, hot_sql, mentions, selectors
+from chat.changes import record_change
 from chat.conf import chat_settings
 from chat.events import outbound
 from chat.events.publisher import publish_on_commit
@@ -30,10 +31,12 @@ from chat.models import (
     Attachment,
     Ban,
     Message,
+    MessageRevision,
     ModerationAction,
     Mute,
     Report,
     Room,
+    RoomChange,
 )
 from chat.stores import presence
 from chat.wire import protocol
@@ -55,6 +58,7 @@ class PostRequest:
     author: User
     body: str
     client_id: str | None = None
+    reply_to: int | None = None  # the id of the message it answers (same room)
     # Ids of the author's unsent uploads in the room (``chat.attachments``).
     files: tuple[int, ...] = ()
 
@@ -74,6 +78,7 @@ def post_message(
     author: User,
     body: str,
     client_id: str | None = None,
+    reply_to: int | None = None,
     files: tuple[int, ...] = (),
 ) -> PostResult:
     """Store one message and broadcast it after commit.
@@ -81,8 +86,10 @@ def post_message(
     Validates ``body`` as the WebSocket path does (with ``files``, the author's
     unsent uploads in the room, it may be blank). A repeated ``client_id`` from the
     same author in the same room returns the original message with ``created=False``
-    and broadcasts nothing. Raises ``ChatError`` (empty, too_long, room_locked, muted,
-    forbidden, rate_limited for slow mode, not_found for a file) and stores nothing then.
+    and broadcasts nothing. ``reply_to`` is the id of a message of the same room that
+    this one answers. Raises ``ChatError`` (empty, too_long, room_locked, muted,
+    forbidden, rate_limited for slow mode, not_found or message_deleted for the
+    ``reply_to``, not_found for a file) and stores nothing then.
     """
     if files and isinstance(body, str) and not body.strip():
         body = ""
@@ -91,7 +98,12 @@ def post_message(
             body, max_length=chat_settings().max_message_length, client_id=client_id
         )
     request = PostRequest(
-        room_id=room.pk, author=author, body=body, client_id=client_id, files=tuple(files)
+        room_id=room.pk,
+        author=author,
+        body=body,
+        client_id=client_id,
+        reply_to=reply_to,
+        files=tuple(files),
     )
     result = post_messages([request])[0]
     if isinstance(result, ChatError):
@@ -140,6 +152,9 @@ def _post_batch(requests: list[PostRequest]) -> list[PostResult | ChatError]:
     # Files cost a query only for a batch that names some.
     unsent = _unsent_files(requests) if any(r.files for r in requests) else {}
     attached: list[tuple[Message, list[Attachment]]] = []
+    # Only a batch with replies pays for reading what they answer (one query).
+    reply_ids = {request.reply_to for request in requests if request.reply_to is not None}
+    originals = selectors.reply_targets(reply_ids) if reply_ids else {}
 
     results: list[PostResult | ChatError | None] = [None] * len(requests)
     new: list[tuple[int, Message]] = []
@@ -153,6 +168,8 @@ def _post_batch(requests: list[PostRequest]) -> list[PostResult | ChatError]:
             repeats.append((index, existing[key]))
             continue
         error = _refusal(room, author_id, pairs, moderators, last_sent, now, members)
+        if error is None and request.reply_to is not None:
+            error = _reply_refusal(originals.get(request.reply_to), room)
         files = _take_files(unsent, request) if request.files and error is None else []
         if isinstance(files, ChatError):
             error = files
@@ -168,6 +185,8 @@ def _post_batch(requests: list[PostRequest]) -> list[PostResult | ChatError]:
             client_id=request.client_id,
             created_at=now,
         )
+        if request.reply_to is not None:
+            message.reply_to_id = request.reply_to
         message.chat_files = ()  # selectors.message_payload reads it: no query
         if files:
             attached.append((message, files))
@@ -188,8 +207,12 @@ def _post_batch(requests: list[PostRequest]) -> list[PostResult | ChatError]:
     for created, found in ((True, new), (False, repeats)):
         for index, message in found:
             room = rooms[message.room_id]
+            original = originals.get(message.reply_to_id) if created else None
             payload = selectors.message_payload(
-                message, room_slug=room.slug, username=message.author.get_username()
+                message,
+                room_slug=room.slug,
+                username=message.author.get_username(),
+                reply_to=original[1] if original else None,
             )
             results[index] = PostResult(message=message, payload=payload, created=created)
             if created:
@@ -342,6 +365,15 @@ def write_refusal(*, room: Room, user: User) -> ChatError | None:
     return _refusal(room, user.pk, sanctions, moderators, {}, now, members)
 
 
+def _reply_refusal(original: tuple[int, dict] | None, room: Room) -> ChatError | None:
+    """Why a reply to ``original`` (its room id and quote) cannot be posted in ``room``."""
+    if original is None or original[0] != room.pk:
+        return ChatError(ErrorCode.NOT_FOUND, "the message you reply to is not in this room")
+    if original[1].get("deleted"):
+        return ChatError(ErrorCode.MESSAGE_DELETED, "the message you reply to was deleted")
+    return None
+
+
 def _with_client_id(error: ChatError, client_id: str | None) -> ChatError:
     return ChatError(error.code, error.detail, retry_after=error.retry_after, client_id=client_id)
 
@@ -380,40 +412,139 @@ def _audit(
     return action
 
 
+def message_in_room(*, room: Room, message_id: int) -> Message:
+    """The message ``message_id`` of ``room``, or ``ChatError`` ``not_found``.
+
+    A message of another room is "not found" too: its id tells nothing about it.
+    """
+    message = Message.objects.filter(pk=message_id, room=room).first()
+    if message is None:
+        raise ChatError(ErrorCode.NOT_FOUND, "no such message in this room")
+    return message
+
+
+def _check_edit_window(message: Message, now: datetime, action: str) -> None:
+    """Raise ``edit_window`` when the author may no longer edit or delete ``message``."""
+    window = chat_settings().edit_window_seconds
+    if window == 0:
+        raise ChatError(ErrorCode.EDIT_WINDOW, f"you cannot {action} messages in this chat")
+    if now - message.created_at > timedelta(seconds=window):
+        raise ChatError(
+            ErrorCode.EDIT_WINDOW,
+            f"messages can be changed for {window} s after sending; this one is older",
+        )
+
+
+def _locked_message(message: Message) -> Message:
+    # The message row only, and NO KEY: a batch inserting a reply to it takes a KEY
+    # SHARE lock on it (the foreign key) while holding the room row that this change
+    # is about to number under; FOR UPDATE would deadlock with it (PostgreSQL).
+    return (
+        Message.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("room", "author")
+        .get(pk=message.pk)
+    )
+
+
+def _publish_change(message: Message, change: RoomChange, *, deleted: bool = False) -> None:
+    """After commit: the change's frame to the room, its state to the cache, and the new
+    quote to the cached replies of ``message``."""
+    room = message.room
+    if deleted:
+        event = outbound.deleted_event(
+            room.pk,
+            room_slug=room.slug,
+            message_id=message.pk,
+            seq=message.seq,
+            change=change.number,
+        )
+    else:
+        event = outbound.update_event(
+            room.pk, selectors.current_payload(message, room), change.number
+        )
+    event.cache_refresh = history.entries_of(selectors.replies_in_cache(message, room))
+    publish_on_commit(event)
+
+
 @transaction.atomic
-def delete_message(*, message: Message, by: User, reason: str = "") -> Message:
+def edit_message(*, message: Message, by: User, body: str) -> Message:
+    """Replace the text of ``by``'s own ``message`` with ``body``; the room gets ``update``.
+
+    The previous text is kept as a ``MessageRevision`` (moderators see the history in
+    the admin) and ``edited_at`` is set. Validation and refusals are those of a new
+    message (empty, too_long, banned, muted, locked room), plus ``not_author``,
+    ``message_deleted`` and ``edit_window`` (``CHAT_EDIT_WINDOW_SECONDS`` after
+    sending; 0 disables editing). The same text again changes nothing. Raises
+    ``ChatError`` and stores nothing on refusal.
+    """
+    body = protocol.validate_body(body, max_length=chat_settings().max_message_length)
+    message = _locked_message(message)
+    now = timezone.now()
+    if message.author_id != by.pk:
+        raise ChatError(ErrorCode.NOT_AUTHOR, "you can only edit your own messages")
+    if message.deleted_at is not None:
+        raise ChatError(ErrorCode.MESSAGE_DELETED, "this message was deleted")
+    _check_edit_window(message, now, "edit")
+    refusal = write_refusal(room=message.room, user=by)
+    if refusal is not None:
+        raise refusal
+    if body == message.body:
+        return message
+    MessageRevision.objects.create(message=message, body=message.body, replaced_by=by)
+    message.body = body
+    message.edited_at = now
+    message.save(update_fields=["body", "edited_at"])
+    mentions.store_for(message)
+    change = record_change(message=message, kind=RoomChange.Kind.EDIT, actor=by)
+    _publish_change(message, change)
+    logger.info("edit room=%s message=%s change=%s", message.room_id, message.pk, change.number)
+    return message
+
+
+@transaction.atomic
+def delete_message(
+    *, message: Message, by: User, reason: str = "", moderator: bool = True
+) -> Message:
     """Soft-delete ``message``: it becomes a tombstone in history, cache and open clients.
 
-    Deleting a deleted message changes nothing and records nothing.
+    ``moderator=True``: ``by`` moderates the room (the caller checked) and may delete
+    any message. ``moderator=False``: ``by`` deletes their own message, within the edit
+    window (``not_author``, ``edit_window`` otherwise). Deleting someone else's message
+    goes into the moderation audit trail; deleting your own is not moderation and does
+    not (its ``RoomChange`` and ``deleted_by`` record it). Deleting a deleted message
+    changes nothing and records nothing.
     """
-    message = Message.objects.select_for_update().select_related("room").get(pk=message.pk)
+    message = _locked_message(message)
+    now = timezone.now()
+    own = message.author_id == by.pk
+    if not moderator:
+        if not own:
+            raise ChatError(ErrorCode.NOT_AUTHOR, "you can only delete your own messages")
+        if message.deleted_at is None:
+            _check_edit_window(message, now, "delete")
     if message.deleted_at is not None:
         return message
-    message.deleted_at = timezone.now()
+    message.deleted_at = now
     message.deleted_by = by
     message.save(update_fields=["deleted_at", "deleted_by"])
-    _audit(
-        kind=ModerationAction.Kind.DELETE,
-        by=by,
-        room=message.room,
-        reason=reason,
-        target_user=message.author,
-        target_message=message,
-    )
-    publish_on_commit(
-        outbound.deleted_event(
-            message.room_id, room_slug=message.room.slug, message_id=message.pk, seq=message.seq
+    if not own:
+        _audit(
+            kind=ModerationAction.Kind.DELETE,
+            by=by,
+            room=message.room,
+            reason=reason,
+            target_user=message.author,
+            target_message=message,
         )
-    )
+    change = record_change(message=message, kind=RoomChange.Kind.DELETE, actor=by)
+    _publish_change(message, change, deleted=True)
     return message
 
 
 @transaction.atomic
 def restore_message(*, message: Message, by: User) -> Message:
-    """Undo a soft delete; open clients receive the message again as a ``message`` frame."""
-    message = (
-        Message.objects.select_for_update().select_related("room", "author").get(pk=message.pk)
-    )
+    """Undo a soft delete; open clients get an ``update`` frame with the message."""
+    message = _locked_message(message)
     if message.deleted_at is None:
         return message
     message.deleted_at = None
@@ -426,11 +557,8 @@ def restore_message(*, message: Message, by: User) -> Message:
         target_user=message.author,
         target_message=message,
     )
-    payload = selectors.message_payload(
-        message, room_slug=message.room.slug, username=message.author.get_username()
-    )
-    selectors.with_reactions([payload])  # the reactions it had come back with it
-    publish_on_commit(outbound.restored_event(message.room_id, payload))
+    change = record_change(message=message, kind=RoomChange.Kind.RESTORE, actor=by)
+    _publish_change(message, change)
     return message
 
 
@@ -492,16 +620,32 @@ def unban_user(*, room: Room, user: User, by: User) -> bool:
 def mute_user(
     *, room: Room, user: User, by: User, until: datetime | None = None, reason: str = ""
 ) -> Mute:
-    """Mute ``user`` in ``room``: they keep reading; sending gets ``muted``."""
-    return _impose(
+    """Mute ``user`` in ``room``: they keep reading; sending gets ``muted``.
+
+    The user's open connections in the room get a ``muted`` frame with the expiry at
+    once, on every process, so the page says so before they try to write. Muting
+    again replaces the expiry and reason (and says so again).
+    """
+    mute = _impose(
         Mute, ModerationAction.Kind.MUTE, room=room, user=user, by=by, until=until, reason=reason
     )
+    frame = protocol.muted_frame(until) if mute.is_active() else protocol.unmuted_frame()
+    publish_on_commit(outbound.user_frame_event(room.pk, frame, user_id=user.pk))
+    return mute
 
 
 @transaction.atomic
 def unmute_user(*, room: Room, user: User, by: User) -> bool:
-    """Lift ``user``'s mute in ``room``; returns whether there was one."""
-    return _lift(Mute, ModerationAction.Kind.UNMUTE, room=room, user=user, by=by)
+    """Lift ``user``'s mute in ``room``; returns whether there was one.
+
+    Their open connections in the room get an ``unmuted`` frame.
+    """
+    lifted = _lift(Mute, ModerationAction.Kind.UNMUTE, room=room, user=user, by=by)
+    if lifted:
+        publish_on_commit(
+            outbound.user_frame_event(room.pk, protocol.unmuted_frame(), user_id=user.pk)
+        )
+    return lifted
 
 
 @transaction.atomic

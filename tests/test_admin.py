@@ -230,7 +230,7 @@ def test_report_actions_resolve_through_the_service(client, moderator, data):
     deleted, banned, muted, dismissed = (open_reports[i] for i in (-1, -2, -3, -4))
 
     post_action(client, Report, "delete_message", [deleted], reason="spam")
-    post_action(client, Report, "ban_author", [banned], reason="abuse", hours=24)
+    post_action(client, Report, "ban_author", [banned], reason="abuse", length=1440)
     post_action(client, Report, "mute_author", [muted])
     post_action(client, Report, "dismiss", [dismissed])
 
@@ -298,3 +298,19 @@ def test_user_fields_autocomplete_only_when_the_hosts_user_admin_searches(
     monkeypatch.delitem(admin.site._registry, get_user_model())
     assert user_field not in chat_admin.get_autocomplete_fields(request)
     assert chat_admin.check() == []  # no admin.E039 whatever the host registers
+
+
+def test_the_message_page_shows_its_edit_history_read_only(client, moderator, room, user):
+    message = services.post_message(room=room, author=user, body="first draft").message
+    services.edit_message(message=message, by=user, body="second draft")
+    services.edit_message(message=message, by=user, body="final")
+
+    response = client.get(change(message))
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Edit history" in page
+    assert page.index("first draft") < page.index("second draft")
+    formset = response.context["inline_admin_formsets"][0]  # the edit history, first
+    assert not formset.has_add_permission and not formset.has_delete_permission
+    assert not formset.has_change_permission

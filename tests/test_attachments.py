@@ -181,3 +181,30 @@ def test_unsent_uploads_are_cleaned_up_after_a_day(
         assert attachments.delete_unsent() == 1
     assert set(Attachment.objects.values_list("pk", flat=True)) == {sent.pk, fresh.pk}
     assert len(stored_files(media_root)) == 2  # the old file is gone from storage too
+
+
+def test_a_reply_may_carry_files_and_an_edit_keeps_them(room, user, other_user):
+    original = services.post_message(room=room, author=other_user, body="lunch?").message
+    file = put(room, user, TEXT, "menu.txt")
+    result = services.post_message(
+        room=room, author=user, body="", reply_to=original.pk, files=(file.pk,)
+    )
+    assert result.payload["reply_to"]["id"] == original.pk
+    assert [f["id"] for f in result.payload["files"]] == [file.pk]
+    services.edit_message(message=result.message, by=user, body="the menu")
+    page = selectors.messages_before(room=room, before_seq=None, limit=10)
+    assert page[-1]["body"] == "the menu" and page[-1]["edited"]
+    assert page[-1]["reply_to"]["id"] == original.pk
+    assert [f["id"] for f in page[-1]["files"]] == [file.pk]
+
+
+def test_a_refused_reply_takes_no_files(room, user, other_user):
+    original = services.post_message(room=room, author=other_user, body="gone").message
+    services.delete_message(message=original, by=other_user, moderator=False)
+    file = put(room, user, TEXT)
+    with pytest.raises(ChatError) as refused:
+        services.post_message(
+            room=room, author=user, body="x", reply_to=original.pk, files=(file.pk,)
+        )
+    assert refused.value.code == ErrorCode.MESSAGE_DELETED
+    assert Attachment.objects.get(pk=file.pk).message_id is None

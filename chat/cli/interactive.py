@@ -85,12 +85,19 @@ class InteractiveView:
             for seq in sorted(self.known)[: len(self.known) - MAX_KNOWN]:
                 del self.known[seq]
 
-    def updated(self, payload: dict[str, Any]) -> None:
-        """An ``update``: say so when the message's reactions changed."""
-        before = self.known.get(payload.get("seq"), {}).get("reactions") or []
+    def updated(self, frame: dict[str, Any]) -> None:
+        """An ``update``: a line for what changed (the text, or only the reactions).
+
+        A message this view never showed is announced whole.
+        """
+        payload = frame.get("message") or {}
+        before = self.known.get(payload.get("seq"))
         self._remember([payload])
-        if (payload.get("reactions") or []) != before:
-            say(render.reactions_line(payload))
+        if before is not None and _without_reactions(before) == _without_reactions(payload):
+            if (payload.get("reactions") or []) != (before.get("reactions") or []):
+                say(render.reactions_line(payload))
+            return
+        say(render.change_line(frame, base=self.base))
 
     def latest_seq(self) -> int | None:
         return max(self.known, default=None)
@@ -128,11 +135,11 @@ class InteractiveView:
             if not frame.get("has_more"):
                 say("-- that is the beginning of the room")
         elif kind == ServerType.DELETED:
-            say(f"-- message #{frame.get('seq')} was deleted by a moderator")
+            say(render.change_line(frame))
         elif kind == ServerType.ROOM:
             say("-- " + render.room_line(frame.get("room") or {}))
         elif kind == ServerType.UPDATE:
-            self.updated(frame.get("message") or {})
+            self.updated(frame)
         elif kind == ServerType.ERROR:
             say(f"!! {frame.get('code')}: {render.clean(str(frame.get('detail', '')))}")
         elif kind == ServerType.REPORTED:
@@ -246,3 +253,7 @@ async def run_interactive(session: RoomSession, view: InteractiveView) -> int:
             reader.cancel()
             runner.cancel()
     return 0
+
+
+def _without_reactions(payload: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in payload.items() if key != "reactions"}

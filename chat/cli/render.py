@@ -44,6 +44,8 @@ def local_time(ts: str | None, today: datetime | None = None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M")
 
 
+QUOTE_WIDTH = 60  # of the original's text, on a reply's first line
+
 # Marks a line that mentions the reader (by name, or ``@room``).
 MENTION_MARK = "!"
 
@@ -60,14 +62,18 @@ def message_line(
 ) -> str:
     """``12:03 alice: hello``; continuation lines indented under the body.
 
-    A message that mentions ``me`` is marked: ``12:03 ! alice: @me hello``. Its files
-    follow, one link a line (made absolute against the site's ``base`` URL).
+    A message that mentions ``me`` is marked: ``12:03 ! alice: @me hello``. A reply
+    starts with a line naming what it answers (``↪ bob: lunch?``), and an edited
+    message ends with ``(edited)``. Its files follow, one link a line (made absolute
+    against the site's ``base`` URL).
     """
     when = local_time(message.get("ts"), today)
     if message.get("deleted"):
         return f"{when} [a deleted message]"
     user = clean(str(message.get("user") or "?"))
     lines = [clean(line) for line in str(message.get("body", "")).split("\n")]
+    if message.get("edited"):
+        lines[-1] += " (edited)"
     mark = f"{MENTION_MARK} " if mentions_me(message, me) else ""
     head = f"{when} {mark}{user}: "
     indent = " " * len(head)
@@ -75,7 +81,11 @@ def message_line(
     lines += file_lines(message, base)
     if lines[0] == "" and len(lines) > 1:
         lines.pop(0)  # files alone: the first link goes beside the name
-    return head + ("\n" + indent).join(lines) + (f"  [{summary}]" if summary else "")
+    text = head + ("\n" + indent).join(lines) + (f"  [{summary}]" if summary else "")
+    quote = message.get("reply_to")
+    if isinstance(quote, dict):
+        text = " " * len(when) + " " + reply_line(quote) + "\n" + text
+    return text
 
 
 def size_text(size: Any) -> str:
@@ -118,6 +128,25 @@ def reactions_line(message: dict[str, Any]) -> str:
     quote = body[:30] + ("…" if len(body) > 30 else "")
     summary = reactions_text(message) or "none"
     return f"  reactions on #{message.get('seq')} ({user}: {quote}): {summary}"
+
+
+def reply_line(quote: dict[str, Any]) -> str:
+    """The line above a reply: ``↪ bob: lunch?`` or ``↪ a deleted message``."""
+    if quote.get("deleted"):
+        return "↪ a deleted message"
+    body = " ".join(str(quote.get("body", "")).split())
+    if len(body) > QUOTE_WIDTH:
+        body = body[:QUOTE_WIDTH] + "…"
+    return f"↪ {clean(str(quote.get('user') or '?'))}: {clean(body)}"
+
+
+def change_line(frame: dict[str, Any], today: datetime | None = None, *, base: str = "") -> str:
+    """An ``update`` or ``deleted`` frame in words: what the message is now (its file
+    links made absolute against ``base``, as in ``message_line``)."""
+    if frame.get("type") == "deleted":
+        return f"-- message #{frame.get('seq')} was deleted"
+    message = frame.get("message") or {}
+    return f"-- message #{message.get('seq')} is now: " + message_line(message, today, base=base)
 
 
 def room_line(room: dict[str, Any]) -> str:

@@ -69,7 +69,10 @@ class ScriptListener:
         self._emit(payload)
 
     def frame(self, frame: dict[str, Any]) -> None:
-        if frame.get("type") == ServerType.ERROR:
+        # Edits, deletions and restores as they are: a program applies them by id.
+        if frame.get("type") in (ServerType.UPDATE, ServerType.DELETED):
+            self._emit(frame)
+        elif frame.get("type") == ServerType.ERROR:
             self.note(f"server error ({frame.get('code')}): {frame.get('detail')}")
         elif frame.get("type") == ServerType.UPDATE:
             self._emit(frame)  # a message changed (reactions): its whole current state

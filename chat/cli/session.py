@@ -45,6 +45,10 @@ MAX_DROPS = 3
 ERROR_HOLD = 0.3  # seconds an error frame waits for the close it may explain
 
 
+# Change numbers kept above a gap; past this many the cursor jumps to the highest.
+MAX_CHANGES_AHEAD = 10_000
+
+
 def backoff_delay(attempt: int, rng: Callable[[float, float], float] = random.uniform) -> float:
     """Seconds to wait before reconnect ``attempt`` (0, 1, ...): doubling, capped, jittered.
 
@@ -123,6 +127,12 @@ class RoomSession:
         self.token = token
         self.listener = listener
         self.last_seq = since  # highest seq seen; None until the first ready
+        # Up to which change (edit, deletion, restore) everything was seen: a reconnect
+        # asks for the later ones with &changes= (None until a ready says where the
+        # room is). Numbers seen above a gap wait in changes_ahead (a frame lost
+        # between processes is replayed on the next reconnect).
+        self.last_change: int | None = None
+        self.changes_ahead: set[int] = set()
         self.give_up_after = give_up_after
         self.ws: ClientConnection | None = None
         self.readies = 0  # ready frames received: connections that got in
@@ -220,7 +230,7 @@ class RoomSession:
                 await asyncio.wait_for(self._stopped.wait(), delay)
 
     def _url(self) -> str:
-        return self.site.room_ws(self.slug, self.last_seq)
+        return self.site.room_ws(self.slug, self.last_seq, self.last_change)
 
     async def _connect_once(self) -> tuple[int | None, str]:
         """One connection, until it ends; return ``(close code or None, why)``."""
@@ -319,6 +329,7 @@ class RoomSession:
         new = self._unseen(ready.get("messages") or [])
         if self.last_seq is None:
             self.last_seq = max((m["seq"] for m in new), default=0)
+        self._ready_changes(ready.get("changes"), fresh=ready.get("recovered") is False)
         self.readies += 1
         self.ready_seen = True
         self.listener.connected(ready, reconnect=reconnect, new=new)
@@ -335,8 +346,35 @@ class RoomSession:
             self.last_seq = max(self.last_seq, fresh[-1]["seq"])
         return fresh
 
+    def _ready_changes(self, changes: Any, *, fresh: bool) -> None:
+        """Every change up to ``changes`` is in what ``ready`` showed or replayed next."""
+        if fresh:
+            self.last_change = None
+            self.changes_ahead.clear()
+        if type(changes) is int and (self.last_change is None or changes > self.last_change):
+            self.last_change = changes
+        if self.last_change is not None:
+            self.changes_ahead = {n for n in self.changes_ahead if n > self.last_change}
+            self._advance_changes()
+
+    def _track_change(self, change: Any) -> None:
+        if type(change) is not int or self.last_change is None or change <= self.last_change:
+            return
+        self.changes_ahead.add(change)
+        self._advance_changes()
+        if len(self.changes_ahead) > MAX_CHANGES_AHEAD:
+            self.last_change = max(self.changes_ahead)
+            self.changes_ahead.clear()
+
+    def _advance_changes(self) -> None:
+        while self.last_change + 1 in self.changes_ahead:
+            self.last_change += 1
+            self.changes_ahead.discard(self.last_change)
+
     def _on_frame(self, frame: dict[str, Any]) -> None:
         kind = frame.get("type")
+        if kind in (ServerType.UPDATE, ServerType.DELETED):
+            self._track_change(frame.get("change"))
         if kind == ServerType.MESSAGE:
             if self.last_seq is None or frame.get("seq", 0) > self.last_seq:
                 self.last_seq = frame["seq"]

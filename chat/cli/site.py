@@ -63,12 +63,17 @@ class Site:
     def http(self, path: str) -> str:
         return self.base + path
 
-    def room_ws(self, slug: str, since: int | None = None) -> str:
-        """The room's WebSocket URL: ``ws://`` for ``http://``, ``wss://`` for ``https://``."""
+    def room_ws(self, slug: str, since: int | None = None, changes: int | None = None) -> str:
+        """The room's WebSocket URL: ``ws://`` for ``http://``, ``wss://`` for ``https://``.
+
+        ``changes`` (the last change applied) goes with ``since`` only.
+        """
         parts = urlsplit(self.base)
         scheme = "wss" if parts.scheme == "https" else "ws"
         path = f"{parts.path}/ws/rooms/{quote(slug)}/"
         query = "" if since is None else f"since={since}"
+        if query and changes is not None:
+            query += f"&changes={changes}"
         return urlunsplit((scheme, parts.netloc, path, query, ""))
 
 

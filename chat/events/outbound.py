@@ -32,6 +32,8 @@ class Outbound:
     room_id: int | None = None
     cache_add: list[Entry] = field(default_factory=list)
     cache_replace: Entry | None = None
+    # Other cached messages whose payload shows this change too (replies quoting it).
+    cache_refresh: list[Entry] = field(default_factory=list)
 
 
 # --- events ------------------------------------------------------------------
@@ -56,8 +58,11 @@ def message_event(room_id: int, payload: dict[str, Any]) -> Outbound:
     )
 
 
-def deleted_event(room_id: int, *, room_slug: str, message_id: int, seq: int) -> Outbound:
-    """A message was deleted: clients get ``deleted``, the cache its tombstone."""
+def deleted_event(
+    room_id: int, *, room_slug: str, message_id: int, seq: int, change: int | None = None
+) -> Outbound:
+    """A message was deleted: clients get ``deleted`` (with the ``change`` number), the
+    cache its tombstone."""
     tombstone = protocol.message_payload(
         id=message_id,
         seq=seq,
@@ -68,12 +73,7 @@ def deleted_event(room_id: int, *, room_slug: str, message_id: int, seq: int) ->
         client_id=None,
         deleted=True,
     )
-    return _replace_event(room_id, tombstone, protocol.deleted_frame(message_id, seq))
-
-
-def restored_event(room_id: int, payload: dict[str, Any]) -> Outbound:
-    """A deleted message was restored: clients get it again as a ``message`` frame."""
-    return _replace_event(room_id, payload, protocol.message_frame(payload))
+    return _replace_event(room_id, tombstone, protocol.deleted_frame(message_id, seq, change))
 
 
 def _replace_event(room_id: int, payload: dict[str, Any], frame: str) -> Outbound:
@@ -121,6 +121,21 @@ def frame_event(
     if batch:
         event["batch"] = True
     return Outbound(group=room_group(room_id), room_id=room_id, event=event)
+
+
+def user_frame_event(room_id: int, frame: str, *, user_id: int) -> Outbound:
+    """A frame for one user's connections in a room, on every process (their mute)."""
+    return Outbound(
+        group=room_group(room_id),
+        room_id=room_id,
+        event={
+            "type": "chat.event",
+            "kind": "frame",
+            "room": room_id,
+            "text": frame,
+            "user": user_id,
+        },
+    )
 
 
 def close_event(room_id: int, code: int, detail: str, *, user_id: int | None = None) -> Outbound:

@@ -199,6 +199,8 @@ async def _publish_batch(batch: list[Outbound], publisher: Publisher | None) -> 
             # already show the tombstone. (Deletions are rare; new messages need no
             # such care, readers prove the cache complete.)
             await history_cache.replace(outbound.room_id, outbound.cache_replace)
+        for entry in outbound.cache_refresh:
+            await history_cache.replace(outbound.room_id, entry)
     local = publisher.local if publisher is not None else None
     if local is not None:
         await local([outbound.event for outbound in batch])

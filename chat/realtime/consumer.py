@@ -33,7 +33,7 @@ from chat.realtime.writer import writer
 from chat.stores import presence, ratelimit
 from chat.wire import protocol
 from chat.wire.errors import ChatError, CloseCode, ErrorCode, Refusal
-from chat.wire.since import parse_since
+from chat.wire.since import parse_changes, parse_since
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +75,11 @@ def _parse(message) -> protocol.Command | ChatError:
 async def _open_sessions(requests: list[services.SessionRequest]) -> list:
     # A crowd connecting at once shares trips to the database thread (and queries).
     return await database_sync_to_async(services.open_sessions)(requests)
+
+
+async def _changes_to_replay(requests: list[selectors.ReplayRequest]) -> list:
+    # A crowd reconnecting at once (a restart) shares trips to the database thread.
+    return await database_sync_to_async(selectors.changes_to_replay)(requests)
 
 
 class RoomConsumer(AsyncWebsocketConsumer):
@@ -184,6 +189,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         if refusal is not None:
             raise refusal
         since = parse_since(self.scope.get("query_string", b""))
+        changes = parse_changes(self.scope.get("query_string", b""))
         address = scope_address(self.scope)
         per_address = chat_settings().max_connections_per_ip
         if not limits.ADDRESSES.open(address, per_address):
@@ -228,14 +234,37 @@ class RoomConsumer(AsyncWebsocketConsumer):
         if arrival.first_in_room:
             announce(self.room.pk, protocol.ServerType.JOIN, self.username, skip_user=self.user_id)
         last_seq = max(session.last_seq, self.fanout.last_seq or 0)
-        await self.send_ready(since=since, last_seq=last_seq)
+        await self.send_ready(
+            since=since, last_seq=last_seq, changes=changes, last_change=session.last_change
+        )
 
-    async def send_ready(self, *, since: int | None, last_seq: int) -> None:
+    async def send_ready(
+        self,
+        *,
+        since: int | None,
+        last_seq: int,
+        changes: int | None = None,
+        last_change: int = 0,
+    ) -> None:
         settings = chat_settings()
         online = await presence.presence().online(self.room.pk)
         recovered = None
         keep_newest = True
-        if since is not None and since <= last_seq and last_seq - since <= settings.recovery_limit:
+        replay = None
+        missed = None if since is None or since > last_seq else last_seq - since
+        if missed is not None and missed <= settings.recovery_limit:
+            # Changes first: every change numbered up to replay.last_change is replayed
+            # here or already in the messages read after it; later ones arrive live.
+            replay = await loop_batcher("replays", _changes_to_replay, max_batch=500).submit(
+                selectors.ReplayRequest(
+                    room=self.room,
+                    since=since,
+                    after_change=changes,
+                    limit=settings.recovery_limit - missed,
+                )
+            )
+            last_change = replay.last_change
+        if replay is not None and not replay.too_many:
             entries = await history.after(
                 room=self.room, seq=since, count=last_seq - since, last_seq=last_seq
             )
@@ -253,6 +282,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             messages_json=[],
             has_more=True,
             recovered=recovered,
+            changes=last_change,
         )
         kept, rest = protocol.fit_json(
             texts,
@@ -273,11 +303,16 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 messages_json=kept,
                 has_more=has_more,
                 recovered=recovered,
+                changes=last_change,
             )
         )
         # A recovery too big for ready continues at once as message frames, in order.
         for text in rest:
             await self.send_frame(protocol.message_frame_from_json(text))
+        # Then the older messages that changed while the client was away.
+        if recovered:
+            for text in replay.frames:
+                await self.send_frame(text)
         self.last_seq = entries[-1][0] if entries else last_seq
         if recovered is not False and since is None or recovered:
             self.last_seq = max(self.last_seq, last_seq)
@@ -304,9 +339,12 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.limits.heard()
         try:
             command = _parse(message)
-            # Messages have CHAT_RATE_LIMIT; every other frame (typing, ping,
-            # history, report, bad input) spends the connection's frame budget.
-            if not isinstance(command, protocol.SendMessage) and not self.limits.admit_frame():
+            # Messages and edits have CHAT_RATE_LIMIT; every other frame (typing, ping,
+            # history, report, delete, bad input) spends the connection's frame budget.
+            if (
+                not isinstance(command, protocol.SendMessage | protocol.EditMessage)
+                and not self.limits.admit_frame()
+            ):
                 await self.dropped_frame()
                 return
             if isinstance(command, ChatError):
@@ -343,25 +381,44 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 message_id=command.message_id, room=self.room, by=self.user, reason=command.reason
             )
             await self.write(protocol.reported_frame(command.message_id))
+        elif isinstance(command, protocol.EditMessage):
+            await self.rate_limit(None)
+            await database_sync_to_async(self._edit)(command)
+        elif isinstance(command, protocol.DeleteMessage):
+            await database_sync_to_async(self._delete)(command)
         elif isinstance(command, protocol.Ping):
             await self.write(protocol.pong_frame())
         elif isinstance(command, protocol.React):
             await self.react(command)
 
-    async def post(self, command: protocol.SendMessage) -> None:
+    def _edit(self, command: protocol.EditMessage) -> None:
+        # The answer is the room's update frame, which reaches this connection too.
+        message = services.message_in_room(room=self.room, message_id=command.message_id)
+        services.edit_message(message=message, by=self.user, body=command.body)
+
+    def _delete(self, command: protocol.DeleteMessage) -> None:
+        message = services.message_in_room(room=self.room, message_id=command.message_id)
+        services.delete_message(message=message, by=self.user, moderator=self.is_moderator)
+
+    async def rate_limit(self, client_id: str | None) -> None:
+        """Refuse (``rate_limited``) a message or an edit over ``CHAT_RATE_LIMIT``."""
         retry_after = await ratelimit.check_message(room_id=self.room.pk, user_id=self.user_id)
         if retry_after is not None:
             raise ChatError(
                 ErrorCode.RATE_LIMITED,
                 "too many messages; slow down",
                 retry_after=retry_after,
-                client_id=command.client_id,
+                client_id=client_id,
             )
+
+    async def post(self, command: protocol.SendMessage) -> None:
+        await self.rate_limit(command.client_id)
         request = services.PostRequest(
             room_id=self.room.pk,
             author=self.user,
             body=command.body,
             client_id=command.client_id,
+            reply_to=command.reply_to,
             files=command.files,
         )
         result = await writer().submit(request)

@@ -208,12 +208,14 @@ class RoomFanout:
             )
             await self.on_message(newest[0], protocol.message_frame_from_json(newest[1]))
 
-    async def broadcast(self, text: str, *, skip_user: int | None = None) -> None:
+    async def broadcast(
+        self, text: str, *, skip_user: int | None = None, only_user: int | None = None
+    ) -> None:
         if self.batched:
             await self._flush()
         frame = Frame(text)
         for connection in list(self.connections):
-            if connection.user_id != skip_user:
+            if connection.user_id != skip_user and only_user in (None, connection.user_id):
                 await connection.deliver_frame(frame)
 
     def batch(self, text: str, *, skip_user: int | None = None) -> None:
@@ -502,7 +504,9 @@ class Hub:
         elif kind == "frame" and event.get("batch"):
             fanout.batch(event["text"], skip_user=event.get("skip_user"))
         elif kind == "frame":
-            await fanout.broadcast(event["text"], skip_user=event.get("skip_user"))
+            await fanout.broadcast(
+                event["text"], skip_user=event.get("skip_user"), only_user=event.get("user")
+            )
         elif kind == "room":
             for connection in list(fanout.connections):
                 connection.room_changed(event["info"])

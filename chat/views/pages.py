@@ -13,14 +13,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from functools import wraps
+from functools import partial, wraps
 
 from asgiref.sync import async_to_sync
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.db import IntegrityError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -30,11 +30,11 @@ from django.views.decorators.http import require_POST
 from chat import abuse_limits, selectors, services
 from chat.client_address import request_address
 from chat.conf import REACTIONS, chat_settings
-from chat.forms import ReasonForm, RoomForm, SanctionForm
-from chat.models import Message, Room
+from chat.forms import SANCTION_PRESETS, ReasonForm, RoomForm, SanctionForm, sanction_until
+from chat.models import Room
 from chat.stores import presence
 from chat.wire import protocol
-from chat.wire.errors import HTTP_STATUS_FOR_CLOSE, ChatError, CloseCode, Refusal
+from chat.wire.errors import HTTP_STATUS_FOR_CLOSE, ChatError, CloseCode, ErrorCode, Refusal
 
 logger = logging.getLogger(__name__)
 
@@ -159,6 +159,7 @@ def room_config(request: HttpRequest, room: Room) -> dict:
         "locked": room.is_locked,
         "slowMode": room.slow_mode_seconds,
         "maxLength": settings.max_message_length,
+        "editWindow": settings.edit_window_seconds,
         "historyPage": min(HISTORY_PAGE, settings.history_page_max),
         "reactions": list(REACTIONS),
         "wsPath": f"/ws/rooms/{room.slug}/",
@@ -166,18 +167,24 @@ def room_config(request: HttpRequest, room: Room) -> dict:
         "uploadUrl": reverse("chat:api_files", kwargs={"slug": room.slug}),
         "maxUploadBytes": settings.max_upload_bytes,
         "maxFiles": protocol.MAX_FILES_PER_MESSAGE,
+        "healthUrl": reverse("chat:healthz"),
         "loginUrl": login_url(room_url),
     }
 
 
 @login_required
 def room(request: HttpRequest, slug: str) -> HttpResponse:
-    """The live room; refused rooms get a page saying why (404, 403 or 410)."""
+    """The live room; refused rooms get a page saying why (404, 403 or 410).
+
+    The 404 is rendered here, not raised: the host's 404 handler (or, with DEBUG,
+    Django's technical page, whose inline styles the CSP blocks) would show a bare
+    page without a way back into the chat.
+    """
     try:
         room = selectors.room_for_user(slug=slug, user=request.user)
     except Refusal as refusal:
         if refusal.close_code == CloseCode.NO_SUCH_ROOM:
-            raise Http404("no such room") from None
+            return render_page(request, "chat/not_found.html", {"slug": slug}, status=404)
         status = HTTP_STATUS_FOR_CLOSE.get(refusal.close_code, 403)
         return render_page(
             request,
@@ -185,7 +192,11 @@ def room(request: HttpRequest, slug: str) -> HttpResponse:
             {"slug": slug, "detail": refusal.detail},
             status=status,
         )
-    context = {"room": room, "config": room_config(request, room)}
+    context = {
+        "room": room,
+        "config": room_config(request, room),
+        "sanction_presets": SANCTION_PRESETS,
+    }
     return render_page(request, "chat/room.html", context)
 
 
@@ -196,8 +207,15 @@ def json_error(status: int, detail: str) -> JsonResponse:
     return JsonResponse({"ok": False, "detail": detail}, status=status)
 
 
-def moderator_action(view: Callable[..., JsonResponse]) -> Callable[..., JsonResponse]:
-    """POST only, signed in, allowed into the room, and a moderator of it; JSON errors.
+# The HTTP status of a refused room action.
+STATUS_FOR_ERROR = {ErrorCode.NOT_FOUND: 404, ErrorCode.NOT_AUTHOR: 403}
+
+
+def room_action(
+    view: Callable[..., JsonResponse], *, moderators_only: bool = True
+) -> Callable[..., JsonResponse]:
+    """POST only, signed in, allowed into the room (and, by default, a moderator of it);
+    JSON errors.
 
     CSRF is checked by Django's middleware (the page sends ``X-CSRFToken``).
     """
@@ -211,25 +229,30 @@ def moderator_action(view: Callable[..., JsonResponse]) -> Callable[..., JsonRes
             room = selectors.room_for_user(slug=slug, user=request.user)
         except Refusal as refusal:
             return json_error(HTTP_STATUS_FOR_CLOSE.get(refusal.close_code, 403), refusal.detail)
-        if not selectors.is_moderator(room=room, user=request.user):
+        if moderators_only and not selectors.is_moderator(room=room, user=request.user):
             return json_error(403, "only moderators of this room can do that")
         try:
             return view(request, room, **kwargs)
         except ChatError as error:
-            return json_error(400, error.detail)
+            return json_error(STATUS_FOR_ERROR.get(error.code, 400), error.detail)
 
     return wrapper
 
 
-@moderator_action
+def moderator_action(view: Callable[..., JsonResponse]) -> Callable[..., JsonResponse]:
+    """A room action for the room's moderators only."""
+    return room_action(view, moderators_only=True)
+
+
+@partial(room_action, moderators_only=False)
 def delete_message(request: HttpRequest, room: Room, message_id: int) -> JsonResponse:
-    """Delete a message of this room; open pages get a ``deleted`` frame."""
-    message = Message.objects.filter(pk=message_id, room=room).first()
-    if message is None:
-        return json_error(404, "no such message in this room")
+    """Delete a message of this room: a moderator any, an author their own within the edit
+    window (``services.delete_message`` decides); open pages get a ``deleted`` frame."""
+    message = services.message_in_room(room=room, message_id=message_id)
     form = ReasonForm(request.POST)
     reason = form.cleaned_data["reason"] if form.is_valid() else ""
-    services.delete_message(message=message, by=request.user, reason=reason)
+    moderator = selectors.is_moderator(room=room, user=request.user)
+    services.delete_message(message=message, by=request.user, reason=reason, moderator=moderator)
     return JsonResponse({"ok": True, "id": message.pk})
 
 
@@ -248,8 +271,7 @@ def sanction(kind: str) -> Callable[..., JsonResponse]:
         form = SanctionForm(request.POST)
         if not form.is_valid():
             return json_error(400, " ".join(e for errors in form.errors.values() for e in errors))
-        duration = form.duration()
-        until = None if duration is None else timezone.now() + duration
+        until = sanction_until(form.cleaned_data["minutes"])
         service(
             room=room, user=target, by=request.user, until=until, reason=form.cleaned_data["reason"]
         )

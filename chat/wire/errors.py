@@ -23,6 +23,8 @@ class ErrorCode(enum.StrEnum):
     MUTED = "muted"
     FORBIDDEN = "forbidden"
     NOT_FOUND = "not_found"
+    NOT_AUTHOR = "not_author"
+    EDIT_WINDOW = "edit_window"
     MESSAGE_DELETED = "message_deleted"
     BAD_REACTION = "bad_reaction"
     TOO_LARGE = "too_large"

@@ -33,6 +33,8 @@ class ClientType:
     HISTORY = "history"
     TYPING = "typing"
     REPORT = "report"
+    EDIT = "edit"
+    DELETE = "delete"
     PING = "ping"
     REACT = "react"
 
@@ -51,6 +53,8 @@ class ServerType:
     DELETED = "deleted"
     UPDATE = "update"
     ROOM = "room"
+    MUTED = "muted"
+    UNMUTED = "unmuted"
     PONG = "pong"
     ERROR = "error"
 
@@ -62,8 +66,20 @@ class ServerType:
 class SendMessage:
     body: str
     client_id: str | None = None
+    reply_to: int | None = None  # the id of a message of the same room
     # Ids of the sender's own unsent uploads in this room; with files the body may be empty.
     files: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EditMessage:
+    message_id: int
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteMessage:
+    message_id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +113,16 @@ class React:
     active: bool = True
 
 
-Command = SendMessage | FetchHistory | SetTyping | ReportMessage | Ping | React
+Command = (
+    SendMessage
+    | FetchHistory
+    | SetTyping
+    | ReportMessage
+    | EditMessage
+    | DeleteMessage
+    | Ping
+    | React
+)
 
 
 def _reject_constant(name: str) -> Any:
@@ -187,12 +212,22 @@ def parse(text: str | None, *, max_length: int, page_max: int) -> Command:
     if kind == ClientType.MESSAGE:
         client_id = _client_id(data)
         files = _file_ids(data, client_id)
+        reply_to = data.get("reply_to")
+        if reply_to is not None and (type(reply_to) is not int or reply_to < 1):
+            raise _bad("reply_to must be a message id", client_id)
         body = data.get("body", "" if files else None)
         if files and isinstance(body, str) and not body.strip():
             # Files alone make a message; a blank body is stored as none.
-            return SendMessage(body="", client_id=client_id, files=files)
-        body = validate_body(body, max_length=max_length, client_id=client_id)
-        return SendMessage(body=body, client_id=client_id, files=files)
+            body = ""
+        else:
+            body = validate_body(body, max_length=max_length, client_id=client_id)
+        return SendMessage(body=body, client_id=client_id, reply_to=reply_to, files=files)
+    if kind == ClientType.EDIT:
+        message_id = _int_field(data, "id")
+        body = validate_body(data.get("body"), max_length=max_length)
+        return EditMessage(message_id=message_id, body=body)
+    if kind == ClientType.DELETE:
+        return DeleteMessage(message_id=_int_field(data, "id"))
     if kind == ClientType.HISTORY:
         before_seq = _int_field(data, "before_seq")
         limit = data.get("limit", page_max)
@@ -267,6 +302,8 @@ def message_payload(
     ts: str,
     client_id: str | None,
     deleted: bool = False,
+    edited: str | None = None,
+    reply_to: dict[str, Any] | None = None,
     mentions: Sequence[str] = (),
     mentions_room: bool = False,
     reactions: list[dict[str, Any]] | None = None,
@@ -274,10 +311,11 @@ def message_payload(
 ) -> dict[str, Any]:
     """The JSON object for one message, or its tombstone when deleted.
 
-    ``mentions`` (the usernames the message mentions), ``mentions_room`` (an
-    ``@room`` by a moderator), ``reactions`` (see ``reaction_summary``) and ``files``
-    (see ``file_info``) are left out when empty, so plain messages keep their old
-    shape; a tombstone never shows them.
+    Optional fields are added only when set, so a plain message's object is unchanged:
+    ``edited`` (when it was last edited), ``reply_to`` (``reply_quote``), ``mentions``
+    (the usernames the message mentions), ``mentions_room`` (an ``@room`` by a
+    moderator), ``reactions`` (see ``reaction_summary``) and ``files`` (see
+    ``file_info``); a tombstone never shows them.
     """
     if deleted:
         return {"id": id, "seq": seq, "deleted": True}
@@ -290,6 +328,10 @@ def message_payload(
         "ts": ts,
         "client_id": client_id,
     }
+    if edited:
+        payload["edited"] = edited
+    if reply_to:
+        payload["reply_to"] = reply_to
     if mentions:
         payload["mentions"] = list(mentions)
     if mentions_room:
@@ -327,6 +369,18 @@ def file_info(
         "width": width,
         "height": height,
     }
+
+
+QUOTE_LENGTH = 100
+
+
+def reply_quote(
+    *, id: int, seq: int, user: str | None, body: str | None, deleted: bool
+) -> dict[str, Any]:
+    """The ``reply_to`` object of a reply: the original, its body cut to ``QUOTE_LENGTH``."""
+    if deleted:
+        return {"id": id, "seq": seq, "deleted": True}
+    return {"id": id, "seq": seq, "user": user, "body": (body or "")[:QUOTE_LENGTH]}
 
 
 def reaction_summary(
@@ -377,8 +431,12 @@ def ready_frame(
     messages_json: list[str],
     has_more: bool,
     recovered: bool | None,
+    changes: int | None = None,
 ) -> str:
-    """The first frame of a connection; ``messages_json`` are encoded payloads, spliced in."""
+    """The first frame of a connection; ``messages_json`` are encoded payloads, spliced in.
+
+    ``changes`` is the room's last change number: the client's cursor for ``changes=``.
+    """
     names = online.json if isinstance(online, Names) else encode(list(online))
     head = (
         encode({"type": ServerType.READY, "room": room, "user": user})[:-1] + ',"online":' + names
@@ -386,6 +444,8 @@ def ready_frame(
     tail = f',"has_more":{"true" if has_more else "false"}'
     if recovered is not None:
         tail += f',"recovered":{"true" if recovered else "false"}'
+    if changes is not None:
+        tail += f',"changes":{int(changes)}'
     return head + ',"messages":[' + ",".join(messages_json) + "]" + tail + "}"
 
 
@@ -416,8 +476,12 @@ def reported_frame(message_id: int) -> str:
     return encode({"type": ServerType.REPORTED, "id": message_id})
 
 
-def deleted_frame(message_id: int, seq: int) -> str:
-    return encode({"type": ServerType.DELETED, "id": message_id, "seq": seq})
+def deleted_frame(message_id: int, seq: int, change: int | None = None) -> str:
+    """A message became a tombstone; ``change`` is its number in the room's changes."""
+    frame: dict[str, Any] = {"type": ServerType.DELETED, "id": message_id, "seq": seq}
+    if change is not None:
+        frame["change"] = change
+    return encode(frame)
 
 
 def update_frame(payload: dict[str, Any], change: int) -> str:
@@ -427,6 +491,16 @@ def update_frame(payload: dict[str, Any], change: int) -> str:
 
 def room_frame(room: dict[str, Any]) -> str:
     return encode({"type": ServerType.ROOM, "room": room})
+
+
+def muted_frame(until: datetime | None) -> str:
+    """Tell a user they were muted in the room, until ``until`` (None: until lifted)."""
+    return encode({"type": ServerType.MUTED, "until": timestamp(until) if until else None})
+
+
+def unmuted_frame() -> str:
+    """Tell a user their mute in the room was lifted."""
+    return encode({"type": ServerType.UNMUTED})
 
 
 def pong_frame() -> str:

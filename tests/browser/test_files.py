@@ -130,3 +130,40 @@ def test_a_dropped_html_file_is_refused_and_a_picked_file_is_a_card(
         }
     stored = [p.suffix for p in (tmp_path / "media").rglob("*") if p.is_file()]
     assert stored == [".txt"]  # the refused HTML left nothing behind
+
+
+def test_a_reply_can_carry_a_file_and_be_quoted_in_turn(
+    site_env, open_ui, user, other_user, room, tmp_path
+):
+    env = site_env | {"MEDIA_ROOT": str(tmp_path / "media")}
+    with DaphneServer(env) as server:
+        alice = open_ui(server.url, user=user).open_room("lobby")
+        bob = open_ui(server.url, user=other_user).open_room("lobby")
+        bob.send("which menu?")
+        alice.wait_for_message("which menu?")
+
+        # Alice answers with the file alone, through the message's ⋯ menu.
+        question = alice.message("which menu?")
+        question.hover()
+        question.get_by_role("button", name="Actions for").click()
+        question.get_by_role("menuitem", name="Reply to bob").click()
+        expect(alice.page.locator("#composer-reply")).to_contain_text("Replying to bob")
+        with alice.page.expect_file_chooser() as chooser:
+            alice.page.get_by_role("button", name="Attach").click()
+        chooser.value.set_files({"name": "menu.txt", "mimeType": "text/plain", "buffer": b"soup\n"})
+        expect(alice.page.locator("#upload-tray .upload--done")).to_contain_text("menu.txt")
+        alice.composer.press("Enter")
+        expect(alice.page.locator("#composer-reply")).to_be_hidden()
+
+        answer = bob.page.locator("#messages li.msg", has=bob.page.locator(".msg-file-card"))
+        expect(answer.locator(".msg-file-card")).to_contain_text("menu.txt")
+        expect(answer.locator(".msg-quote")).to_contain_text("bob: which menu?")
+
+        # Bob replies to the file: with no text to quote, the quote says so.
+        answer.hover()
+        answer.get_by_role("button", name="Actions for").click()
+        answer.get_by_role("menuitem", name="Reply to alice").click()
+        expect(bob.page.locator("#composer-reply")).to_contain_text("Replying to alice: (files)")
+        bob.send("thanks")
+        alice.wait_for_message("thanks")
+        expect(alice.message("thanks").locator(".msg-quote")).to_contain_text("alice: (files)")

@@ -25,15 +25,22 @@ def test_a_reaction_shows_on_the_other_page_at_once_and_toggles(
         alice.send("ship it")
         bob.wait_for_message("ship it")
 
-        # Bob reacts with the keyboard: the message's React action opens the picker,
-        # whose options are arrow-key navigable; Enter picks one.
-        bob.message("ship it").get_by_role("button", name="React to message from alice").focus()
+        # Bob reacts with the keyboard: React, in the message's ⋯ menu, opens the
+        # picker, whose options are arrow-key navigable; Enter picks one.
+        opener = bob.message("ship it").get_by_role(
+            "button", name="Actions for the message from alice"
+        )
+        opener.focus()
+        bob.page.keyboard.press("Enter")  # the menu opens at Reply; React is next
+        bob.page.keyboard.press("ArrowDown")
+        expect(
+            bob.message("ship it").get_by_role("menuitem", name="React to message from alice")
+        ).to_be_focused()
         bob.page.keyboard.press("Enter")
         picker = bob.page.get_by_role("menu", name="Reactions")
         expect(picker).to_be_visible()
         expect(picker.get_by_role("menuitemcheckbox", name="👍")).to_be_focused()
-        # Placed beside what opened it (fixed, positioned from the opener's box).
-        opener = bob.message("ship it").get_by_role("button", name="React to message from alice")
+        # Placed beside the ⋯ button (fixed, positioned from its box).
         near, box = opener.bounding_box(), picker.bounding_box()
         assert abs(box["y"] - (near["y"] + near["height"])) < 12, (near, box)
         bob.page.keyboard.press("ArrowRight")

@@ -192,8 +192,11 @@ def test_moderator_deletes_and_bans_live(server, open_ui, user, other_user, room
     bob.send("buy cheap watches")
     alice.wait_for_message("buy cheap watches")
 
-    # Keyboard only: focus the message's Delete button, press Enter, confirm.
-    alice.message("buy cheap watches").get_by_role("button", name="Delete message from bob").focus()
+    # Keyboard only: focus the message's actions button, open its menu, pick Delete.
+    message = alice.message("buy cheap watches")
+    message.get_by_role("button", name="Actions for the message from bob").focus()
+    alice.page.keyboard.press("Enter")
+    message.get_by_role("menuitem", name="Delete message from bob").focus()
     alice.page.keyboard.press("Enter")
     dialog = alice.page.locator("#action-dialog")
     expect(dialog).to_be_visible()
@@ -207,7 +210,8 @@ def test_moderator_deletes_and_bans_live(server, open_ui, user, other_user, room
     bob.send("you can't stop me")
     alice.wait_for_message("you can't stop me")
     alice.message("you can't stop me").hover()
-    alice.message("you can't stop me").get_by_role("button", name="Ban bob").click()
+    alice.message("you can't stop me").get_by_role("button", name="Actions for").click()
+    alice.message("you can't stop me").get_by_role("menuitem", name="Ban bob").click()
     dialog.get_by_role("button", name="Ban").click()
     bob.wait_state("closed")
     expect(bob.page.locator("#notice")).to_contain_text("banned")

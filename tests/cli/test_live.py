@@ -165,6 +165,45 @@ def test_follow_prints_messages_as_json_lines(server, general, user, other_user,
     assert json.loads(second)["body"] == "after" and json.loads(second)["seq"] == 2
 
 
+def test_follow_prints_the_changes_made_while_it_reconnected(
+    server, general, user, other_user, cli_env
+):
+    typo = services.post_message(room=general, author=other_user, body="typo").message
+    doomed = services.post_message(room=general, author=other_user, body="doomed").message
+    services.edit_message(message=typo, by=other_user, body="earlier edit")  # change 1
+    follower = subprocess.Popen(
+        cli_argv(server, f"--token={services.issue_token(user=user)}", "--follow", "--since", "0"),
+        env=cli_env,
+        cwd=BASE_DIR,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    import json
+
+    try:
+        before = [json.loads(follower.stdout.readline()) for _ in range(2)]
+        server.stop()
+        services.edit_message(message=typo, by=other_user, body="fixed")  # change 2
+        services.delete_message(message=doomed, by=other_user, moderator=False)  # change 3
+        server.start()
+        after = [json.loads(follower.stdout.readline()) for _ in range(2)]
+    finally:
+        follower.kill()
+        follower.wait()
+
+    # The first connection showed the current state (change 1 applied) ...
+    assert [(m["seq"], m["body"], "edited" in m) for m in before] == [
+        (1, "earlier edit", True),
+        (2, "doomed", False),
+    ]
+    # ... and the reconnect (since=2&changes=1) replayed exactly the later changes.
+    assert after[0]["type"] == "update" and after[0]["change"] == 2
+    assert after[0]["message"]["body"] == "fixed"
+    assert after[1] == {"type": "deleted", "id": doomed.pk, "seq": 2, "change": 3}
+
+
 # --- interactive mode ------------------------------------------------------------
 
 

@@ -37,17 +37,20 @@ def test_the_reactions_line_names_the_message():
     assert render.reactions_line(_message()).endswith(": none")
 
 
-def test_an_update_prints_only_when_reactions_changed(capsys):
+def test_an_update_prints_what_changed(capsys):
     view = interactive.InteractiveView("general")
     view.message(_message())
     capsys.readouterr()
     view.frame({"type": "update", "change": 1, "message": _message(reactions=[THUMBS])})
     view.frame({"type": "update", "change": 2, "message": _message(reactions=[THUMBS], edited="x")})
-    view.frame({"type": "update", "change": 3, "message": _message()})
-    assert capsys.readouterr().out.splitlines() == [
-        "  reactions on #12 (alice: ship it): 👍 2",
-        "  reactions on #12 (alice: ship it): none",
-    ]
+    view.frame({"type": "update", "change": 3, "message": _message(edited="x")})
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "  reactions on #12 (alice: ship it): 👍 2"
+    # An edit is a change of its own: the message as it is now.
+    assert lines[1].startswith("-- message #12 is now: ")
+    assert lines[1].endswith("ship it (edited)  [👍 2]")
+    assert lines[2] == "  reactions on #12 (alice: ship it): none"
+    assert len(lines) == 3
 
 
 class FakeSession:

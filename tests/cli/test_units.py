@@ -37,6 +37,8 @@ def test_site_urls(url, base, ws):
     assert site.http("/api/token") == base + "/api/token"
     assert site.room_ws("general") == ws
     assert site.room_ws("general", since=42) == ws + "?since=42"
+    assert site.room_ws("general", since=42, changes=7) == ws + "?since=42&changes=7"
+    assert site.room_ws("general", changes=7) == ws  # changes only goes with since
 
 
 @pytest.mark.parametrize("url", ["127.0.0.1:8000", "ftp://host", "http://", ""])
@@ -139,6 +141,24 @@ def test_message_lines():
     )
 
 
+def test_edited_messages_replies_and_changes_in_words():
+    now = datetime(2024, 5, 1, 12, 0, tzinfo=UTC).astimezone()
+    ts = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    quote = {"id": 1, "seq": 1, "user": "bob", "body": "lunch?\x1b[2J"}
+    reply = {"seq": 2, "user": "amy", "body": "yes", "ts": ts, "edited": ts, "reply_to": quote}
+
+    first, second = render.message_line(reply, today=now).split("\n")
+    assert first == f"{' ' * len(f'{now:%H:%M}')} ↪ bob: lunch?\\x1b[2J"
+    assert second == f"{now:%H:%M} amy: yes (edited)"
+    gone = reply | {"reply_to": {"id": 1, "seq": 1, "deleted": True}, "edited": None}
+    assert "↪ a deleted message" in render.message_line(gone, today=now)
+    assert render.change_line({"type": "deleted", "id": 1, "seq": 1, "change": 4}) == (
+        "-- message #1 was deleted"
+    )
+    update = {"type": "update", "change": 5, "message": reply}
+    assert render.change_line(update, today=now).startswith("-- message #2 is now: ")
+
+
 def test_json_lines_are_valid_json_with_c1_controls_escaped():
     frame = {"type": "message", "body": "é\x9b\x1b"}
 
@@ -188,3 +208,34 @@ def test_lines_that_mention_me_are_marked():
     assert render.message_line(other, today=now, me="carol").startswith(f"{now:%H:%M} bob: ")
     assert render.message_line(named, today=now).startswith(f"{now:%H:%M} bob: ")
     assert not render.mentions_me({"deleted": True, "mentions_room": True}, "carol")
+
+
+class _Quiet:
+    """A listener that remembers the frames it was given."""
+
+    def __init__(self):
+        self.frames = []
+
+    def connected(self, ready, *, reconnect, new):
+        pass
+
+    def frame(self, frame):
+        self.frames.append(frame)
+
+
+def test_the_changes_cursor_stays_below_a_gap_and_goes_in_the_url():
+    listener = _Quiet()
+    room = session.RoomSession(
+        site=Site("http://127.0.0.1:8000"), slug="general", token="t", listener=listener
+    )
+    room._on_ready({"type": "ready", "messages": [{"seq": 4}], "changes": 5})
+    assert room._url().endswith("?since=4&changes=5")
+    room._on_frame({"type": "update", "change": 7, "message": {"seq": 1}})
+    assert room.last_change == 5  # change 6 never came: the next reconnect replays it
+    room._on_frame({"type": "deleted", "id": 2, "seq": 2, "change": 6})
+    assert room.last_change == 7 and [f["type"] for f in listener.frames] == ["update", "deleted"]
+    room._on_frame({"type": "update", "change": 9, "message": {"seq": 1}})
+    room._on_ready({"type": "ready", "messages": [], "recovered": True, "changes": 8})
+    assert room.last_change == 9
+    room._on_ready({"type": "ready", "messages": [], "recovered": False, "changes": 3})
+    assert room.last_change == 3 and room.changes_ahead == set()

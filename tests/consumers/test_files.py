@@ -97,3 +97,20 @@ async def test_an_update_keeps_the_files(mode, room, user, token, other_token):
         update = await alice.expect("update")
         assert [f["id"] for f in update["message"]["files"]] == [file.pk]
         assert update["message"]["reactions"][0]["users"] == ["bob"]
+
+
+async def test_a_reply_with_files_reaches_the_room_with_its_quote_and_files(
+    mode, room, user, token, other_token
+):
+    text = await put(room, user)
+    async with connect(ROOM, token=token) as alice, connect(ROOM, token=other_token) as bob:
+        await bob.send("message", body="the menu?", client_id="b1")
+        original = await bob.expect("ack", client_id="b1")
+        await alice.send(
+            "message", body="", client_id="c1", files=[text.pk], reply_to=original["id"]
+        )
+        ack = await alice.expect("ack", client_id="c1")
+        frame = await bob.expect("message", id=ack["id"])
+        assert frame["reply_to"]["id"] == original["id"]
+        assert frame["reply_to"]["body"] == "the menu?"
+        assert [f["id"] for f in frame["files"]] == [text.pk]

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from chat import services
 from chat.models import Message, ModerationAction
+from chat.wire import protocol
 from chat.wire.errors import CloseCode
 from tests.helpers.ws import connect
 
@@ -25,14 +26,15 @@ async def test_delete_sends_deleted_and_history_shows_a_tombstone(
         await bob.expect("message", body="oops")
         message = await Message.objects.aget(pk=ack["id"])
         await sync_to_async(services.delete_message)(message=message, by=staff_user, reason="spam")
-        assert await bob.expect("deleted") == {"type": "deleted", "id": ack["id"], "seq": 1}
+        deleted = await bob.expect("deleted")
+        assert deleted == {"type": "deleted", "id": ack["id"], "seq": 1, "change": 1}
         await bob.send("history", before_seq=2, limit=10)
         assert (await bob.expect("history"))["messages"] == [
             {"id": ack["id"], "seq": 1, "deleted": True}
         ]
         await sync_to_async(services.restore_message)(message=message, by=staff_user)
-        restored = await bob.expect("message", id=ack["id"])
-        assert restored["body"] == "oops"
+        restored = await bob.expect("update", change=2)
+        assert restored["message"]["id"] == ack["id"] and restored["message"]["body"] == "oops"
     kinds = [a.kind async for a in ModerationAction.objects.order_by("created_at")]
     assert kinds == ["delete", "restore"]
 
@@ -146,3 +148,35 @@ async def test_revoking_a_token_closes_its_connections_with_4401(
         await revoked.expect_close(CloseCode.NOT_AUTHENTICATED)
         await kept.send("ping")
         await kept.expect("pong")
+
+
+async def test_mute_and_unmute_reach_only_that_users_connections_at_once(
+    mode, room, user, other_user, staff_user, token, other_token
+):
+    until = timezone.now() + timedelta(minutes=10)
+    async with (
+        connect(ROOM, token=token) as alice,
+        connect(ROOM, token=token) as alice2,
+        connect(ROOM, token=other_token) as bob,
+    ):
+        await sync_to_async(services.mute_user)(room=room, user=user, by=staff_user, until=until)
+        expected = {"type": "muted", "until": protocol.timestamp(until)}
+        assert await alice.expect("muted") == expected
+        assert await alice2.expect("muted") == expected
+        # Muted for good this time: the frame says so with a null expiry.
+        await sync_to_async(services.mute_user)(room=room, user=user, by=staff_user)
+        assert await alice.expect("muted") == {"type": "muted", "until": None}
+        await sync_to_async(services.unmute_user)(room=room, user=user, by=staff_user)
+        assert await alice.expect("unmuted") == {"type": "unmuted"}
+        assert await alice2.expect("muted") == {"type": "muted", "until": None}
+        assert await alice2.expect("unmuted") == {"type": "unmuted"}
+        # Lifting a mute that is not there says nothing.
+        await sync_to_async(services.unmute_user)(room=room, user=user, by=staff_user)
+        await alice.send("ping")
+        await alice.expect("pong")
+        await bob.send("ping")
+        await bob.expect("pong")
+        await bob.expect_nothing()
+        await alice.expect_nothing()
+    assert [f["type"] for f in alice.seen if "muted" in f["type"]] == ["muted", "muted", "unmuted"]
+    assert [f for f in bob.seen if "muted" in f["type"]] == []

@@ -43,11 +43,18 @@ def test_a_deleted_event_sends_deleted_and_puts_the_tombstone_in_the_cache():
     assert json.loads(event.cache_replace[1]) == {"id": 7, "seq": 3, "deleted": True}
 
 
-def test_a_restored_event_sends_the_message_again_and_caches_it():
+def test_a_deleted_event_carries_its_change_number():
+    event = outbound.deleted_event(5, room_slug="lobby", message_id=7, seq=3, change=4)
+    frame = json.loads(event.event["text"])
+    assert frame == {"type": "deleted", "id": 7, "seq": 3, "change": 4}
+
+
+def test_an_update_event_sends_the_current_state_and_caches_it():
     payload = {"id": 7, "seq": 3, "room": "lobby", "user": "ann", "body": "hi", "ts": "t"}
-    event = outbound.restored_event(5, payload)
-    assert json.loads(event.event["text"]) == {"type": "message", **payload}
+    event = outbound.update_event(5, payload, 9)
+    assert json.loads(event.event["text"]) == {"type": "update", "change": 9, "message": payload}
     assert event.cache_replace[0] == 3 and json.loads(event.cache_replace[1]) == payload
+    assert event.cache_refresh == []
 
 
 def test_a_room_event_carries_the_info_and_its_frame():
@@ -90,3 +97,17 @@ def test_revoke_and_peer_events_go_to_the_control_group():
     assert peer.group == CONTROL_GROUP and peer.event["group"] == "chat.room.5"
     assert (peer.event["room"], peer.event["channel"]) == (5, "chat.hub.x")
     assert outbound.peer_ack_event("chat.room.5", "chat.hub.y")["kind"] == "peer_ack"
+
+
+def test_a_user_frame_event_goes_to_the_room_for_one_user_only():
+    frame = protocol.unmuted_frame()
+    out = outbound.user_frame_event(7, frame, user_id=3)
+    assert out.group == room_group(7)
+    assert out.event == {
+        "type": "chat.event",
+        "kind": "frame",
+        "room": 7,
+        "text": frame,
+        "user": 3,
+    }
+    assert out.cache_add == [] and out.cache_replace is None

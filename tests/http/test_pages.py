@@ -174,11 +174,13 @@ def test_room_needs_sign_in_and_login_returns_there(client, room, user):
 
 def test_room_page_carries_its_config(alice_client, room, settings):
     settings.CHAT_MAX_MESSAGE_LENGTH = 123
+    settings.CHAT_EDIT_WINDOW_SECONDS = 600
     response = alice_client.get("/rooms/lobby/")
     assert response.status_code == 200
     config = room_config(response)
     assert config["user"] == "alice"
     assert config["maxLength"] == 123
+    assert config["editWindow"] == 600  # the page offers Edit only within it
     assert config["wsPath"] == "/ws/rooms/lobby/"
     assert config["roomUrl"] == "/rooms/lobby/"
     assert config["isModerator"] is False
@@ -316,6 +318,21 @@ def test_moderator_deletes_a_message_with_a_reason(alice_client, room, user, bob
     assert bobs_message.deleted_by == user
     action = ModerationAction.objects.get(kind=ModerationAction.Kind.DELETE)
     assert action.reason == "spam"
+
+
+def test_the_author_deletes_their_own_through_the_same_url_without_an_audit_entry(
+    alice_client, room, user, settings
+):
+    mine = services.post_message(room=room, author=user, body="oops").message
+    response = alice_client.post(f"/rooms/lobby/messages/{mine.pk}/delete")
+    assert response.status_code == 200 and response.json() == {"ok": True, "id": mine.pk}
+    mine.refresh_from_db()
+    assert mine.deleted_by == user
+    assert not ModerationAction.objects.exists()
+    settings.CHAT_EDIT_WINDOW_SECONDS = 0
+    later = services.post_message(room=room, author=user, body="kept").message
+    response = alice_client.post(f"/rooms/lobby/messages/{later.pk}/delete")
+    assert response.status_code == 400 and "cannot delete" in response.json()["detail"]
 
 
 def test_delete_of_another_rooms_message_is_404(alice_client, room, user, make_room, other_user):

@@ -105,6 +105,7 @@ async def test_admin_delete_reaches_another_process_within_a_second(
         "type": "deleted",
         "id": message.message.pk,
         "seq": 1,
+        "change": 1,
     }
     await bob.ws.close()
     action = await ModerationAction.objects.aget(kind="delete")

@@ -117,14 +117,14 @@ class LiveUser:
             self.frames.append(frame)
 
 
-def run_action(page, action_label: str, pks: list[int], reason: str, hours: str = "") -> None:
+def run_action(page, action_label: str, pks: list[int], reason: str, length: str = "") -> None:
     """Tick rows, pick an action, type why (and for how long), as a moderator would."""
     for pk in pks:
         page.locator(f"input.action-select[value='{pk}']").check()
     page.locator("select[name=action]").select_option(label=action_label)
     page.locator("input[name=reason]").fill(reason)
-    if hours:
-        page.locator("input[name=hours]").fill(hours)
+    if length:
+        page.locator("select[name=length]").select_option(label=length)
 
 
 def test_a_moderator_handles_a_spammer_from_the_admin(server, browser, make_user, tmp_path):
@@ -164,7 +164,7 @@ def moderate(server, browser, data, live: LiveUser, out: Path) -> None:
         expect(rows).to_have_count(3)
         expect(rows.first).to_contain_text("asks people to DM him")
         first = Report.objects.get(reason="spam link")
-        run_action(page, "Resolve: mute the authors in the room", [first.pk], "spam links", "24")
+        run_action(page, "Resolve: mute the authors in the room", [first.pk], "spam links", "1 day")
         page.screenshot(path=str(out / "admin-reports.png"), full_page=True)
         page.locator("button[name=index]").click()
         expect(page.locator("ul.messagelist")).to_contain_text(
@@ -178,7 +178,7 @@ def moderate(server, browser, data, live: LiveUser, out: Path) -> None:
         page.goto("/admin/chat/message/?q=watchdeals")
         spam = [data["posted"][body].pk for body in SPAM]
         expect(page.locator("#result_list tbody tr")).to_have_count(3)
-        expect(page.locator("input[name=hours]")).to_have_count(0)  # deleting is not timed
+        expect(page.locator("select[name=length]")).to_have_count(0)  # deleting is not timed
         run_action(page, "Delete selected messages (tombstone, live)", spam, "watch spam")
         page.screenshot(path=str(out / "admin-messages.png"), full_page=True)
         page.locator("button[name=index]").click()

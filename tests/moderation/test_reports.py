@@ -57,7 +57,7 @@ async def test_a_report_is_resolved_from_the_admin_while_the_room_is_live(
 
         # The moderator resolves it with a note (and an hour for a ban or mute).
         response = await sync_to_async(admin_client.post)(
-            changelist(Report), action_form(action, [report], reason=NOTE, hours=1), follow=True
+            changelist(Report), action_form(action, [report], reason=NOTE, length=60), follow=True
         )
         assert response.status_code == 200
         assert "1 open report(s) resolved" in response.content.decode()
@@ -65,7 +65,7 @@ async def test_a_report_is_resolved_from_the_admin_while_the_room_is_live(
 
         # The room sees the effect at once.
         if action == "delete_message":
-            gone = {"type": "deleted", "id": spam["id"], "seq": spam["seq"]}
+            gone = {"type": "deleted", "id": spam["id"], "seq": spam["seq"], "change": 1}
             assert await alice.expect("deleted") == gone
             assert await bob.expect("deleted") == gone
         elif action == "ban_author":

@@ -52,3 +52,26 @@ def test_the_payload_has_files_only_when_there_are_some():
     )
     assert protocol.message_payload(**base, files=[entry])["files"] == [entry]
     assert "files" not in protocol.message_payload(**base, files=[entry], deleted=True)
+
+
+def test_a_reply_of_files_alone_keeps_both():
+    command = parse('{"type": "message", "body": "", "files": [4], "reply_to": 9}')
+    assert command == protocol.SendMessage(body="", files=(4,), reply_to=9)
+
+
+def test_the_payload_carries_every_optional_field_together():
+    base = dict(id=1, seq=1, room="r", user="u", body="hi @bob", ts="t", client_id=None)
+    quote = protocol.reply_quote(id=9, seq=8, user="bob", body="lunch?", deleted=False)
+    reactions = [{"emoji": "👍", "count": 1, "users": ["bob"]}]
+    files = [{"id": 4}]
+    payload = protocol.message_payload(
+        **base,
+        edited="t2",
+        reply_to=quote,
+        mentions=["bob"],
+        reactions=reactions,
+        files=files,
+    )
+    assert payload["edited"] == "t2" and payload["reply_to"] == quote
+    assert payload["mentions"] == ["bob"] and payload["reactions"] == reactions
+    assert payload["files"] == files

@@ -3,7 +3,7 @@
 import pytest
 
 from chat.wire.errors import CloseCode, Refusal
-from chat.wire.since import MAX_DIGITS, parse_since
+from chat.wire.since import MAX_DIGITS, parse_changes, parse_since
 
 
 @pytest.mark.parametrize(
@@ -40,3 +40,19 @@ def test_the_query_string_is_read_as_latin1_bytes():
     # ASGI gives the raw bytes; a stray high byte is refused, not a UnicodeDecodeError.
     with pytest.raises(Refusal):
         parse_since(b"since=1\xff")
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [(b"since=3", None), (b"since=3&changes=0", 0), (b"changes=12&since=3", 12)],
+)
+def test_changes_values(query, expected):
+    assert parse_changes(query) == expected
+
+
+@pytest.mark.parametrize("value", ["-1", "x", "1.5", "9" * (MAX_DIGITS + 1)])
+def test_a_malformed_changes_is_refused_with_4400(value):
+    with pytest.raises(Refusal) as refused:
+        parse_changes(f"since=1&changes={value}".encode())
+    assert refused.value.close_code == CloseCode.BAD_REQUEST
+    assert "changes" in refused.value.detail

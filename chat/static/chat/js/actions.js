@@ -1,5 +1,5 @@
-// Actions on a message from its buttons: report (over the WebSocket), and for
-// moderators delete, mute and ban (POSTs to the room's moderation URLs, with CSRF).
+// Actions on a message from its buttons: report (over the WebSocket), delete your own,
+// and for moderators delete, mute and ban (POSTs to the room's moderation URLs, with CSRF).
 // One <dialog> asks for confirmation, a reason and, for mute and ban, a duration.
 
 const KINDS = {
@@ -13,6 +13,13 @@ const KINDS = {
     confirm: "Delete",
     danger: true,
     text: (user, excerpt) => `Delete ${user}’s message “${excerpt}” for everyone?`,
+  },
+  "delete-own": {
+    title: "Delete your message",
+    confirm: "Delete",
+    danger: true,
+    noReason: true, // your own words: nothing to explain to the moderators
+    text: (user, excerpt) => `Delete your message “${excerpt}” for everyone? It shows as “message deleted”.`,
   },
   mute: {
     title: "Mute user",
@@ -75,13 +82,15 @@ export class ActionDialog {
     this.title.textContent = spec.title;
     this.text.textContent = spec.text(user, excerpt(item));
     this.durationRow.hidden = !spec.duration;
+    this.reason.closest(".field").hidden = Boolean(spec.noReason);
     this.reason.value = "";
     this.error.hidden = true;
     this.confirmButton.textContent = spec.confirm;
     this.confirmButton.classList.toggle("button-danger", Boolean(spec.danger));
     this.confirmButton.disabled = false;
     this.dialog.showModal();
-    this.reason.focus();
+    if (spec.noReason) this.confirmButton.focus();
+    else this.reason.focus();
   }
 
   fail(detail) {
@@ -99,8 +108,9 @@ export class ActionDialog {
       else this.fail("Not connected. Try again when the room is live.");
       return;
     }
+    // Authors delete their own through the moderators' URL: one service decides who may.
     const url =
-      action.kind === "delete"
+      action.kind === "delete" || action.kind === "delete-own"
         ? `${this.roomUrl}messages/${encodeURIComponent(action.id)}/delete`
         : `${this.roomUrl}users/${encodeURIComponent(action.user)}/${action.kind}`;
     const body = new URLSearchParams({ reason });

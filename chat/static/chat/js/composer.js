@@ -1,12 +1,16 @@
 // The message box: Enter sends, Shift+Enter adds a line, a live character counter,
 // typing notifications (at most one every 2 s), and whatever stops sending right now
-// (a locked room, a slow-mode or rate-limit countdown, a closed connection).
+// (a locked room, a mute, a slow-mode or rate-limit countdown, a closed connection).
+
+import { shortTime } from "./format.js";
 
 // The server accepts one typing frame per user per 2 s and drops the rest; a little
 // slack keeps network jitter from landing a frame just inside the window.
 const TYPING_EVERY_MS = 2250;
 const MAX_HEIGHT_PX = 200;
 const DEFAULT_HINT = "Enter sends · Shift+Enter adds a line";
+// setTimeout fires at once past 2^31-1 ms (24.8 days): a longer mute is checked again then.
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 function length(text) {
   // The server counts code points (Python len), not UTF-16 units.
@@ -15,8 +19,14 @@ function length(text) {
   return count;
 }
 
+/** What the page says about a mute, with its end when it has one. */
+export function mutedText(until) {
+  if (!until) return "A moderator muted you in this room until further notice. You can still read.";
+  return `A moderator muted you in this room until ${shortTime(until)}. You can still read.`;
+}
+
 export class Composer {
-  constructor({ form, input, sendButton, counter, hint, maxLength, onSend, onTyping, uploads = null }) {
+  constructor({ form, input, sendButton, counter, hint, maxLength, onSend, onTyping, onMuteEnded, uploads = null }) {
     this.form = form;
     // Files waiting to go with the next message (uploads.js); a message may be files alone.
     this.uploads = uploads;
@@ -27,12 +37,16 @@ export class Composer {
     this.maxLength = maxLength;
     this.onSend = onSend;
     this.onTyping = onTyping;
+    this.onMuteEnded = onMuteEnded || (() => {});
     this.locked = false;
     this.isModerator = false;
     this.slowMode = 0;
     this.cooldownUntil = 0;
     this.cooldownTimer = null;
     this.closedReason = "";
+    this.muted = false;
+    this.mutedUntil = null; // a Date, or null: until a moderator lifts it
+    this.mutedTimer = null;
     this.lastTypingAt = 0;
     this.typingActive = false;
     this.typingTimer = null;
@@ -55,6 +69,12 @@ export class Composer {
   }
 
   setRoom({ locked, slowMode, isModerator }) {
+    // Slow mode shortened or turned off: a countdown started under the old setting
+    // must not outlive it (the server no longer holds the user back; if another
+    // limit still does, its rate_limited error starts a new countdown).
+    if (slowMode < this.slowMode) {
+      this.cooldownUntil = Math.min(this.cooldownUntil, Date.now() + slowMode * 1000);
+    }
     this.locked = locked;
     this.slowMode = slowMode;
     this.isModerator = isModerator;
@@ -73,6 +93,27 @@ export class Composer {
     this.update();
   }
 
+  /**
+   * A moderator muted the user (`until`: a Date, or null for until lifted), or
+   * `false`: not muted (lifted, or expired). The box stays read-only meanwhile.
+   */
+  setMuted(until) {
+    clearTimeout(this.mutedTimer);
+    this.muted = until !== false;
+    this.mutedUntil = this.muted ? until : null;
+    if (until) {
+      const left = until.getTime() - Date.now();
+      this.mutedTimer = setTimeout(() => {
+        if (left > MAX_TIMER_MS) this.setMuted(until);
+        else {
+          this.setMuted(false);
+          this.onMuteEnded();
+        }
+      }, Math.min(Math.max(0, left), MAX_TIMER_MS));
+    }
+    this.update();
+  }
+
   /** The connection ended for good: nothing can be sent from this page any more. */
   close(reason) {
     this.closedReason = reason;
@@ -80,7 +121,7 @@ export class Composer {
   }
 
   canWrite() {
-    return !this.closedReason && (!this.locked || this.isModerator);
+    return !this.closedReason && !this.muted && (!this.locked || this.isModerator);
   }
 
   cooldownSeconds() {
@@ -152,6 +193,7 @@ export class Composer {
     let hint = DEFAULT_HINT;
     let warn = false;
     if (this.closedReason) hint = this.closedReason;
+    else if (this.muted) [hint, warn] = [mutedText(this.mutedUntil), true];
     else if (this.locked && !this.isModerator) hint = "This room is read-only: only moderators can write.";
     else if (over > 0) [hint, warn] = [`${over} character${over === 1 ? "" : "s"} over the limit of ${this.maxLength}`, true];
     else if (wait > 0) [hint, warn] = [`Slow down: you can send again in ${wait} s`, true];

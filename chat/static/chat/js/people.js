@@ -17,6 +17,7 @@ export class People {
   }
 
   setOnline(names) {
+    this.setStale(false);
     this.online = new Set(names);
     for (const name of [...this.typists.keys()]) if (!this.online.has(name)) this.stopTyping(name);
     this.render();
@@ -31,6 +32,23 @@ export class People {
     this.online.delete(name);
     this.stopTyping(name);
     this.render();
+  }
+
+  /**
+   * While disconnected nobody tells this page who comes and goes: the list is marked
+   * out of date (the next ready replaces it), and emptied for good when the page
+   * cannot come back (`gone`).
+   */
+  setStale(stale, gone = false) {
+    if (gone) {
+      this.online = new Set();
+      for (const name of [...this.typists.keys()]) this.stopTyping(name);
+      this.render();
+    }
+    this.list.classList.toggle("is-stale", stale);
+    this.list.setAttribute("aria-busy", String(stale && !gone));
+    this.list.title = stale ? "Not connected: this list may be out of date" : "";
+    this.count.textContent = stale ? "–" : String(this.online.size);
   }
 
   typing(name, active) {

@@ -4,13 +4,15 @@
 // reconnecting, offline, closed) for people and for the browser tests.
 
 import { ActionDialog } from "./actions.js";
-import { Composer } from "./composer.js";
+import { ChangeCursor } from "./changes.js";
+import { Composer, mutedText } from "./composer.js";
 import { el, mentionsMe } from "./format.js";
 import { MentionComplete } from "./mention_complete.js";
 import { MentionNotifier } from "./notify.js";
 import { Outbox } from "./outbox.js";
 import { People } from "./people.js";
 import { ReactionPicker } from "./reactions.js";
+import { ReplyBar } from "./reply.js";
 import { RoomSocket } from "./socket.js";
 import { Timeline } from "./timeline.js";
 import { Uploads } from "./uploads.js";
@@ -22,6 +24,9 @@ const TOAST_MS = 4000;
 // The newest seq received in order (ready, recovery and live frames); null before the
 // first ready. Reconnects ask for ?since=lastSeq, so nothing is missed or doubled.
 let lastSeq = null;
+// Up to which change (edit, deletion, restore) everything was applied; reconnects ask
+// for &changes=<it> so the server replays what changed meanwhile.
+const changes = new ChangeCursor();
 let unseenWhileHidden = 0;
 const baseTitle = document.title;
 
@@ -35,7 +40,11 @@ const noticeText = byId("notice-text");
 const toastLine = byId("toast");
 let toastTimer = null;
 
+// Whether the notice shows the user's mute (hidden again when the mute ends).
+let noticeIsMute = false;
+
 function showNotice(text, link) {
+  noticeIsMute = false;
   noticeText.replaceChildren(text);
   if (link) {
     const anchor = el("a", "notice-link", link.text);
@@ -45,8 +54,9 @@ function showNotice(text, link) {
   notice.hidden = false;
 }
 
-function toast(text) {
+function toast(text, kind = "info") {
   toastLine.textContent = text;
+  toastLine.classList.toggle("is-error", kind === "error");
   toastLine.hidden = false;
   clearTimeout(toastTimer);
   toastTimer = setTimeout(() => {
@@ -62,7 +72,9 @@ byId("notice-close").addEventListener("click", () => {
 
 const socket = new RoomSocket({
   path: config.wsPath,
+  healthUrl: config.healthUrl,
   getSince: () => lastSeq,
+  getChanges: () => changes.value,
   onFrame: (frame) => handle(frame),
   onState: (state) => showState(state),
 });
@@ -81,6 +93,8 @@ const timeline = new Timeline({
       limit: config.historyPage,
     }),
   onAction: (action, item, button) => act(action, item, button),
+  onEdit: (id, body) => socket.send({ type: "edit", id, body }),
+  editWindow: config.editWindow,
 });
 
 const outbox = new Outbox({ socket, timeline });
@@ -114,9 +128,10 @@ const composer = new Composer({
   counter: byId("composer-counter"),
   hint: byId("composer-hint"),
   maxLength: config.maxLength,
-  onSend: (body, files) => outbox.add(body, files),
+  onSend: (body, files) => outbox.add(body, files, replyBar.take()),
   uploads,
   onTyping: (active) => socket.send({ type: "typing", active }),
+  onMuteEnded: () => muteEnded(),
 });
 
 // Names to offer after "@": who is online, then who wrote recently.
@@ -140,6 +155,8 @@ const notifier = new MentionNotifier({
   room: config.slug,
   me: config.user,
 });
+
+const replyBar = new ReplyBar({ before: byId("composer"), input: byId("composer-input") });
 
 const dialog = new ActionDialog({
   dialog: byId("action-dialog"),
@@ -167,8 +184,12 @@ function act(action, item, button) {
   const clientId = item.dataset.clientId;
   if (action === "retry") outbox.retry(clientId);
   else if (action === "discard") outbox.discard(clientId);
-  else if (action === "react") picker.open(button, item, timeline.payload(item));
+  // The menu item is hidden once chosen: the picker opens by the message's "⋯" button.
+  else if (action === "react") picker.open(item.querySelector(".msg-menu-button") || button, item, timeline.payload(item));
   else if (action === "reaction") react(item, button.dataset.emoji, button.getAttribute("aria-pressed") !== "true");
+  else if (action === "reply") replyBar.set(item, timeline.bodies.get(item) ?? "");
+  else if (action === "edit") timeline.startEdit(item);
+  else if (action === "original") timeline.jumpTo(Number(item.querySelector(".msg-quote")?.dataset.jump));
   else dialog.open(action, item);
 }
 
@@ -195,14 +216,22 @@ function showState(change) {
   const { state } = change;
   document.body.dataset.state = state;
   connection.dataset.state = state;
+  if (change.attempt !== undefined) connection.dataset.attempt = String(change.attempt);
   connectionText.textContent = STATE_TEXT[state](change);
   reconnectNow.hidden = state !== "reconnecting";
-  if (state !== "live") timeline.olderFailed();
+  if (state !== "live") {
+    timeline.olderFailed();
+    people.setStale(true, state === "closed");
+  }
   timeline.setPendingText(state === "live" ? "Sending…" : "Will send when reconnected");
   if (state === "closed") {
-    const explanation = change.detail ? `${change.explanation} (${change.detail})` : change.explanation;
+    let explanation = change.detail ? `${change.explanation} (${change.detail})` : change.explanation;
+    // A ban names itself: "you were banned from this room" says it all.
+    if (change.code === 4403 && change.detail) explanation = `You can’t use this room any more: ${change.detail}.`;
+    // Said once, in the notice: not again in a toast or under the message box.
     showNotice(explanation, change.code === 4401 ? { text: "Log in", href: config.loginUrl } : null);
-    composer.close(change.explanation);
+    toastLine.hidden = true;
+    composer.close("Disconnected: nothing can be sent from this page.");
     timeline.setPendingText("Not sent: disconnected");
   }
 }
@@ -214,6 +243,7 @@ reconnectNow.addEventListener("click", () => socket.reconnectNow());
 function track(message) {
   if (lastSeq === null || message.seq > lastSeq) lastSeq = message.seq;
 }
+
 
 function live(message) {
   const result = timeline.addLive(message);
@@ -247,18 +277,52 @@ function ready(frame) {
   } else {
     for (const message of frame.messages) live(message);
   }
+  // Every change up to frame.changes is in these messages or replayed right after them.
+  changes.ready(frame.changes, first || frame.recovered === false);
+  // A mute lifted while this page was away told nobody: do not keep the box shut on
+  // a guess. If the mute still holds, the first send says so again, with its end.
+  if (!first && composer.muted) {
+    composer.setMuted(false);
+    muteEnded();
+  }
   // Whatever the server did not confirm above goes again, with the same client_id.
   outbox.resendAll();
 }
 
+/** A mute began, changed or was lifted (`until`: ISO text, null for until lifted; false: lifted). */
+function muted(until) {
+  const date = until ? new Date(until) : until;
+  const wasMuted = composer.muted;
+  composer.setMuted(date);
+  if (date !== false) {
+    showNotice(mutedText(date));
+    noticeIsMute = true;
+  } else if (wasMuted) {
+    muteEnded();
+    toast("A moderator lifted your mute: you can write again.");
+  }
+}
+
+function muteEnded() {
+  if (noticeIsMute) notice.hidden = true;
+  noticeIsMute = false;
+}
+
 function error(frame) {
+  if (frame.code === "muted") {
+    // A page opened after the mute began learns of it when it first sends.
+    const until = frame.retry_after ? new Date(Date.now() + frame.retry_after * 1000).toISOString() : null;
+    if (!composer.muted) muted(until);
+  }
   if (frame.client_id) {
     if (frame.code === "rate_limited") composer.setCooldown(frame.retry_after);
     outbox.failed(frame.client_id, frame.detail);
     return;
   }
   timeline.olderFailed();
-  toast(frame.detail);
+  if (timeline.editFailed(frame.detail)) return;
+  // forbidden and not_found come just before a closing code, which the notice explains.
+  if (frame.code !== "forbidden" && frame.code !== "not_found") toast(frame.detail, "error");
 }
 
 function handle(frame) {
@@ -287,12 +351,24 @@ function handle(frame) {
       break;
     case "deleted":
       timeline.tombstone(frame.id, frame.seq);
+      replyBar.forget(frame.id);
+      changes.applied(frame.change);
+      break;
+    case "update":
+      timeline.update(frame.message);
+      changes.applied(frame.change);
       break;
     case "update":
       timeline.applyUpdate(frame.message);
       break;
     case "room":
       applyRoom(frame.room);
+      break;
+    case "muted":
+      muted(frame.until);
+      break;
+    case "unmuted":
+      muted(false);
       break;
     case "reported":
       toast("Thanks. The moderators will look at that message.");
@@ -314,3 +390,5 @@ document.addEventListener("visibilitychange", () => {
 
 applyRoom({ locked: config.locked, slow_mode: config.slowMode });
 socket.start();
+// Opening a room is for writing in it: the box takes the keys at once.
+byId("composer-input").focus({ preventScroll: true });

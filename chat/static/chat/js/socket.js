@@ -1,5 +1,7 @@
-// The room's WebSocket: connects, reconnects with exponential backoff and jitter,
-// resumes with ?since=<last seq>, and stops for good on the terminal close codes.
+// The room's WebSocket: connects, reconnects with capped exponential backoff and full
+// jitter (and at once when /healthz answers again, the tab comes back or the network
+// does), resumes with ?since=<last seq>&changes=<last change>, and stops for good on
+// the terminal close codes.
 
 // Close codes after which retrying cannot help (see chat/errors.py), and what to tell the user.
 export const TERMINAL_CLOSES = new Map([
@@ -12,8 +14,18 @@ export const TERMINAL_CLOSES = new Map([
 const TOO_MANY_CONNECTIONS = 4429;
 const TOO_SLOW = 4408;
 
+// Full jitter: wait a random time in [0, min(30 s, 1 s × 2^attempt)], so clients
+// dropped together do not come back together. The first retry comes quickly (a
+// blip, a server restart behind a balancer).
+const FIRST_RETRY_MS = 400;
 const BASE_DELAY_MS = 1000;
 const MAX_DELAY_MS = 30000;
+// While a longer wait runs, /healthz is asked every 1–3 s (random): a refused
+// connection costs nothing, and the first answer ends the wait. Spread that way,
+// a room's pages come back over a second or two, not all in one instant.
+const PROBE_AFTER_MS = 1500;
+const PROBE_EVERY_MS = 2000;
+const PROBE_TIMEOUT_MS = 2000;
 // A quiet connection is probed with a ping; no frame at all this long means it is dead
 // (half-open TCP after sleep or a network change), so it is dropped and reopened.
 const PING_AFTER_MS = 25000;
@@ -25,9 +37,12 @@ const WATCH_EVERY_MS = 5000;
  * connecting, live, reconnecting (seconds until the next try), offline, closed (terminal).
  */
 export class RoomSocket {
-  constructor({ path, getSince, onFrame, onState }) {
+  constructor({ path, healthUrl, getSince, getChanges = () => null, onFrame, onState }) {
     this.path = path;
+    this.healthUrl = healthUrl;
+    this.probeTimer = null;
     this.getSince = getSince;
+    this.getChanges = getChanges;
     this.onFrame = onFrame;
     this.onState = onState;
     this.ws = null;
@@ -42,6 +57,9 @@ export class RoomSocket {
     this.lastErrorDetail = "";
     window.addEventListener("online", () => this.reconnectNow());
     window.addEventListener("offline", () => this.drop());
+    document.addEventListener("visibilitychange", () => {
+      if (document.visibilityState === "visible" && this.retryTimer) this.reconnectNow();
+    });
   }
 
   start() {
@@ -65,7 +83,10 @@ export class RoomSocket {
   url() {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     const since = this.getSince();
-    const query = since === null || since === undefined ? "" : `?since=${encodeURIComponent(since)}`;
+    let query = since === null || since === undefined ? "" : `?since=${encodeURIComponent(since)}`;
+    // The last change (edit, deletion, restore) applied: the server replays later ones.
+    const changes = query ? this.getChanges() : null;
+    if (changes !== null && changes !== undefined) query += `&changes=${encodeURIComponent(changes)}`;
     return `${scheme}//${location.host}${this.path}${query}`;
   }
 
@@ -132,32 +153,62 @@ export class RoomSocket {
     this.scheduleRetry(code);
   }
 
-  /** Wait min(30 s, 1 s × 2^attempt), scaled by a random 50–100 % so clients spread out. */
+  /** The wait before the next attempt, in ms (see FIRST_RETRY_MS and BASE_DELAY_MS). */
+  delay(code) {
+    if (code === TOO_MANY_CONNECTIONS) return 10000 + Math.random() * 10000;
+    if (this.attempt === 0) return (code === TOO_SLOW ? 250 : FIRST_RETRY_MS) * (0.5 + Math.random() / 2);
+    return Math.random() * Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** this.attempt);
+  }
+
   scheduleRetry(code) {
     if (!navigator.onLine) {
       this.onState({ state: "offline" });
       return;
     }
-    let delay = Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** this.attempt);
-    if (code === TOO_MANY_CONNECTIONS) delay = Math.max(delay, 10000);
-    if (code === TOO_SLOW && this.attempt === 0) delay = 250;
-    delay = delay / 2 + (Math.random() * delay) / 2;
+    const delay = this.delay(code);
     this.attempt += 1;
     this.retryAt = Date.now() + delay;
     this.retryTimer = setTimeout(() => this.connect(), delay);
+    // Too many connections: the server is up and said so; asking it again won't help.
+    if (this.healthUrl && code !== TOO_MANY_CONNECTIONS && delay > PROBE_AFTER_MS) this.probeSoon();
     this.tick();
     this.tickTimer = setInterval(() => this.tick(), 250);
+  }
+
+  probeSoon() {
+    this.probeTimer = setTimeout(() => this.probe(), PROBE_EVERY_MS * (0.5 + Math.random()));
+  }
+
+  /** Ask /healthz whether the server is back; if it is, stop waiting. */
+  async probe() {
+    this.probeTimer = null;
+    let healthy = false;
+    try {
+      const response = await fetch(this.healthUrl, {
+        cache: "no-store",
+        credentials: "omit",
+        signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
+      });
+      healthy = response.ok;
+    } catch {
+      healthy = false; // refused or timed out: still down
+    }
+    if (!this.retryTimer) return; // connected or stopped meanwhile
+    if (healthy) this.connect();
+    else if (this.retryAt - Date.now() > PROBE_AFTER_MS) this.probeSoon();
   }
 
   tick() {
     const seconds = Math.max(1, Math.ceil((this.retryAt - Date.now()) / 1000));
     if (seconds !== this.shownSeconds) {
       this.shownSeconds = seconds;
-      this.onState({ state: "reconnecting", seconds });
+      this.onState({ state: "reconnecting", seconds, attempt: this.attempt });
     }
   }
 
   clearRetry() {
+    clearTimeout(this.probeTimer);
+    this.probeTimer = null;
     clearTimeout(this.retryTimer);
     clearInterval(this.tickTimer);
     this.retryTimer = this.tickTimer = null;

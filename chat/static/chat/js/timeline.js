@@ -3,7 +3,9 @@
 // prepended without moving what the reader sees, and a "new messages" button when
 // the reader is not at the bottom. User text only ever goes in through textContent.
 
+import { buildQuote, editedLabel, InlineEditor, stateKey } from "./changes.js";
 import { appendFormatted, avatarClass, el, fullTime, mentionsMe, parseTimestamp, shortTime } from "./format.js";
+import { MessageMenus, setActions } from "./menu.js";
 import { reactionChips } from "./reactions.js";
 import { fileNodes } from "./uploads.js";
 
@@ -30,7 +32,7 @@ function actionButton(action, label, description) {
 }
 
 export class Timeline {
-  constructor({ scroller, list, edge, newButton, me, isModerator, onNeedOlder, onAction }) {
+  constructor({ scroller, list, edge, newButton, me, isModerator, onNeedOlder, onAction, onEdit, editWindow = 0 }) {
     this.scroller = scroller;
     this.list = list;
     this.edge = edge;
@@ -39,6 +41,11 @@ export class Timeline {
     this.isModerator = isModerator;
     this.onNeedOlder = onNeedOlder;
     this.onAction = onAction;
+    this.onEdit = onEdit;
+    this.editWindowMs = editWindow * 1000; // CHAT_EDIT_WINDOW_SECONDS; 0: no editing
+    this.bodies = new WeakMap(); // <li> -> the message's text as typed (for the editor)
+    this.editor = null;
+    this.jumpTarget = null; // the seq of an original a reply's quote asked for
     this.bySeq = new Map();
     this.unconfirmed = new Map(); // client_id -> <li>
     this.payloads = new WeakMap(); // <li> -> the message it shows (for the reaction picker)
@@ -50,12 +57,16 @@ export class Timeline {
     this.started = false;
     this.unseen = 0;
     this.pendingText = "Sending…";
+    // Before the [data-action] click handler below: a chosen item first closes its menu.
+    this.menus = new MessageMenus({ list });
     scroller.addEventListener("scroll", () => this.scrolled(), { passive: true });
     newButton.addEventListener("click", () => {
       this.scrollToBottom();
       this.scroller.focus({ preventScroll: true });
     });
     list.addEventListener("click", (event) => {
+      const quote = event.target.closest("button[data-jump]");
+      if (quote) this.jumpTo(Number(quote.dataset.jump));
       const button = event.target.closest("button[data-action]");
       const item = button?.closest("li.msg");
       if (item) this.onAction(button.dataset.action, item, button);
@@ -81,13 +92,21 @@ export class Timeline {
     const author = el("span", "msg-author", message.user);
     if (message.user === this.me) author.classList.add("is-me");
     head.append(author, " ", timeElement(date, "msg-time"));
+    if (message.edited) head.append(" ", editedLabel(message.edited));
     const body = el("div", "msg-body");
     this.fillBody(body, message);
+    this.bodies.set(item, message.body);
+    item.dataset.state = stateKey(message);
     if (mentionsMe(message, this.me) && message.user !== this.me) item.classList.add("msg--mention");
     const status = el("p", "msg-status");
     status.hidden = true;
     const main = el("div", "msg-main");
-    main.append(head, body);
+    main.append(head);
+    if (message.reply_to) {
+      item.dataset.replyTo = String(message.reply_to.id);
+      main.append(buildQuote(message.reply_to));
+    }
+    main.append(body);
     if (message.files?.length) {
       body.hidden = !message.body;
       main.append(fileNodes(message.files));
@@ -98,6 +117,7 @@ export class Timeline {
     this.payloads.set(item, message);
     item.append(avatar, side, main, el("div", "msg-actions"));
     if (message.seq) this.confirmElement(item, message);
+    this.menus.prepare(item);
     return item;
   }
 
@@ -116,9 +136,11 @@ export class Timeline {
     const item = el("li", "msg msg--deleted");
     item.dataset.seq = String(message.seq);
     item.dataset.id = String(message.id);
+    item.dataset.state = stateKey({ id: message.id, seq: message.seq, deleted: true });
     const main = el("div", "msg-main");
     main.append(el("p", "msg-body", "message deleted"));
     item.append(el("span", "msg-avatar msg-avatar-empty"), main);
+    item.tabIndex = -1;
     return item;
   }
 
@@ -135,19 +157,28 @@ export class Timeline {
       side.setAttribute("aria-hidden", "true");
       item.querySelector(".msg-side-time").replaceWith(side);
     }
-    const actions = item.querySelector(".msg-actions");
     const user = item.dataset.user;
     const own = user === this.me;
-    actions.replaceChildren();
-    actions.append(actionButton("react", "React", `React to message from ${user}`));
-    if (!own) actions.append(actionButton("report", "Report", `Report message from ${user}`));
+    // The message's menu, in this order; adding an action is one line here.
+    const actions = [];
+    actions.push(actionButton("reply", "Reply", `Reply to ${user}`));
+    if (item.dataset.replyTo) actions.push(actionButton("original", "Original", "Show the message this one replies to"));
+    actions.push(actionButton("react", "React", `React to message from ${user}`));
+    // Past the window the server would refuse (edit_window): offer nothing then.
+    const editable = Date.now() - Number(item.dataset.time) < this.editWindowMs;
+    if (own && editable) {
+      actions.push(actionButton("edit", "Edit", "Edit your message"));
+      if (!this.isModerator) actions.push(actionButton("delete-own", "Delete", "Delete your message"));
+    }
+    if (!own) actions.push(actionButton("report", "Report", `Report message from ${user}`));
     if (this.isModerator) {
-      actions.append(actionButton("delete", "Delete", `Delete message from ${user}`));
+      actions.push(actionButton("delete", "Delete", `Delete message from ${user}`));
       if (!own) {
-        actions.append(actionButton("mute", "Mute", `Mute ${user}`));
-        actions.append(actionButton("ban", "Ban", `Ban ${user}`));
+        actions.push(actionButton("mute", "Mute", `Mute ${user}`));
+        actions.push(actionButton("ban", "Ban", `Ban ${user}`));
       }
     }
+    setActions(item, actions, `Actions for the message from ${user}`);
   }
 
   // --- placing ---------------------------------------------------------------------
@@ -181,6 +212,7 @@ export class Timeline {
   }
 
   replace(old, fresh) {
+    if (this.editor?.item === old) this.editor = null; // its message changed under it
     const hadFocus = old.contains(document.activeElement);
     old.replaceWith(fresh);
     this.bySeq.set(Number(fresh.dataset.seq), fresh);
@@ -199,7 +231,8 @@ export class Timeline {
   upsert(message) {
     const existing = this.bySeq.get(message.seq);
     if (existing) {
-      if (Boolean(message.deleted) !== existing.classList.contains("msg--deleted")) {
+      // Deleted, restored or edited since shown (a history page has the current state).
+      if (stateKey(message) !== existing.dataset.state) {
         this.replace(existing, this.build(message));
         return "replaced";
       }
@@ -256,11 +289,12 @@ export class Timeline {
     setTimeout(() => this.list.setAttribute("aria-live", "polite"), 200);
     this.loadingOlder = false;
     this.setHasMore(hasMore);
+    if (this.jumpTarget !== null) this.jumpTo(this.jumpTarget);
     this.fillIfShort();
   }
 
-  addPending(clientId, body, files = []) {
-    const item = this.build({ user: this.me, body, files, client_id: clientId, ts: null });
+  addPending(clientId, body, files = [], replyTo = null) {
+    const item = this.build({ user: this.me, body, files, client_id: clientId, ts: null, reply_to: replyTo });
     item.classList.add("msg--pending");
     const status = item.querySelector(".msg-status");
     status.textContent = this.pendingText;
@@ -289,6 +323,7 @@ export class Timeline {
       this.place(item, seq);
     }
     if (stick) this.scrollToBottom();
+    this.menus.refresh();
     return true;
   }
 
@@ -369,11 +404,13 @@ export class Timeline {
   }
 
   tombstone(id, seq) {
+    this.refreshQuotes({ id, seq, deleted: true });
     const existing = this.bySeq.get(seq);
     if (!existing || existing.classList.contains("msg--deleted")) return;
     const stick = this.atBottom();
     this.replace(existing, this.buildTombstone({ id, seq }));
     if (stick) this.scrollToBottom();
+    this.menus.refresh();
   }
 
   highestSeq() {
@@ -381,6 +418,70 @@ export class Timeline {
       if (item.dataset.seq) return Number(item.dataset.seq);
     }
     return 0;
+  }
+
+  // --- edits and replies -------------------------------------------------------------
+
+  /** An `update` frame: show the message's new state (if loaded) and in quotes of it. */
+  update(message) {
+    this.refreshQuotes(message);
+    const existing = this.bySeq.get(message.seq);
+    if (!existing || existing.dataset.state === stateKey(message)) return;
+    const stick = this.atBottom();
+    this.replace(existing, this.build(message));
+    if (stick) this.scrollToBottom();
+  }
+
+  /** Replies quoting `original` show its current text, or "deleted message". */
+  refreshQuotes(original) {
+    const quote = original.deleted
+      ? { id: original.id, seq: original.seq, deleted: true }
+      : { id: original.id, seq: original.seq, user: original.user, body: original.body };
+    for (const item of this.list.querySelectorAll(`li[data-reply-to="${Number(original.id)}"]`)) {
+      item.querySelector(".msg-quote")?.replaceWith(buildQuote(quote));
+    }
+  }
+
+  /** Open the inline editor on one of our own messages (one editor at a time). */
+  startEdit(item) {
+    if (this.editor) this.editor.close();
+    const id = Number(item.dataset.id);
+    this.editor = new InlineEditor({
+      item,
+      body: this.bodies.get(item) ?? item.querySelector(".msg-body").textContent,
+      onSave: (body) => this.onEdit(id, body),
+      onClose: () => {
+        this.editor = null;
+        item.focus({ preventScroll: true });
+      },
+    });
+  }
+
+  /** An error frame while an edit was being saved: show it in the editor. Whether one was. */
+  editFailed(detail) {
+    if (!this.editor || !this.editor.input.disabled) return false;
+    this.editor.failed(detail);
+    return true;
+  }
+
+  /** Show message `seq` (a reply's original), loading older pages until it is there. */
+  jumpTo(seq) {
+    const item = this.bySeq.get(seq);
+    if (item) {
+      this.jumpTarget = null;
+      item.scrollIntoView({ block: "center" });
+      item.classList.add("msg--highlight");
+      setTimeout(() => item.classList.remove("msg--highlight"), 2000);
+      item.focus({ preventScroll: true });
+      return;
+    }
+    const lowest = this.lowestSeq();
+    if (!this.hasMore || (lowest !== null && seq > lowest)) {
+      this.jumpTarget = null; // not in what this room's history can show
+      return;
+    }
+    this.jumpTarget = seq;
+    this.needOlder();
   }
 
   lowestSeq() {
@@ -439,6 +540,7 @@ export class Timeline {
   }
 
   updateEdge() {
+    this.menus.refresh();
     let text;
     if (!this.started) text = "Loading messages…";
     else if (this.loadingOlder) text = "Loading older messages…";
