@@ -19,15 +19,17 @@ from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
-from chat import services
+from chat import attachments, services
 from chat.forms import SanctionAdminForm, SanctionPresetField, sanction_until
 from chat.models import (
     ApiToken,
+    Attachment,
     Ban,
     Message,
     MessageRevision,
@@ -410,6 +412,90 @@ class MessageAdmin(ChatAdminMedia, admin.ModelAdmin):
             services.restore_message(message=message, by=request.user)
             done += 1
         self.message_user(request, f"{done} message(s) restored.", messages.SUCCESS)
+
+
+# --- files -----------------------------------------------------------------------
+
+
+class SentFilter(admin.SimpleListFilter):
+    title = "sent"
+    parameter_name = "sent"
+
+    def lookups(self, request, model_admin):
+        return (("yes", "with a message"), ("no", "never sent"))
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(message__isnull=self.value() == "no")
+        return queryset
+
+
+@admin.register(Attachment)
+class AttachmentAdmin(ChatAdminMedia, admin.ModelAdmin):
+    """Uploaded files. Deleting one here removes the stored file too; to take a file
+    out of a conversation, delete its message (a tombstone, live, audited)."""
+
+    list_display = (
+        "id",
+        "name",
+        "room",
+        "uploader",
+        "size_text",
+        "content_type",
+        "message_link",
+        "created_at",
+    )
+    list_filter = (SentFilter, "content_type", "room")
+    list_select_related = ("room", "uploader", "message")
+    search_fields = ("name", by_user("uploader"), "=room__slug")
+    date_hierarchy = "created_at"
+    ordering = ("-id",)
+    show_full_result_count = False
+    paginator = CappedCountPaginator
+    fields = (
+        "name",
+        "room",
+        "uploader",
+        "message_link",
+        "content_type",
+        "size_text",
+        "width",
+        "height",
+        "storage_name",
+        "thumbnail_name",
+        "created_at",
+        "open_link",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="size", ordering="size")
+    def size_text(self, obj: Attachment) -> str:
+        return f"{obj.size:,} bytes"
+
+    @admin.display(description="message")
+    def message_link(self, obj: Attachment) -> str:
+        if obj.message_id is None:
+            return "(not sent)"
+        url = reverse("admin:chat_message_change", args=[obj.message_id])
+        return format_html('<a href="{}">{}</a>', url, obj.message)
+
+    @admin.display(description="file")
+    def open_link(self, obj: Attachment) -> str:
+        # Served by the chat's own view, with its access checks (unsent: uploader only).
+        url = reverse("chat:file", kwargs={"file_id": obj.pk, "name": obj.name})
+        return format_html('<a href="{}" rel="noopener">{}</a>', url, obj.name)
+
+    def has_add_permission(self, request) -> bool:
+        return False  # files come through the room page or POST api/rooms/<slug>/files
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def delete_model(self, request, obj: Attachment) -> None:
+        attachments.delete_files([obj])
+
+    def delete_queryset(self, request, queryset) -> None:
+        attachments.delete_files(queryset)
 
 
 # --- bans and mutes --------------------------------------------------------------

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
-from chat.conf import chat_settings
+from chat.conf import MULTIPART_SLACK, chat_settings
 
 IN_MEMORY_LAYER = "channels.layers.InMemoryChannelLayer"
 DOCS_HINT = "See docs/integrate.md (settings.py) for the two consistent setups."
@@ -52,3 +52,33 @@ def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
             )
         ]
     return []
+
+
+@checks.register()
+def check_files(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """A file storage alias that does not exist, and a body limit below the upload limit."""
+    try:
+        config = chat_settings()
+    except ImproperlyConfigured:
+        return []  # reported by check_settings
+    problems: list[checks.CheckMessage] = []
+    if config.file_storage not in (getattr(settings, "STORAGES", None) or {}):
+        problems.append(
+            checks.Error(
+                f"CHAT_FILE_STORAGE names {config.file_storage!r}, which is not in STORAGES.",
+                hint="Add that alias to STORAGES, or set CHAT_FILE_STORAGE to one that exists.",
+                id="chat.E003",
+            )
+        )
+    needed = config.max_upload_bytes + MULTIPART_SLACK
+    if config.max_request_bytes and config.max_request_bytes < needed:
+        problems.append(
+            checks.Warning(
+                f"CHAT_MAX_REQUEST_BYTES ({config.max_request_bytes}) is below "
+                f"CHAT_MAX_UPLOAD_BYTES plus the multipart envelope ({needed}): uploads near "
+                "the limit are cut off by the server before the chat can explain why.",
+                hint=f"Set CHAT_MAX_REQUEST_BYTES to at least {needed}.",
+                id="chat.W003",
+            )
+        )
+    return problems

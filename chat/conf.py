@@ -25,6 +25,10 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
 # a reaction is never arbitrary text (docs/protocol.md lists them).
 REACTIONS = ("👍", "👎", "😄", "🎉", "😕", "❤️", "🚀", "👀")
 
+# An upload's request is its file plus the multipart envelope (boundaries, part
+# headers, the name): a request this much over CHAT_MAX_UPLOAD_BYTES is refused unread.
+MULTIPART_SLACK = 64 * 1024
+
 
 @dataclass(frozen=True, slots=True)
 class RateLimit:
@@ -63,21 +67,25 @@ class ChatSettings:
     metrics_addresses: tuple = field(default_factory=tuple)
     # Authors may edit or delete their own messages for this long; 0 disables both.
     edit_window_seconds: int = 86400
+    # Files (chat.attachments): the largest upload, each user's total, how often a
+    # user may upload, and the STORAGES alias the files are kept in.
+    max_upload_bytes: int = 10 * 1024 * 1024
+    upload_quota_bytes: int = 1024 * 1024 * 1024  # 0: no quota
+    upload_rate: RateLimit | None = RateLimit(20, 60)
+    file_storage: str = "default"
 
 
-def parse_rate(value: str | None) -> RateLimit | None:
+def parse_rate(value: str | None, name: str = "CHAT_RATE_LIMIT") -> RateLimit | None:
     """Parse ``"10/10s"`` (or ``"30/m"``, ``"100/1h"``); empty disables the limit."""
     if value is None or not str(value).strip():
         return None
     match = _RATE_RE.match(str(value))
     if not match:
-        raise ImproperlyConfigured(
-            f"CHAT_RATE_LIMIT must look like '10/10s', '30/m' or '' (got {value!r})."
-        )
+        raise ImproperlyConfigured(f"{name} must look like '10/10s', '30/m' or '' (got {value!r}).")
     count, amount, unit = match.groups()
     period = int(amount or 1) * _UNIT_SECONDS[unit]
     if int(count) < 1 or period < 1:
-        raise ImproperlyConfigured(f"CHAT_RATE_LIMIT must be positive (got {value!r}).")
+        raise ImproperlyConfigured(f"{name} must be positive (got {value!r}).")
     return RateLimit(int(count), period)
 
 
@@ -190,6 +198,10 @@ def chat_settings() -> ChatSettings:
             "CHAT_METRICS_ADDRESSES", getattr(settings, "CHAT_METRICS_ADDRESSES", ())
         ),
         edit_window_seconds=_not_negative("CHAT_EDIT_WINDOW_SECONDS", defaults.edit_window_seconds),
+        max_upload_bytes=_positive("CHAT_MAX_UPLOAD_BYTES", defaults.max_upload_bytes),
+        upload_quota_bytes=_not_negative("CHAT_UPLOAD_QUOTA_BYTES", defaults.upload_quota_bytes),
+        upload_rate=parse_rate(getattr(settings, "CHAT_UPLOAD_RATE", "20/m"), "CHAT_UPLOAD_RATE"),
+        file_storage=_text("CHAT_FILE_STORAGE", defaults.file_storage, required=True),
     )
 
 

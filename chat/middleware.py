@@ -6,6 +6,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from chat.conf import MULTIPART_SLACK, chat_settings
 from chat.wire import protocol
 
 # The room page is plain ES modules served from 'self'; nothing inline runs.
@@ -49,6 +50,13 @@ class InvalidTextMiddleware:
         return self.get_response(request)
 
 
+def _declared_length(request: HttpRequest) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
 def _bad_text(value: str) -> bool:
     return protocol.text_problem(value) is not None
 
@@ -89,6 +97,10 @@ def invalid_text_in(request: HttpRequest) -> str | None:
             if any(_bad_text(text) for text in _strings(document)):
                 return "a JSON string contains a NUL character or invalid text"
         elif content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            if content_type == "multipart/form-data" and _declared_length(request) > (
+                chat_settings().max_upload_bytes + MULTIPART_SLACK
+            ):
+                return None  # not worth parsing: an upload this big is refused (413) unread
             for key, values in request.POST.lists():
                 if any(_bad_text(text) for text in [key, *values] if isinstance(text, str)):
                     return "a form field contains a NUL character or invalid text"

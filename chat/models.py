@@ -135,6 +135,47 @@ class Mention(models.Model):
         return f"@{self.user} in {self.message}"
 
 
+class Attachment(models.Model):
+    """A file uploaded to a room: unsent (``message`` empty, seen by its uploader only)
+    until a message of the uploader carries it, then readable by whoever reads the room.
+
+    The bytes live in the storage named by ``CHAT_FILE_STORAGE`` under
+    ``storage_name`` (a random name, never the uploader's); ``name`` is the sanitised
+    original name, shown and offered on download. ``content_type`` was detected from
+    the content (``chat.file_types``), never taken from the client.
+    """
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="attachments")
+    uploader = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_attachments"
+    )
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="attachments"
+    )
+    storage_name = models.CharField(max_length=255, editable=False)
+    name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100, editable=False)
+    size = models.BigIntegerField(editable=False)
+    width = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    height = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    thumbnail_name = models.CharField(max_length=255, blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            # Quota (sum per uploader) and cleanup of never-sent uploads.
+            models.Index(fields=["uploader", "created_at"], name="chat_attachment_uploader"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.size} bytes) in {self.room_id}"
+
+    @property
+    def is_image(self) -> bool:
+        return bool(self.thumbnail_name)
+
+
 class MessageRevision(models.Model):
     """A message's text before an edit; moderators see the history in the admin."""
 

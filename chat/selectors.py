@@ -13,13 +13,24 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Max, Q, QuerySet
+from django.urls import reverse
 from django.utils import timezone
 
 from chat import hot_sql
 from chat.conf import REACTIONS, chat_settings
-from chat.models import ApiToken, Ban, Mention, Message, Mute, Reaction, Room, RoomChange
+from chat.models import (
+    ApiToken,
+    Attachment,
+    Ban,
+    Mention,
+    Message,
+    Mute,
+    Reaction,
+    Room,
+    RoomChange,
+)
 from chat.wire import protocol
-from chat.wire.errors import CloseCode, Refusal
+from chat.wire.errors import ChatError, CloseCode, ErrorCode, Refusal
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -48,6 +59,7 @@ def message_payload(
         reply_to=reply_to,
         mentions=_mentions_of(message),
         mentions_room=message.mentions_room,
+        files=_files_of(message),
     )
 
 
@@ -60,6 +72,42 @@ def _mentions_of(message: Message) -> list[str]:
             return []
         names = mention_names([message.pk]).get(message.pk, [])
     return names
+
+
+def _files_of(message: Message) -> list[dict[str, Any]]:
+    # The post path sets ``chat_files`` on every message it stores (no query); a
+    # message read back from the database (a repeat, an edit, a restore) asks.
+    files = getattr(message, "chat_files", None)
+    if files is None:
+        if message.deleted_at is not None:
+            return []
+        files = file_payloads(Attachment.objects.filter(message_id=message.pk).order_by("pk"))
+    return files
+
+
+def file_payload(attachment: Attachment) -> dict[str, Any]:
+    """The wire object of one file (``protocol.file_info``); URLs reversed from chat.urls."""
+    url = reverse("chat:file", kwargs={"file_id": attachment.pk, "name": attachment.name})
+    thumbnail = (
+        reverse("chat:file_thumbnail", kwargs={"file_id": attachment.pk})
+        if attachment.thumbnail_name
+        else None
+    )
+    return protocol.file_info(
+        id=attachment.pk,
+        name=attachment.name,
+        size=attachment.size,
+        type=attachment.content_type,
+        url=url,
+        thumbnail_url=thumbnail,
+        width=attachment.width,
+        height=attachment.height,
+    )
+
+
+def file_payloads(attachments) -> list[dict[str, Any]]:
+    """``file_payload`` for each of ``attachments``, in order."""
+    return [file_payload(attachment) for attachment in attachments]
 
 
 def _payloads(queryset: QuerySet[Message], room: Room) -> list[dict[str, Any]]:
@@ -96,7 +144,7 @@ def _payloads(queryset: QuerySet[Message], room: Room) -> list[dict[str, Any]]:
             replies[pk] = reply
     if replies:
         _with_replies(payloads, replies)
-    return with_mentions(with_reactions(payloads))
+    return with_files(with_mentions(with_reactions(payloads)))
 
 
 def mention_names(message_ids: list[int]) -> dict[int, list[str]]:
@@ -155,6 +203,38 @@ def with_reactions(payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if payload["id"] in by_message and not payload.get("deleted"):
             payload["reactions"] = protocol.reaction_summary(by_message[payload["id"]], REACTIONS)
     return payloads
+
+
+def with_files(payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Add ``files`` to message payloads (in place): one query for all; tombstones get none."""
+    ids = [payload["id"] for payload in payloads if not payload.get("deleted")]
+    if not ids:
+        return payloads
+    by_message: dict[int, list[dict[str, Any]]] = {}
+    for attachment in Attachment.objects.filter(message_id__in=ids).order_by("pk"):
+        by_message.setdefault(attachment.message_id, []).append(file_payload(attachment))
+    for payload in payloads:
+        if payload["id"] in by_message and not payload.get("deleted"):
+            payload["files"] = by_message[payload["id"]]
+    return payloads
+
+
+def readable_attachment(*, file_id: int, user: User) -> Attachment:
+    """The file ``user`` may download, or why not.
+
+    ``Refusal`` when they may not read its room (the room rules of ``room_for_user``);
+    ``ChatError`` ``not_found`` for an unknown file or someone else's unsent upload,
+    ``message_deleted`` once the message carrying it is deleted.
+    """
+    attachment = Attachment.objects.select_related("room", "message").filter(pk=file_id).first()
+    if attachment is None or (attachment.message_id is None and attachment.uploader_id != user.pk):
+        if not user.is_authenticated:
+            raise Refusal(CloseCode.NOT_AUTHENTICATED)
+        raise ChatError(ErrorCode.NOT_FOUND, "no such file")
+    room_for_user(slug=attachment.room.slug, user=user)
+    if attachment.message is not None and attachment.message.deleted_at is not None:
+        raise ChatError(ErrorCode.MESSAGE_DELETED, "the message with this file was deleted")
+    return attachment
 
 
 def _with_replies(payloads: list[dict[str, Any]], replies: dict[int, int]) -> None:

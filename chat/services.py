@@ -28,6 +28,7 @@ from chat.events import outbound
 from chat.events.publisher import publish_on_commit
 from chat.models import (
     ApiToken,
+    Attachment,
     Ban,
     Message,
     MessageRevision,
@@ -58,6 +59,8 @@ class PostRequest:
     body: str
     client_id: str | None = None
     reply_to: int | None = None  # the id of the message it answers (same room)
+    # Ids of the author's unsent uploads in the room (``chat.attachments``).
+    files: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,30 +79,33 @@ def post_message(
     body: str,
     client_id: str | None = None,
     reply_to: int | None = None,
+    files: tuple[int, ...] = (),
 ) -> PostResult:
     """Store one message and broadcast it after commit.
 
-    Validates ``body`` as the WebSocket path does. A repeated ``client_id`` from the
+    Validates ``body`` as the WebSocket path does (with ``files``, the author's
+    unsent uploads in the room, it may be blank). A repeated ``client_id`` from the
     same author in the same room returns the original message with ``created=False``
     and broadcasts nothing. ``reply_to`` is the id of a message of the same room that
     this one answers. Raises ``ChatError`` (empty, too_long, room_locked, muted,
     forbidden, rate_limited for slow mode, not_found or message_deleted for the
-    ``reply_to``) and stores nothing then.
+    ``reply_to``, not_found for a file) and stores nothing then.
     """
-    body = protocol.validate_body(
-        body, max_length=chat_settings().max_message_length, client_id=client_id
+    if files and isinstance(body, str) and not body.strip():
+        body = ""
+    else:
+        body = protocol.validate_body(
+            body, max_length=chat_settings().max_message_length, client_id=client_id
+        )
+    request = PostRequest(
+        room_id=room.pk,
+        author=author,
+        body=body,
+        client_id=client_id,
+        reply_to=reply_to,
+        files=tuple(files),
     )
-    result = post_messages(
-        [
-            PostRequest(
-                room_id=room.pk,
-                author=author,
-                body=body,
-                client_id=client_id,
-                reply_to=reply_to,
-            )
-        ]
-    )[0]
+    result = post_messages([request])[0]
     if isinstance(result, ChatError):
         raise result
     return result
@@ -143,6 +149,9 @@ def _post_batch(requests: list[PostRequest]) -> list[PostResult | ChatError]:
     existing = _existing(requests)
     slow_rooms = [room for room in rooms.values() if room.slow_mode_seconds]
     last_sent = _last_sent(slow_rooms, author_ids) if slow_rooms else {}
+    # Files cost a query only for a batch that names some.
+    unsent = _unsent_files(requests) if any(r.files for r in requests) else {}
+    attached: list[tuple[Message, list[Attachment]]] = []
     # Only a batch with replies pays for reading what they answer (one query).
     reply_ids = {request.reply_to for request in requests if request.reply_to is not None}
     originals = selectors.reply_targets(reply_ids) if reply_ids else {}
@@ -161,6 +170,9 @@ def _post_batch(requests: list[PostRequest]) -> list[PostResult | ChatError]:
         error = _refusal(room, author_id, pairs, moderators, last_sent, now, members)
         if error is None and request.reply_to is not None:
             error = _reply_refusal(originals.get(request.reply_to), room)
+        files = _take_files(unsent, request) if request.files and error is None else []
+        if isinstance(files, ChatError):
+            error = files
         if error is not None:
             results[index] = _with_client_id(error, request.client_id)
             continue
@@ -175,6 +187,9 @@ def _post_batch(requests: list[PostRequest]) -> list[PostResult | ChatError]:
         )
         if request.reply_to is not None:
             message.reply_to_id = request.reply_to
+        message.chat_files = ()  # selectors.message_payload reads it: no query
+        if files:
+            attached.append((message, files))
         new.append((index, message))
         if request.client_id:
             existing[key] = message  # a repeat inside this batch
@@ -184,6 +199,9 @@ def _post_batch(requests: list[PostRequest]) -> list[PostResult | ChatError]:
         hot_sql.insert_messages([message for _, message in new])
         hot_sql.set_last_seqs({message.room_id: seqs[message.room_id] for _, message in new}, now)
         mentions.store([message for _, message in new], moderators=moderators, now=now)
+        for message, files in attached:
+            Attachment.objects.filter(pk__in=[f.pk for f in files]).update(message=message)
+            message.chat_files = selectors.file_payloads(files)
 
     events = []
     for created, found in ((True, new), (False, repeats)):
@@ -202,6 +220,31 @@ def _post_batch(requests: list[PostRequest]) -> list[PostResult | ChatError]:
     if events:
         publish_on_commit(*events)
     return results  # type: ignore[return-value]
+
+
+def _unsent_files(requests: list[PostRequest]) -> dict[int, Attachment]:
+    """The batch's named uploads that no message carries yet, locked until commit: one query."""
+    ids = {pk for request in requests for pk in request.files}
+    return {
+        attachment.pk: attachment
+        for attachment in Attachment.objects.select_for_update().filter(
+            pk__in=ids, message__isnull=True
+        )
+    }
+
+
+def _take_files(unsent: dict[int, Attachment], request: PostRequest) -> list | ChatError:
+    """``request``'s files, taken out of ``unsent`` (a file goes with one message only),
+    or ``not_found`` when one is not the author's own unsent upload in the room."""
+    files = [unsent.get(pk) for pk in request.files]
+    if any(
+        file is None or file.room_id != request.room_id or file.uploader_id != request.author.pk
+        for file in files
+    ):
+        return ChatError(ErrorCode.NOT_FOUND, "no such file of yours waiting to be sent here")
+    for file in files:
+        del unsent[file.pk]
+    return files
 
 
 class _Sanctions:

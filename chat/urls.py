@@ -6,7 +6,7 @@ so the prefix is the host's choice. The WebSocket route is not here: ``chat.rout
 
 from django.urls import path
 
-from chat.views import api, ops, pages, search_page, tokens
+from chat.views import api, files, ops, pages, search_page, tokens
 
 app_name = "chat"
 
@@ -28,6 +28,9 @@ urlpatterns = [
     path("api/token", api.token, name="api_token"),
     path("api/rooms/<slug:slug>/messages", api.messages, name="api_messages"),
     path("api/search", api.search_messages, name="api_search"),
+    path("api/rooms/<slug:slug>/files", files.upload, name="api_files"),
+    path("files/<int:file_id>/thumb", files.thumbnail, name="file_thumbnail"),
+    path("files/<int:file_id>/<str:name>", files.download, name="file"),
     path("healthz", ops.healthz, name="healthz"),
     path("metrics", ops.metrics, name="metrics"),
 ]

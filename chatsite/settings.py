@@ -226,6 +226,10 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Uploaded chat files (chat.attachments) go to the "default" storage: MEDIA_ROOT
+# here. The chat serves them itself, after its access checks; never let a web server
+# publish this directory (docs/deploy.md). CHAT_FILE_STORAGE may name another alias.
+MEDIA_ROOT = os.environ.get("MEDIA_ROOT", str(BASE_DIR / "media"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -260,6 +264,10 @@ CHAT_MAX_CONNECTIONS_PER_USER = env_int("CHAT_MAX_CONNECTIONS_PER_USER", 20)
 CHAT_MAX_CONNECTIONS_PER_IP = env_int("CHAT_MAX_CONNECTIONS_PER_IP", 200)
 CHAT_IDLE_TIMEOUT = env_int("CHAT_IDLE_TIMEOUT", 3600)
 CHAT_MAX_REQUEST_BYTES = env_int("CHAT_MAX_REQUEST_BYTES", 12 * 1024 * 1024)
+CHAT_MAX_UPLOAD_BYTES = env_int("CHAT_MAX_UPLOAD_BYTES", 10 * 1024 * 1024)
+CHAT_UPLOAD_QUOTA_BYTES = env_int("CHAT_UPLOAD_QUOTA_BYTES", 1024 * 1024 * 1024)
+CHAT_UPLOAD_RATE = os.environ.get("CHAT_UPLOAD_RATE", "20/m")
+CHAT_FILE_STORAGE = os.environ.get("CHAT_FILE_STORAGE", "default")
 # Proxies whose X-Forwarded-For names the client (e.g. "127.0.0.1" behind a local nginx).
 CHAT_TRUSTED_PROXIES = env_list("CHAT_TRUSTED_PROXIES", "")
 if CHAT_TRUSTED_PROXIES:

@@ -444,3 +444,13 @@ def _fresh_windows() -> Iterator[None]:
     backends.reset("windows")
     yield
     backends.reset("windows")
+
+
+# --- files -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def media_root(settings, tmp_path):
+    """Uploaded files go to a fresh directory (the default storage's MEDIA_ROOT)."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    return tmp_path / "media"

@@ -19,7 +19,14 @@ LAYERS = [
     ("wire", ["chat.wire"]),
     (
         "base",
-        ["chat.conf", "chat.metrics", "chat.models", "chat.migrations", "chat.client_address"],
+        [
+            "chat.conf",
+            "chat.metrics",
+            "chat.models",
+            "chat.migrations",
+            "chat.client_address",
+            "chat.file_types",
+        ],
     ),
     ("stores", ["chat.stores"]),
     ("reads", ["chat.selectors", "chat.hot_sql", "chat.history", "chat.search", "chat.sidebar"]),
@@ -34,6 +41,7 @@ LAYERS = [
             "chat.abuse_limits",
             "chat.reactions",
             "chat.unread",
+            "chat.attachments",
         ],
     ),
     ("realtime", ["chat.realtime"]),

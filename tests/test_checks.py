@@ -43,3 +43,23 @@ def test_the_check_is_registered(settings):
     settings.CHAT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
     assert "chat.W001" in [message.id for message in checks.run_checks()]
+
+
+def test_the_file_storage_must_be_a_storages_alias(settings):
+    from chat.checks import check_files
+
+    assert check_files() == []
+    settings.CHAT_FILE_STORAGE = "chat_files"
+    (message,) = check_files()
+    assert message.id == "chat.E003" and "chat_files" in message.msg
+
+
+def test_a_body_limit_below_the_upload_limit_is_a_warning(settings):
+    from chat.checks import check_files
+
+    settings.CHAT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+    settings.CHAT_MAX_REQUEST_BYTES = 10 * 1024 * 1024
+    (message,) = check_files()
+    assert message.id == "chat.W003"
+    settings.CHAT_MAX_REQUEST_BYTES = 0  # no body limit: nothing to warn about
+    assert check_files() == []

@@ -141,8 +141,8 @@ def test_history_pages_carry_mentions_with_two_more_queries_at_most(
     services.post_message(room=room, author=user, body="@bob hi")
     services.post_message(room=room, author=user, body="@room all")
     services.post_message(room=room, author=other_user, body="plain")
-    # The page, the reactions, the names, the @room flags.
-    with django_assert_max_num_queries(4):
+    # The page, the reactions, the names, the @room flags, the files.
+    with django_assert_max_num_queries(5):
         page = selectors.messages_before(room=room, before_seq=None, limit=10)
     assert [(p.get("mentions"), p.get("mentions_room")) for p in page] == [
         (["bob"], None),

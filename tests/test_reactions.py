@@ -196,7 +196,7 @@ def test_history_reads_reactions_of_a_page_in_one_query(
     ]
     for message in messages[1:4]:
         reactions.set_reaction(message=message, user=other_user, emoji=THUMBS, active=True)
-    with django_assert_num_queries(2):  # the page, then every reaction on it
+    with django_assert_num_queries(3):  # the page, then every reaction and every file on it
         page = selectors.messages_before(room=room, before_seq=None, limit=10)
     assert ["reactions" in payload for payload in page] == [False, True, True, True, False]
 

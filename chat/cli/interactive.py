@@ -34,8 +34,9 @@ def say(text: str) -> None:
 class InteractiveView:
     """Prints what happens in the room, and remembers what /who and /history need."""
 
-    def __init__(self, slug: str) -> None:
+    def __init__(self, slug: str, base: str = "") -> None:
         self.slug = slug
+        self.base = base  # the site's URL, for links to files
         self.user = ""
         self.online: set[str] = set()
         self.oldest_seq: int | None = None  # the earliest message shown
@@ -66,12 +67,15 @@ class InteractiveView:
             say(f"-- reconnected; {missed}")
         self._note_oldest(new)
         for message in new:
-            say(render.message_line(message, me=self.user))
+            say(self.line(message))
         if not reconnect:
             room = ready.get("room") or {}
             if room.get("locked") or room.get("slow_mode"):
                 say("-- " + render.room_line(room))
             say("-- type a message and press Enter; /help lists commands")
+
+    def line(self, message: dict[str, Any]) -> str:
+        return render.message_line(message, me=self.user, base=self.base)
 
     def _remember(self, messages: list[dict[str, Any]]) -> None:
         for message in messages:
@@ -93,7 +97,7 @@ class InteractiveView:
             if (payload.get("reactions") or []) != (before.get("reactions") or []):
                 say(render.reactions_line(payload))
             return
-        say(render.change_line(frame))
+        say(render.change_line(frame, base=self.base))
 
     def latest_seq(self) -> int | None:
         return max(self.known, default=None)
@@ -111,7 +115,7 @@ class InteractiveView:
 
     def message(self, payload: dict[str, Any]) -> None:
         self._note_oldest([payload])
-        say(render.message_line(payload, me=self.user))
+        say(self.line(payload))
 
     def frame(self, frame: dict[str, Any]) -> None:
         kind = frame.get("type")
@@ -126,7 +130,7 @@ class InteractiveView:
             messages = frame.get("messages") or []
             say(f"-- {len(messages)} earlier message(s):")
             for message in messages:
-                say(render.message_line(message, me=self.user))
+                say(self.line(message))
             self._note_oldest(messages)
             if not frame.get("has_more"):
                 say("-- that is the beginning of the room")

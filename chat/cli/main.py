@@ -148,7 +148,7 @@ class Client:
         if interactive:
             from chat.cli.interactive import InteractiveView, run_interactive
 
-            view = InteractiveView(args.room)
+            view = InteractiveView(args.room, base=self.site.base)
             self.session = RoomSession(
                 site=self.site, slug=args.room, token=token, listener=view, give_up_after=give_up
             )

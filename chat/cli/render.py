@@ -11,6 +11,7 @@ import json
 import re
 from datetime import datetime
 from typing import Any
+from urllib.parse import urljoin
 
 # C0 and C1 controls (tab and newline are handled by the caller), DEL, and the
 # bidirectional overrides that can make text read differently than it is.
@@ -56,12 +57,15 @@ def mentions_me(message: dict[str, Any], me: str) -> bool:
     return bool(message.get("mentions_room")) or me in (message.get("mentions") or ())
 
 
-def message_line(message: dict[str, Any], today: datetime | None = None, *, me: str = "") -> str:
+def message_line(
+    message: dict[str, Any], today: datetime | None = None, *, me: str = "", base: str = ""
+) -> str:
     """``12:03 alice: hello``; continuation lines indented under the body.
 
     A message that mentions ``me`` is marked: ``12:03 ! alice: @me hello``. A reply
     starts with a line naming what it answers (``↪ bob: lunch?``), and an edited
-    message ends with ``(edited)``.
+    message ends with ``(edited)``. Its files follow, one link a line (made absolute
+    against the site's ``base`` URL).
     """
     when = local_time(message.get("ts"), today)
     if message.get("deleted"):
@@ -74,11 +78,38 @@ def message_line(message: dict[str, Any], today: datetime | None = None, *, me: 
     head = f"{when} {mark}{user}: "
     indent = " " * len(head)
     summary = reactions_text(message)
+    lines += file_lines(message, base)
+    if lines[0] == "" and len(lines) > 1:
+        lines.pop(0)  # files alone: the first link goes beside the name
     text = head + ("\n" + indent).join(lines) + (f"  [{summary}]" if summary else "")
     quote = message.get("reply_to")
     if isinstance(quote, dict):
         text = " " * len(when) + " " + reply_line(quote) + "\n" + text
     return text
+
+
+def size_text(size: Any) -> str:
+    """``812 B``, ``12.4 KB``, ``3.1 MB``."""
+    if not isinstance(size, int) or isinstance(size, bool):
+        return "?"
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def file_lines(message: dict[str, Any], base: str = "") -> list[str]:
+    """``[file] pic.png (12.4 KB) http://host/files/7/pic.png`` per file of ``message``."""
+    lines = []
+    for file in message.get("files") or []:
+        if not isinstance(file, dict):
+            continue
+        url = str(file.get("url") or "")
+        link = urljoin(base + "/", url) if base else url
+        name = clean(str(file.get("name") or "file"))
+        lines.append(f"[file] {name} ({size_text(file.get('size'))}) {clean(link)}")
+    return lines
 
 
 def reactions_text(message: dict[str, Any]) -> str:
@@ -109,12 +140,13 @@ def reply_line(quote: dict[str, Any]) -> str:
     return f"↪ {clean(str(quote.get('user') or '?'))}: {clean(body)}"
 
 
-def change_line(frame: dict[str, Any], today: datetime | None = None) -> str:
-    """An ``update`` or ``deleted`` frame in words: what the message is now."""
+def change_line(frame: dict[str, Any], today: datetime | None = None, *, base: str = "") -> str:
+    """An ``update`` or ``deleted`` frame in words: what the message is now (its file
+    links made absolute against ``base``, as in ``message_line``)."""
     if frame.get("type") == "deleted":
         return f"-- message #{frame.get('seq')} was deleted"
     message = frame.get("message") or {}
-    return f"-- message #{message.get('seq')} is now: " + message_line(message, today)
+    return f"-- message #{message.get('seq')} is now: " + message_line(message, today, base=base)
 
 
 def room_line(room: dict[str, Any]) -> str:

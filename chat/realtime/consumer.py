@@ -445,6 +445,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             body=command.body,
             client_id=command.client_id,
             reply_to=command.reply_to,
+            files=command.files,
         )
         result = await writer().submit(request)
         message = result.message

@@ -33,6 +33,7 @@ from chat.conf import REACTIONS, chat_settings
 from chat.forms import SANCTION_PRESETS, ReasonForm, RoomForm, SanctionForm, sanction_until
 from chat.models import Room
 from chat.stores import presence
+from chat.wire import protocol
 from chat.wire.errors import HTTP_STATUS_FOR_CLOSE, ChatError, CloseCode, ErrorCode, Refusal
 
 logger = logging.getLogger(__name__)
@@ -177,6 +178,9 @@ def room_config(request: HttpRequest, room: Room) -> dict:
         "reactions": list(REACTIONS),
         "wsPath": f"/ws/rooms/{room.slug}/",
         "roomUrl": room_url,
+        "uploadUrl": reverse("chat:api_files", kwargs={"slug": room.slug}),
+        "maxUploadBytes": settings.max_upload_bytes,
+        "maxFiles": protocol.MAX_FILES_PER_MESSAGE,
         "healthUrl": reverse("chat:healthz"),
         "loginUrl": login_url(room_url),
     }

@@ -27,6 +27,9 @@ class ErrorCode(enum.StrEnum):
     EDIT_WINDOW = "edit_window"
     MESSAGE_DELETED = "message_deleted"
     BAD_REACTION = "bad_reaction"
+    TOO_LARGE = "too_large"
+    UNSUPPORTED_FILE = "unsupported_file"
+    QUOTA_EXCEEDED = "quota_exceeded"
     SERVER_ERROR = "server_error"
 
 

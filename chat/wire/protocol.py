@@ -22,6 +22,8 @@ MAX_REPORT_REASON_LENGTH = 500
 # Longer than any emoji of the set (a flag or a skin tone is a few code points); the
 # set itself is checked by the server (chat.reactions), which knows chat.conf.
 MAX_EMOJI_LENGTH = 16
+# Files one message may carry (uploaded first, then named by id in ``files``).
+MAX_FILES_PER_MESSAGE = 10
 
 
 class ClientType:
@@ -68,6 +70,8 @@ class SendMessage:
     body: str
     client_id: str | None = None
     reply_to: int | None = None  # the id of a message of the same room
+    # Ids of the sender's own unsent uploads in this room; with files the body may be empty.
+    files: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,11 +222,17 @@ def parse(text: str | None, *, max_length: int, page_max: int) -> Command:
         raise _bad("the frame needs a string 'type'")
     if kind == ClientType.MESSAGE:
         client_id = _client_id(data)
-        body = validate_body(data.get("body"), max_length=max_length, client_id=client_id)
+        files = _file_ids(data, client_id)
         reply_to = data.get("reply_to")
         if reply_to is not None and (type(reply_to) is not int or reply_to < 1):
             raise _bad("reply_to must be a message id", client_id)
-        return SendMessage(body=body, client_id=client_id, reply_to=reply_to)
+        body = data.get("body", "" if files else None)
+        if files and isinstance(body, str) and not body.strip():
+            # Files alone make a message; a blank body is stored as none.
+            body = ""
+        else:
+            body = validate_body(body, max_length=max_length, client_id=client_id)
+        return SendMessage(body=body, client_id=client_id, reply_to=reply_to, files=files)
     if kind == ClientType.EDIT:
         message_id = _int_field(data, "id")
         body = validate_body(data.get("body"), max_length=max_length)
@@ -258,6 +268,20 @@ def parse(text: str | None, *, max_length: int, page_max: int) -> Command:
             raise _bad("seq must be at least 0")
         return MarkRead(seq=seq)
     raise ChatError(ErrorCode.UNKNOWN_TYPE, f"unknown frame type {kind[:40]!r}")
+
+
+def _file_ids(data: dict[str, Any], client_id: str | None) -> tuple[int, ...]:
+    """The ``files`` of a message frame: distinct ids, in order (absent: none)."""
+    files = data.get("files")
+    if files is None:
+        return ()
+    if (
+        not isinstance(files, list)
+        or len(files) > MAX_FILES_PER_MESSAGE
+        or any(type(item) is not int or item < 1 for item in files)
+    ):
+        raise _bad(f"files must be a list of at most {MAX_FILES_PER_MESSAGE} file ids", client_id)
+    return tuple(dict.fromkeys(files))
 
 
 def _react(data: dict[str, Any]) -> React:
@@ -299,13 +323,15 @@ def message_payload(
     mentions: Sequence[str] = (),
     mentions_room: bool = False,
     reactions: list[dict[str, Any]] | None = None,
+    files: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """The JSON object for one message, or its tombstone when deleted.
 
     Optional fields are added only when set, so a plain message's object is unchanged:
     ``edited`` (when it was last edited), ``reply_to`` (``reply_quote``), ``mentions``
     (the usernames the message mentions), ``mentions_room`` (an ``@room`` by a
-    moderator) and ``reactions`` (see ``reaction_summary``); a tombstone never shows them.
+    moderator), ``reactions`` (see ``reaction_summary``) and ``files`` (see
+    ``file_info``); a tombstone never shows them.
     """
     if deleted:
         return {"id": id, "seq": seq, "deleted": True}
@@ -328,7 +354,37 @@ def message_payload(
         payload["mentions_room"] = True
     if reactions:
         payload["reactions"] = reactions
+    if files:
+        payload["files"] = list(files)
     return payload
+
+
+def file_info(
+    *,
+    id: int,
+    name: str,
+    size: int,
+    type: str,
+    url: str,
+    thumbnail_url: str | None,
+    width: int | None,
+    height: int | None,
+) -> dict[str, Any]:
+    """One entry of a message's ``files`` (and the answer to an upload).
+
+    ``url`` and ``thumbnail_url`` are paths on the server (relative to its origin);
+    the thumbnail, width and height are null for files that are not images.
+    """
+    return {
+        "id": id,
+        "name": name,
+        "size": size,
+        "type": type,
+        "url": url,
+        "thumbnail_url": thumbnail_url,
+        "width": width,
+        "height": height,
+    }
 
 
 QUOTE_LENGTH = 100

@@ -83,7 +83,9 @@ export function buildQuote(quote) {
     button.append(el("span", "msg-quote-text", "deleted message"));
     button.setAttribute("aria-label", "Reply to a deleted message");
   } else {
-    const text = quote.body.length > QUOTE_EXCERPT ? `${quote.body.slice(0, QUOTE_EXCERPT)}…` : quote.body;
+    // A message of files alone has no text to quote.
+    const body = quote.body || "(files)";
+    const text = body.length > QUOTE_EXCERPT ? `${body.slice(0, QUOTE_EXCERPT)}…` : body;
     button.append(el("span", "msg-quote-user", quote.user), ": ", el("span", "msg-quote-text", text));
     button.setAttribute("aria-label", `Reply to ${quote.user}: ${text}. Show the original`);
   }
@@ -117,6 +119,8 @@ export class InlineEditor {
     cancel.type = "button";
     this.status = el("p", "msg-editor-hint", "Enter saves · Escape cancels");
     this.form.append(this.input, save, cancel, this.status);
+    // A message of files alone has its (empty) body hidden: keep it so on cancel.
+    this.bodyWasHidden = this.shownBody.hidden;
     this.shownBody.hidden = true;
     this.shownBody.after(this.form);
     this.original = body;
@@ -164,7 +168,7 @@ export class InlineEditor {
 
   close() {
     this.form.remove();
-    this.shownBody.hidden = false;
+    this.shownBody.hidden = this.bodyWasHidden;
     this.onClose();
   }
 }

@@ -26,8 +26,10 @@ export function mutedText(until) {
 }
 
 export class Composer {
-  constructor({ form, input, sendButton, counter, hint, maxLength, onSend, onTyping, onMuteEnded }) {
+  constructor({ form, input, sendButton, counter, hint, maxLength, onSend, onTyping, onMuteEnded, uploads = null }) {
     this.form = form;
+    // Files waiting to go with the next message (uploads.js); a message may be files alone.
+    this.uploads = uploads;
     this.input = input;
     this.sendButton = sendButton;
     this.counter = counter;
@@ -126,11 +128,18 @@ export class Composer {
     return Math.max(0, Math.ceil((this.cooldownUntil - Date.now()) / 1000));
   }
 
+  files() {
+    return this.uploads ? this.uploads.ready() : [];
+  }
+
   submit() {
     const body = this.input.value;
     const size = length(body);
-    if (!body.trim() || size > this.maxLength || !this.canWrite() || this.cooldownSeconds() > 0) return;
-    this.onSend(body);
+    const files = this.files();
+    if ((!body.trim() && !files.length) || size > this.maxLength || !this.canWrite() || this.cooldownSeconds() > 0) return;
+    if (this.uploads?.busy()) return;
+    this.onSend(body, files);
+    this.uploads?.clear();
     this.input.value = "";
     // The message ends the typing on the other side; lastTypingAt stays, as the
     // server's 2 s window does.
@@ -176,8 +185,11 @@ export class Composer {
     this.counter.classList.toggle("is-over", over > 0);
     this.counter.classList.toggle("is-near", over <= 0 && size >= this.maxLength * 0.9);
     this.input.disabled = !writable;
+    this.uploads?.setEnabled(writable);
     this.input.setAttribute("aria-invalid", over > 0 ? "true" : "false");
-    this.sendButton.disabled = !writable || wait > 0 || over > 0 || this.input.value.trim() === "";
+    const busy = Boolean(this.uploads?.busy());
+    const empty = this.input.value.trim() === "" && this.files().length === 0;
+    this.sendButton.disabled = !writable || wait > 0 || over > 0 || empty || busy;
     let hint = DEFAULT_HINT;
     let warn = false;
     if (this.closedReason) hint = this.closedReason;
@@ -185,6 +197,7 @@ export class Composer {
     else if (this.locked && !this.isModerator) hint = "This room is read-only: only moderators can write.";
     else if (over > 0) [hint, warn] = [`${over} character${over === 1 ? "" : "s"} over the limit of ${this.maxLength}`, true];
     else if (wait > 0) [hint, warn] = [`Slow down: you can send again in ${wait} s`, true];
+    else if (busy) hint = "Uploading… the message can be sent when it is done";
     else if (this.locked) hint = "Read-only for others; you can write as a moderator.";
     else if (this.slowMode > 0 && !this.isModerator) hint = `Slow mode: one message every ${this.slowMode} s`;
     if (this.hint.textContent !== hint) this.hint.textContent = hint;

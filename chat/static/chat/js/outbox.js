@@ -8,14 +8,14 @@ export class Outbox {
   constructor({ socket, timeline }) {
     this.socket = socket;
     this.timeline = timeline;
-    this.entries = new Map(); // client_id -> {body, failed, replyTo}; insertion order is send order
+    this.entries = new Map(); // client_id -> {body, files, failed, replyTo}; insertion order is send order
   }
 
-  /** Send `body`; `replyTo` is the quote of the message it answers ({id, seq, user, body}). */
-  add(body, replyTo = null) {
+  /** Send `body` with `files` (uploaded, not sent yet); `replyTo` is the quote of the message it answers ({id, seq, user, body}). */
+  add(body, files = [], replyTo = null) {
     const clientId = newClientId();
-    this.entries.set(clientId, { body, failed: false, replyTo });
-    this.timeline.addPending(clientId, body, replyTo);
+    this.entries.set(clientId, { body, files, failed: false, replyTo });
+    this.timeline.addPending(clientId, body, files, replyTo);
     this.transmit(clientId);
   }
 
@@ -23,6 +23,7 @@ export class Outbox {
     const entry = this.entries.get(clientId);
     if (!entry || entry.failed) return;
     const frame = { type: "message", body: entry.body, client_id: clientId };
+    if (entry.files.length) frame.files = entry.files.map((file) => file.id);
     if (entry.replyTo) frame.reply_to = entry.replyTo.id;
     this.socket.send(frame);
   }

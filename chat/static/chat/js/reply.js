@@ -34,7 +34,8 @@ export class ReplyBar {
   /** Answer the message shown as `item` (`body` is its text as typed). */
   set(item, body) {
     this.quote = quoteOf(item, body);
-    const excerpt = body.length > EXCERPT ? `${body.slice(0, EXCERPT)}…` : body;
+    const shown = body || "(files)"; // a message of files alone has no text
+    const excerpt = shown.length > EXCERPT ? `${shown.slice(0, EXCERPT)}…` : shown;
     this.text.replaceChildren("Replying to ", el("strong", null, this.quote.user), ": ", el("span", "composer-reply-excerpt", excerpt));
     this.bar.hidden = false;
     this.input.focus();

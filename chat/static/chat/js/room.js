@@ -17,6 +17,7 @@ import { ReplyBar } from "./reply.js";
 import { startSidebar } from "./sidebar.js";
 import { RoomSocket } from "./socket.js";
 import { Timeline } from "./timeline.js";
+import { Uploads } from "./uploads.js";
 
 const config = JSON.parse(document.getElementById("room-config").textContent);
 const byId = (id) => document.getElementById(id);
@@ -117,6 +118,21 @@ const people = new People({
   me: config.user,
 });
 
+const csrfToken = document.querySelector("#composer [name=csrfmiddlewaretoken]").value;
+
+const uploads = new Uploads({
+  tray: byId("upload-tray"),
+  button: byId("composer-attach"),
+  input: byId("composer-file"),
+  dropZone: byId("composer-wrap"),
+  composerInput: byId("composer-input"),
+  uploadUrl: config.uploadUrl,
+  csrfToken,
+  maxBytes: config.maxUploadBytes,
+  maxFiles: config.maxFiles,
+  onChange: () => composer.update(),
+});
+
 const composer = new Composer({
   form: byId("composer"),
   input: byId("composer-input"),
@@ -124,7 +140,8 @@ const composer = new Composer({
   counter: byId("composer-counter"),
   hint: byId("composer-hint"),
   maxLength: config.maxLength,
-  onSend: (body) => outbox.add(body, replyBar.take()),
+  onSend: (body, files) => outbox.add(body, files, replyBar.take()),
+  uploads,
   onTyping: (active) => socket.send({ type: "typing", active }),
   onMuteEnded: () => muteEnded(),
 });
@@ -156,7 +173,7 @@ const replyBar = new ReplyBar({ before: byId("composer"), input: byId("composer-
 const dialog = new ActionDialog({
   dialog: byId("action-dialog"),
   roomUrl: config.roomUrl,
-  csrfToken: document.querySelector("#composer [name=csrfmiddlewaretoken]").value,
+  csrfToken,
   socket,
   toast,
   fallbackFocus: byId("timeline"),

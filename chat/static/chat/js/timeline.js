@@ -7,6 +7,7 @@ import { buildQuote, editedLabel, InlineEditor, stateKey } from "./changes.js";
 import { appendFormatted, avatarClass, el, fullTime, mentionsMe, parseTimestamp, shortTime } from "./format.js";
 import { MessageMenus, setActions } from "./menu.js";
 import { reactionChips } from "./reactions.js";
+import { fileNodes } from "./uploads.js";
 
 // Messages of one author closer than this share one header.
 const GROUP_GAP_MS = 5 * 60 * 1000;
@@ -105,7 +106,12 @@ export class Timeline {
       item.dataset.replyTo = String(message.reply_to.id);
       main.append(buildQuote(message.reply_to));
     }
-    main.append(body, status);
+    main.append(body);
+    if (message.files?.length) {
+      body.hidden = !message.body;
+      main.append(fileNodes(message.files));
+    }
+    main.append(status);
     const chips = reactionChips(message, this.me);
     if (chips) main.append(chips);
     this.payloads.set(item, message);
@@ -287,8 +293,8 @@ export class Timeline {
     this.fillIfShort();
   }
 
-  addPending(clientId, body, replyTo = null) {
-    const item = this.build({ user: this.me, body, client_id: clientId, ts: null, reply_to: replyTo });
+  addPending(clientId, body, files = [], replyTo = null) {
+    const item = this.build({ user: this.me, body, files, client_id: clientId, ts: null, reply_to: replyTo });
     item.classList.add("msg--pending");
     const status = item.querySelector(".msg-status");
     status.textContent = this.pendingText;
