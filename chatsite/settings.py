@@ -154,6 +154,13 @@ if REDIS_URL:
                         "socket_timeout": 15,
                         "socket_connect_timeout": 5,
                         "retry_on_timeout": True,
+                        # Named per process, so CLIENT LIST on a shared Redis tells
+                        # each process's connections apart (docs/deploy.md, Capacity).
+                        "client_name": f"chat:{os.getpid()}:layer",
+                        # At most this many connections: the chat's layer calls
+                        # take turns (chat.events.layer_slots) instead of opening
+                        # one each, and the hub's receive holds one.
+                        "max_connections": 32,
                     }
                 ],
                 "capacity": 1000,
@@ -166,7 +173,11 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "chat-cache",
-            "OPTIONS": {"socket_timeout": 5, "socket_connect_timeout": 5},
+            "OPTIONS": {
+                "socket_timeout": 5,
+                "socket_connect_timeout": 5,
+                "client_name": f"chat:{os.getpid()}:cache",
+            },
         }
     }
 else:
