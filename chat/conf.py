@@ -63,6 +63,9 @@ class ChatSettings:
     metrics_addresses: tuple = field(default_factory=tuple)
     # Authors may edit or delete their own messages for this long; 0 disables both.
     edit_window_seconds: int = 86400
+    # Accept permessage-deflate (python -m chat.serve): ready and history pages are
+    # sent compressed, small frames stay shared by every receiver (docs/deploy.md).
+    websocket_compression: bool = False
 
 
 def parse_rate(value: str | None) -> RateLimit | None:
@@ -134,6 +137,13 @@ def parse_networks(name: str, value) -> tuple:
     return tuple(networks)
 
 
+def _flag(name: str, default: bool) -> bool:
+    value = getattr(settings, name, default)
+    if not isinstance(value, bool):
+        raise ImproperlyConfigured(f"{name} must be True or False (got {value!r}).")
+    return value
+
+
 def _not_negative(name: str, default: int) -> int:
     value = getattr(settings, name, default)
     try:
@@ -190,6 +200,7 @@ def chat_settings() -> ChatSettings:
             "CHAT_METRICS_ADDRESSES", getattr(settings, "CHAT_METRICS_ADDRESSES", ())
         ),
         edit_window_seconds=_not_negative("CHAT_EDIT_WINDOW_SECONDS", defaults.edit_window_seconds),
+        websocket_compression=_flag("CHAT_WEBSOCKET_COMPRESSION", defaults.websocket_compression),
     )
 
 
