@@ -4,7 +4,7 @@ Hundreds of WebSockets open at once over many rooms (so the hub's ``group_add``
 calls, presence, the history cache and rate limits all run side by side). Redis's
 own ``CLIENT LIST``, filtered by the process's client name ``chat:<pid>:...`` (the
 shared Redis has other users), shows at most the bound during the storm and after
-it, and the process's ``/metrics`` reports the same count. Before the bound, the
+it, and the process's ``/metrics`` and its own sockets to Redis agree. Before the bound, the
 same storm left one connection per room in the layer's pool plus up to 100 per store.
 """
 
@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import json
 import urllib.request
+from urllib.parse import urlparse
 
+import psutil
 import pytest
 import redis as sync_redis
 
@@ -65,11 +67,22 @@ def reported(server: DaphneServer) -> dict[str, float]:
     return values
 
 
+def sockets_to_redis(pid: int, redis_url: str) -> int:
+    """The TCP connections process ``pid`` holds to Redis, named or not."""
+    port = urlparse(redis_url).port or 6379
+    return sum(
+        1
+        for conn in psutil.Process(pid).net_connections(kind="tcp")
+        if conn.raddr and conn.raddr.port == port and conn.status == psutil.CONN_ESTABLISHED
+    )
+
+
 def agree(server: DaphneServer, redis_url: str) -> tuple[int, dict] | None:
-    """``(count, by pool)`` once CLIENT LIST and /metrics say the same total, else None."""
+    """``(count, by pool)`` once CLIENT LIST, /metrics and the process's sockets agree."""
     seen = named_connections(redis_url, server.pid)
     total = sum(seen.values())
-    return (total, seen) if sum(reported(server).values()) == total else None
+    same = sum(reported(server).values()) == total == sockets_to_redis(server.pid, redis_url)
+    return (total, seen) if same else None
 
 
 async def storm(server: DaphneServer, tokens: list[str], slugs: list[str]) -> list:
@@ -116,6 +129,8 @@ def test_a_storm_keeps_redis_connections_within_the_bound(
         ]
 
     assert connected == CLIENTS
+    # Every connection of the process is named, so the counts above are all of them.
+    assert by_pool.get("chat", 0) >= 1 and by_pool.get("layer", 0) >= 1, by_pool
     assert during <= BOUND, during
     assert total <= BOUND, by_pool
     assert by_pool.get("layer", 0) <= LAYER_MAX, by_pool
