@@ -14,6 +14,7 @@ import asyncio
 from collections.abc import Callable
 
 from websockets.client import ClientProtocol
+from websockets.extensions.permessage_deflate import enable_client_permessage_deflate
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Response
 from websockets.protocol import State
@@ -34,11 +35,18 @@ class ClosedBeforeReady(ConnectionError):
 class LeanClient(asyncio.Protocol):
     """One client connection. ``opened`` resolves to the first text frame, ``closed`` to the close code."""
 
-    def __init__(self, url: str, *, origin: str | None, headers: dict[str, str]) -> None:
+    def __init__(
+        self, url: str, *, origin: str | None, headers: dict[str, str], compress: bool = False
+    ) -> None:
         loop = asyncio.get_running_loop()
         self.protocol = ClientProtocol(
-            parse_uri(url), origin=Origin(origin) if origin else None, max_size=MAX_MESSAGE
+            parse_uri(url),
+            origin=Origin(origin) if origin else None,
+            max_size=MAX_MESSAGE,
+            # permessage-deflate offered as browsers offer it (see bench.compression).
+            extensions=enable_client_permessage_deflate(None) if compress else None,
         )
+        self.received_bytes = 0  # on the wire, handshake included
         self.headers = headers
         self.on_text: Callable[[str], None] | None = None
         self.opened: asyncio.Future[str] = loop.create_future()
@@ -57,6 +65,7 @@ class LeanClient(asyncio.Protocol):
         self._flush()
 
     def data_received(self, data: bytes) -> None:
+        self.received_bytes += len(data)
         self.protocol.receive_data(data)
         for event in self.protocol.events_received():
             if isinstance(event, Frame):
@@ -137,13 +146,19 @@ class LeanClient(asyncio.Protocol):
 
 
 async def open_connection(
-    url: str, *, origin: str | None = None, headers: dict[str, str] | None = None
+    url: str,
+    *,
+    origin: str | None = None,
+    headers: dict[str, str] | None = None,
+    compress: bool = False,
 ) -> tuple[LeanClient, str]:
     """Connect to ``url`` and return the client with the server's first text frame."""
     uri = parse_uri(url)
     loop = asyncio.get_running_loop()
     _, client = await loop.create_connection(
-        lambda: LeanClient(url, origin=origin, headers=headers or {}), uri.host, uri.port
+        lambda: LeanClient(url, origin=origin, headers=headers or {}, compress=compress),
+        uri.host,
+        uri.port,
     )
     try:
         first = await client.opened

@@ -73,6 +73,9 @@ class ChatSettings:
     upload_quota_bytes: int = 1024 * 1024 * 1024  # 0: no quota
     upload_rate: RateLimit | None = RateLimit(20, 60)
     file_storage: str = "default"
+    # Accept permessage-deflate (python -m chat.serve): ready and history pages are
+    # sent compressed, small frames stay shared by every receiver (docs/deploy.md).
+    websocket_compression: bool = False
 
 
 def parse_rate(value: str | None, name: str = "CHAT_RATE_LIMIT") -> RateLimit | None:
@@ -142,6 +145,13 @@ def parse_networks(name: str, value) -> tuple:
     return tuple(networks)
 
 
+def _flag(name: str, default: bool) -> bool:
+    value = getattr(settings, name, default)
+    if not isinstance(value, bool):
+        raise ImproperlyConfigured(f"{name} must be True or False (got {value!r}).")
+    return value
+
+
 def _not_negative(name: str, default: int) -> int:
     value = getattr(settings, name, default)
     try:
@@ -202,6 +212,7 @@ def chat_settings() -> ChatSettings:
         upload_quota_bytes=_not_negative("CHAT_UPLOAD_QUOTA_BYTES", defaults.upload_quota_bytes),
         upload_rate=parse_rate(getattr(settings, "CHAT_UPLOAD_RATE", "20/m"), "CHAT_UPLOAD_RATE"),
         file_storage=_text("CHAT_FILE_STORAGE", defaults.file_storage, required=True),
+        websocket_compression=_flag("CHAT_WEBSOCKET_COMPRESSION", defaults.websocket_compression),
     )
 
 

@@ -17,6 +17,8 @@ from django.db.migrations.executor import MigrationExecutor
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from chat.stores import redis_clients
+
 # /healthz is polled every few seconds: keep one client per URL instead of
 # opening a connection per request.
 _clients: dict[tuple[str, float], redis.Redis] = {}
@@ -64,12 +66,9 @@ def redis_client(url: str, *, timeout: float) -> redis.Redis:
     with _clients_lock:
         client = _clients.get(key)
         if client is None:
-            client = redis.Redis.from_url(
-                url,
-                socket_timeout=timeout,
-                socket_connect_timeout=timeout,
-                # redis-py retries three times by default: a probe must fail fast.
-                retry=Retry(NoBackoff(), 0),
+            # redis-py retries three times by default: a probe must fail fast.
+            client = redis_clients.sync_client(
+                url, pool="health", timeout=timeout, retry=Retry(NoBackoff(), 0)
             )
             _clients[key] = client
     return client

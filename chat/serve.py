@@ -28,7 +28,7 @@ import django
 from daphne.cli import CommandLineInterface
 from django.core.exceptions import ImproperlyConfigured
 
-from chat.realtime import body_limit
+from chat.realtime import body_limit, compression
 from chat.realtime.internals import daphne_queue, startup
 from chat.realtime.internals import protocol as chat_protocol
 from chat.realtime.internals.protocol import SCOPE_KEY, ChatWebSocketProtocol
@@ -210,7 +210,9 @@ class ChatServer(daphne.server.Server):
     # for the chat's as it is assigned. The WebSocket factory's public ``protocol``
     # attribute chooses the class of every WebSocket connection; the HTTP factory's
     # requests refuse bodies over CHAT_MAX_REQUEST_BYTES before reading them.
-    ws_factory = _installed_on_assignment("ws_factory", chat_protocol.install)
+    ws_factory = _installed_on_assignment(
+        "ws_factory", lambda factory: chat_protocol.install(compression.enable(factory))
+    )
     http_factory = _installed_on_assignment("http_factory", body_limit.limited)
 
     def create_application(self, protocol, scope):

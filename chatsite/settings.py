@@ -154,6 +154,13 @@ if REDIS_URL:
                         "socket_timeout": 15,
                         "socket_connect_timeout": 5,
                         "retry_on_timeout": True,
+                        # Named per process, so CLIENT LIST on a shared Redis tells
+                        # each process's connections apart (docs/deploy.md, Capacity).
+                        "client_name": f"chat:{os.getpid()}:layer",
+                        # At most this many connections: the chat's layer calls
+                        # take turns (chat.events.layer_slots) instead of opening
+                        # one each, and the hub's receive holds one.
+                        "max_connections": 32,
                     }
                 ],
                 "capacity": 1000,
@@ -166,7 +173,11 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "chat-cache",
-            "OPTIONS": {"socket_timeout": 5, "socket_connect_timeout": 5},
+            "OPTIONS": {
+                "socket_timeout": 5,
+                "socket_connect_timeout": 5,
+                "client_name": f"chat:{os.getpid()}:cache",
+            },
         }
     }
 else:
@@ -268,6 +279,7 @@ CHAT_MAX_UPLOAD_BYTES = env_int("CHAT_MAX_UPLOAD_BYTES", 10 * 1024 * 1024)
 CHAT_UPLOAD_QUOTA_BYTES = env_int("CHAT_UPLOAD_QUOTA_BYTES", 1024 * 1024 * 1024)
 CHAT_UPLOAD_RATE = os.environ.get("CHAT_UPLOAD_RATE", "20/m")
 CHAT_FILE_STORAGE = os.environ.get("CHAT_FILE_STORAGE", "default")
+CHAT_WEBSOCKET_COMPRESSION = env_bool("CHAT_WEBSOCKET_COMPRESSION", False)
 # Proxies whose X-Forwarded-For names the client (e.g. "127.0.0.1" behind a local nginx).
 CHAT_TRUSTED_PROXIES = env_list("CHAT_TRUSTED_PROXIES", "")
 if CHAT_TRUSTED_PROXIES:

@@ -17,6 +17,7 @@ def test_defaults_when_a_host_sets_nothing(settings):
     assert parsed.rate_limit == RateLimit(10, 10)
     assert parsed.max_message_length == 4000
     assert parsed.max_request_bytes == 12 * 1024 * 1024
+    assert parsed.websocket_compression is False
 
 
 def test_the_redis_url_is_a_chat_setting_not_the_demos_variable(settings):
@@ -37,6 +38,7 @@ def test_the_redis_url_is_a_chat_setting_not_the_demos_variable(settings):
         ("CHAT_BASE_TEMPLATE", 3, "CHAT_BASE_TEMPLATE must be a string"),
         ("CHAT_MAX_REQUEST_BYTES", -1, "CHAT_MAX_REQUEST_BYTES must be 0 or more"),
         ("CHAT_MAX_REQUEST_BYTES", "12M", "CHAT_MAX_REQUEST_BYTES must be a whole number"),
+        ("CHAT_WEBSOCKET_COMPRESSION", "yes", "CHAT_WEBSOCKET_COMPRESSION must be True or False"),
     ],
 )
 def test_bad_values_are_refused_with_the_settings_name(settings, name, value, fragment):

@@ -37,6 +37,7 @@ from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 
 from chat.conf import chat_settings
+from chat.events import layer_slots
 from chat.stores import redis_clients
 
 logger = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ class PeerRegistry:
     """Which hub channels serve which room group, in the chat's Redis."""
 
     def __init__(self, url: str) -> None:
-        self._redis = redis_clients.client(url, timeout=2)
+        self._redis = redis_clients.shared(url)
 
     @staticmethod
     def key(group: str) -> str:
@@ -242,7 +243,8 @@ async def send_events(channel: str, events: list[dict[str, Any]]) -> None:
             "events": events[start : start + EVENTS_PER_MESSAGE],
         }
         try:
-            await layer.send(channel, message)
+            async with layer_slots.slot(layer):
+                await layer.send(channel, message)
         except ChannelFull:
             # A peer that stopped reading, or died (until its entry expires). If it
             # is alive, its connections fill the gap from history.

@@ -30,7 +30,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 
 from chat.conf import chat_settings
-from chat.events import activity, peers
+from chat.events import activity, layer_slots, peers
 from chat.events.outbound import CONTROL_GROUP, Outbound
 from chat.stores import history_cache
 
@@ -329,7 +329,8 @@ async def _send_in_order(events: list[tuple[Outbound, dict]]) -> None:
     layer = get_channel_layer()
     for outbound, event in events:
         try:
-            await layer.group_send(outbound.group, event)
+            async with layer_slots.slot(layer):
+                await layer.group_send(outbound.group, event)
         except Exception as exc:  # noqa: BLE001 - the layer raises many types when Redis is down
             # The DB has the message; receivers fill the gap from history.
             logger.warning(

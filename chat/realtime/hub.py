@@ -25,7 +25,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
 from chat import history, metrics, selectors
-from chat.events import outbound, peers
+from chat.events import layer_slots, outbound, peers
 from chat.events.outbound import CONTROL_GROUP, room_group
 from chat.events.publisher import Publisher, publish_soon
 from chat.models import Room
@@ -354,6 +354,7 @@ class Hub:
             await self._add_group(CONTROL_GROUP)
             loop = asyncio.get_running_loop()
             channels_redis_layer.quiet_cleanup_errors(loop)
+            channels_redis_layer.watch_pools(self.layer)
             self.reader = loop.create_task(self._read())
             self.refresher = loop.create_task(self._refresh())
             self.token_checker = loop.create_task(self._check_tokens())
@@ -363,7 +364,8 @@ class Hub:
 
     async def _add_group(self, group: str) -> None:
         try:
-            await self.layer.group_add(group, self.channel)
+            async with layer_slots.slot(self.layer):
+                await self.layer.group_add(group, self.channel)
         except Exception as exc:  # noqa: BLE001 - Redis down: the refresher retries
             self.troubled()
             logger.warning("group_add failed group=%s: %r", group, exc)
@@ -454,7 +456,8 @@ class Hub:
             if fanout.flush_handle:
                 fanout.flush_handle.cancel()
             with contextlib.suppress(Exception):
-                await self.layer.group_discard(room_group(room_id), self.channel)
+                async with layer_slots.slot(self.layer):
+                    await self.layer.group_discard(room_group(room_id), self.channel)
             await peers.unregister(room_group(room_id), self.channel)
 
     def connections(self) -> Iterable[Connection]:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from autobahn.websocket.protocol import PreparedMessage
 
-from chat.realtime.internals import fanout_write
+from chat.realtime import compression
+from chat.realtime.internals import deflate, fanout_write
 from chat.realtime.internals.protocol import allowed_by_send_close, from_scope
 
 
@@ -29,7 +30,7 @@ class Frame:
     @property
     def prepared(self) -> PreparedMessage:
         if self._prepared is None:
-            # Server frames are not masked; daphne negotiates no compression.
+            # Server frames are not masked; never compressed (see chat.realtime.compression).
             self._prepared = PreparedMessage(self.text.encode(), False, False, True)
         return self._prepared
 
@@ -86,6 +87,18 @@ class Socket:
             return False
         if protocol.paused:
             protocol.backlog += len(data)
+        if compression.compresses(protocol) and any(
+            len(frame.text) >= compression.MIN_BYTES for frame in frames
+        ):
+            # Pages are compressed for this connection (autobahn's public sendMessage);
+            # small frames stay the shared, uncompressed bytes.
+            for frame in frames:
+                if len(frame.text) >= compression.MIN_BYTES:
+                    protocol.sendMessage(frame.text.encode())
+                    deflate.drop_compressor(protocol)
+                else:
+                    protocol.sendPreparedMessage(frame.prepared)
+            return True
         if pacing:  # autobahn is pacing earlier writes: queue behind them
             for frame in frames:
                 protocol.sendPreparedMessage(frame.prepared)

@@ -119,7 +119,7 @@ class RedisHistoryCache:
     """The cache in Redis: one sorted set per room, scored by seq."""
 
     def __init__(self, url: str) -> None:
-        self._redis = redis_clients.client(url, timeout=2)
+        self._redis = redis_clients.shared(url)
         self._add = self._redis.register_script(_ADD_SCRIPT)
         self._replace = self._redis.register_script(_REPLACE_SCRIPT)
 

@@ -30,8 +30,6 @@ import time
 import uuid
 from collections import Counter
 
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
@@ -204,11 +202,8 @@ class RedisPresence:
     """Presence of every process in one Redis, with this process's lease and sweeper."""
 
     def __init__(self, url: str, *, lease_seconds: float | None = None) -> None:
-        # Joins wait on presence: give up after one quick retry (redis-py's default is
-        # ten, with backoff, seconds of waiting while Redis is down).
-        self.redis = redis_clients.client(
-            url, timeout=2, retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 1)
-        )
+        # Joins wait on presence: the shared pool gives up after one quick retry.
+        self.redis = redis_clients.shared(url)
         self.process_id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.lease = float(lease_seconds or chat_settings().presence_lease_seconds)
         self._arrive = self.redis.register_script(_ARRIVE)

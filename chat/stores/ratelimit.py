@@ -47,7 +47,7 @@ class LocalLimiter:
 
 class RedisLimiter:
     def __init__(self, url: str) -> None:
-        self._redis = redis_clients.client(url, timeout=1)
+        self._redis = redis_clients.shared(url)
         self._windows = AsyncRedisWindows(self._redis)
 
     async def hit(self, key: str, rate: RateLimit) -> float | None:

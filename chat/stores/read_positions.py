@@ -117,8 +117,13 @@ class RedisReadPositions:
 
     def __init__(self, url: str) -> None:
         self.pending = _Pending()
-        self._redis = redis_clients.client(url, timeout=1)
-        self._advance = self._redis.register_script(_ADVANCE)
+        self.url = url
+        self._advance = redis_clients.shared(url).register_script(_ADVANCE)
+
+    @property
+    def _redis(self):
+        # The running loop's shared client: the store outlives event loops in tests.
+        return redis_clients.shared(self.url)
 
     @staticmethod
     def key(user_id: int) -> str:
@@ -136,7 +141,9 @@ class RedisReadPositions:
                 self.pending.note(user_id, room_id, seq)
             return raised
         try:
-            raised = await self._advance(keys=[self.key(user_id)], args=[room_id, seq, REDIS_TTL])
+            raised = await self._advance(
+                keys=[self.key(user_id)], args=[room_id, seq, REDIS_TTL], client=self._redis
+            )
         except (RedisError, OSError) as exc:
             logger.warning("read position store unavailable user=%s: %r", user_id, exc)
             raised = seq > self.pending.seqs.get((user_id, room_id), -1)

@@ -18,9 +18,7 @@ import threading
 import time
 from collections import deque
 
-import redis
-
-from chat.stores import backends
+from chat.stores import backends, redis_clients
 
 # KEYS[1] the log; ARGV: period (s), limit, member. Returns -1 when admitted, else
 # the seconds until a slot frees (as a string: Lua numbers become integers).
@@ -149,5 +147,5 @@ def shared_windows() -> LocalWindows | RedisWindows:
     return backends.backend(
         "windows",
         local=LocalWindows,
-        redis=lambda url: RedisWindows(redis.Redis.from_url(url, socket_timeout=1)),
+        redis=lambda url: RedisWindows(redis_clients.sync_client(url, pool="sync", timeout=1)),
     )

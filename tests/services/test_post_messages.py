@@ -107,31 +107,188 @@ def test_post_message_validates_like_the_websocket(room, user):
     assert Message.objects.count() == 0
 
 
-@pytest.mark.django_db(transaction=True)
-def test_concurrent_writers_get_gapless_seqs(room, make_user, published):
-    """Several threads (connections) write to one room at once: seqs are 1..N, once each."""
-    users = [make_user(f"writer{n}") for n in range(4)]
-    per_thread = 15
-    errors = []
+# --- many connections at once (SQLite, and PostgreSQL with `-m postgres`) ----------
 
-    def write(user):
+
+def in_threads(count: int, work) -> list[BaseException]:
+    """Run ``work(n)`` for n < ``count``, each in its own thread and database connection.
+
+    The threads pass a barrier first, so their transactions really overlap.
+    """
+    barrier = threading.Barrier(count)
+    errors: list[BaseException] = []
+
+    def run(n: int) -> None:
         try:
-            for n in range(per_thread):
-                services.post_message(
-                    room=room, author=user, body=f"{user.username}-{n}", client_id=f"{n}"
-                )
-        except Exception as exc:  # pragma: no cover - reported below
+            barrier.wait(timeout=10)
+            work(n)
+        except Exception as exc:  # noqa: BLE001 - reported by the caller
             errors.append(exc)
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=write, args=(user,)) for user in users]
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
-    assert not errors
-    seqs = list(Message.objects.filter(room=room).order_by("seq").values_list("seq", flat=True))
-    assert seqs == list(range(1, len(users) * per_thread + 1))
-    room.refresh_from_db()
-    assert room.last_seq == len(seqs)
+    assert not any(thread.is_alive() for thread in threads), "a writer hung (deadlock?)"
+    return errors
+
+
+def seqs_of(room: Room) -> list[int]:
+    return list(Message.objects.filter(room=room).order_by("seq").values_list("seq", flat=True))
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_writers_get_gapless_seqs(room, make_room, make_user, published):
+    """Writers on their own connections post singly and in two-room batches at once.
+
+    Seqs are 1..N in each room, once each, and ``last_seq`` follows; batches that lock
+    the two rooms never deadlock (rooms are locked in pk order).
+    """
+    other = make_room("other-room")
+    users = [make_user(f"writer{n}") for n in range(6)]
+    rounds = 10
+
+    def write(n: int) -> None:
+        user = users[n]
+        for k in range(rounds):
+            if n % 2:
+                services.post_message(room=room, author=user, body=f"{n}-{k}", client_id=f"{k}")
+            else:
+                # Both orders of rooms in a batch, so two batches could lock in
+                # opposite orders if the service did not sort them.
+                pair = (room, other) if k % 2 else (other, room)
+                services.post_messages(
+                    [
+                        PostRequest(room_id=r.pk, author=user, body=f"{n}-{k}", client_id=f"{k}")
+                        for r in pair
+                    ]
+                )
+
+    assert in_threads(len(users), write) == []
+
+    writes_per_room = {room.pk: 0, other.pk: 0}
+    for n in range(len(users)):
+        writes_per_room[room.pk] += rounds
+        writes_per_room[other.pk] += 0 if n % 2 else rounds
+    for each in (room, other):
+        each.refresh_from_db()
+        assert seqs_of(each) == list(range(1, writes_per_room[each.pk] + 1))
+        assert each.last_seq == writes_per_room[each.pk]
+    assert len(published) == sum(writes_per_room.values())
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_one_client_id_sent_on_two_connections_at_once_is_stored_once(room, user, published):
+    """A client resending through a second connection while the first is still writing."""
+    client_ids = [f"k{n}" for n in range(10)]
+    results: list[list] = [[], []]
+
+    def send(n: int) -> None:
+        for client_id in client_ids:
+            results[n].append(
+                services.post_message(room=room, author=user, body=client_id, client_id=client_id)
+            )
+
+    assert in_threads(2, send) == []
+
+    for first, second in zip(*results, strict=True):
+        assert first.message.pk == second.message.pk
+        assert sorted([first.created, second.created]) == [False, True]
+    assert seqs_of(room) == list(range(1, len(client_ids) + 1))
+    assert len(published) == len(client_ids)
+
+
+@pytest.fixture
+def forced_miss(monkeypatch):
+    """Make the next ``client_id`` pre-check of one thread find nothing.
+
+    The service looks for an earlier message with the same ``client_id`` under the
+    room's lock, so two writers cannot both miss each other; this stands in for the
+    lookup that misses anyway, leaving the unique constraint to decide. Returns the
+    list of the pre-checks the forced one made (``"missed"``) and the real ones.
+    """
+    real = services._existing
+    state = {"thread": None}
+    calls: list[str] = []
+
+    def existing(requests):
+        if threading.current_thread() is state["thread"]:
+            state["thread"] = None
+            calls.append("missed")
+            return {}
+        calls.append("looked")
+        return real(requests)
+
+    monkeypatch.setattr(services, "_existing", existing)
+
+    def arm() -> None:
+        state["thread"] = threading.current_thread()
+
+    return arm, calls
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_lost_client_id_race_takes_the_integrity_error_retry(room, user, published, forced_miss):
+    arm, calls = forced_miss
+    results = {}
+
+    def first(_: int) -> None:
+        results["first"] = services.post_message(room=room, author=user, body="a", client_id="k")
+
+    def racer(_: int) -> None:
+        arm()  # this writer's pre-check misses the first writer's committed row
+        results["racer"] = services.post_message(
+            room=room, author=user, body="a, sent again", client_id="k"
+        )
+
+    assert in_threads(1, first) == []
+    calls.clear()
+    assert in_threads(1, racer) == []
+
+    # The insert hit the unique constraint; the retry's lookup found the original.
+    assert calls == ["missed", "looked"]
+    assert results["racer"].created is False
+    assert results["racer"].message.pk == results["first"].message.pk
+    assert results["racer"].payload == results["first"].payload
+    assert Message.objects.filter(room=room).count() == 1
+    assert [event.event["seq"] for event in published] == [1]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_that_loses_a_race_is_retried_request_by_request_without_a_gap(
+    room, user, other_user, published, forced_miss
+):
+    arm, calls = forced_miss
+    results = {}
+
+    def first(_: int) -> None:
+        results["first"] = services.post_message(room=room, author=user, body="a", client_id="k")
+
+    def racer(_: int) -> None:
+        arm()
+        results["batch"] = services.post_messages(
+            [
+                PostRequest(room_id=room.pk, author=other_user, body="b", client_id="b"),
+                PostRequest(room_id=room.pk, author=user, body="a again", client_id="k"),
+                PostRequest(room_id=room.pk, author=other_user, body="c"),
+            ]
+        )
+
+    assert in_threads(1, first) == []
+    assert in_threads(1, racer) == []
+
+    b, again, c = results["batch"]
+    assert again.created is False and again.message.pk == results["first"].message.pk
+    assert (b.created, b.message.seq) == (True, 2)
+    assert (c.created, c.message.seq) == (True, 3)
+    # The whole batch rolled back at the IntegrityError, then went one by one.
+    assert calls.count("missed") == 1 and calls.count("looked") >= 3
+    assert seqs_of(room) == [1, 2, 3]
+    assert sorted(event.event["seq"] for event in published) == [1, 2, 3]

@@ -1,4 +1,5 @@
-"""channels-redis: one log line, not a traceback, when its receive-backup cleaner fails."""
+"""channels-redis: its pools counted in ``/metrics``; one log line, not a traceback,
+when its receive-backup cleaner fails."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import logging
 from typing import Any
 
 from chat.realtime.internals.contract import Optimisation, require
+from chat.stores import redis_clients
 
 logger = logging.getLogger("chat.realtime.hub")
 
@@ -54,3 +56,18 @@ def quiet_cleanup_errors(loop: asyncio.AbstractEventLoop) -> None:
             loop.default_exception_handler(context)
 
     loop.set_exception_handler(handler)
+
+
+def watch_pools(layer: Any) -> None:
+    """Count the layer's Redis pools of the running loop in ``chat_redis_connections``.
+
+    Public names only (``ring_size``, ``connection(index)``, the client's
+    ``connection_pool``); another layer (in memory, pub/sub) is skipped.
+    """
+    size = getattr(layer, "ring_size", None)
+    if not isinstance(size, int) or not hasattr(layer, "connection"):
+        return
+    for index in range(size):
+        pool = getattr(layer.connection(index), "connection_pool", None)
+        if pool is not None and hasattr(pool, "get_connection_count"):
+            redis_clients.watch("layer", pool)

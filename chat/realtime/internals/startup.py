@@ -12,6 +12,7 @@ from chat.realtime.internals import (
     autobahn_log,
     channels_redis_layer,
     daphne_queue,
+    deflate,
     fanout_write,
     protocol,
 )
@@ -27,6 +28,7 @@ CONTRACT: tuple[Optimisation, ...] = (
     daphne_queue.LIGHT_INPUT_QUEUE,
     channels_redis_layer.QUIET_CLEANUP,
     asgiref_marker.SINGLE_CALLABLE,
+    deflate.DROP_COMPRESSOR,
 )
 
 
