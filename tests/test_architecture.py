@@ -33,6 +33,7 @@ LAYERS = [
             "chat.signin",
             "chat.abuse_limits",
             "chat.reactions",
+            "chat.membership",
         ],
     ),
     ("realtime", ["chat.realtime"]),

@@ -31,6 +31,7 @@ from chat import abuse_limits, selectors, services
 from chat.client_address import request_address
 from chat.conf import REACTIONS, chat_settings
 from chat.forms import SANCTION_PRESETS, ReasonForm, RoomForm, SanctionForm, sanction_until
+from chat.membership import INVITE_EXPIRY_CHOICES
 from chat.models import Room
 from chat.stores import presence
 from chat.wire.errors import HTTP_STATUS_FOR_CLOSE, ChatError, CloseCode, ErrorCode, Refusal
@@ -155,6 +156,7 @@ def room_config(request: HttpRequest, room: Room) -> dict:
         "title": room.title,
         "user": request.user.get_username(),
         "isModerator": selectors.is_moderator(room=room, user=request.user),
+        "isPrivate": room.is_private,
         "locked": room.is_locked,
         "slowMode": room.slow_mode_seconds,
         "maxLength": settings.max_message_length,
@@ -192,6 +194,7 @@ def room(request: HttpRequest, slug: str) -> HttpResponse:
         "room": room,
         "config": room_config(request, room),
         "sanction_presets": SANCTION_PRESETS,
+        "invite_expiry_choices": INVITE_EXPIRY_CHOICES,
     }
     return render_page(request, "chat/room.html", context)
 
