@@ -250,11 +250,22 @@ def _check_usable(invite: Invite) -> Invite:
     return invite
 
 
-def invite_for_token(token: str) -> Invite:
-    """The invite of a link that still lets people in, or ``ChatError`` saying why
-    not: ``not_found`` (forged, mistyped, or its room deleted), ``forbidden``
-    (revoked, expired, used up, or the room archived)."""
-    return _check_usable(_invite_for_token(token))
+def _belongs(room: Room, user: User) -> bool:
+    return room.members.filter(pk=user.pk).exists() or room.moderators.filter(pk=user.pk).exists()
+
+
+def invite_for(*, token: str, user: User) -> tuple[Invite, bool]:
+    """The invite of the link ``token`` and whether ``user`` already belongs to its
+    room (then any link of the room, even an ended one, just leads there).
+
+    Otherwise the link must still let people in: ``ChatError`` ``not_found``
+    (forged, mistyped, or its room deleted) or ``forbidden`` (revoked, expired, used
+    up, or the room archived).
+    """
+    invite = _invite_for_token(token)
+    if user.is_authenticated and _belongs(invite.room, user):
+        return invite, True
+    return _check_usable(invite), False
 
 
 @transaction.atomic
@@ -325,14 +336,13 @@ def accept_invite(*, token: str, user: User) -> Room:
         raise ChatError(ErrorCode.FORBIDDEN, "sign in first")
     invite = _invite_for_token(token)
     # Locked: two people taking the last use of a single-use link at once.
-    invite = _check_usable(
-        Invite.objects.select_for_update().select_related("room").get(pk=invite.pk)
-    )
+    invite = Invite.objects.select_for_update().select_related("room").get(pk=invite.pk)
     room = invite.room
+    if _belongs(room, user):
+        return room
+    _check_usable(invite)
     if selectors.active_ban(room=room, user=user) is not None:
         raise ChatError(ErrorCode.FORBIDDEN, "You are banned from this room.")
-    if room.members.filter(pk=user.pk).exists() or room.moderators.filter(pk=user.pk).exists():
-        return room
     room.members.add(user)
     invite.uses += 1
     invite.save(update_fields=["uses"])

@@ -173,7 +173,7 @@ def invite(request: HttpRequest, token: str) -> HttpResponse:
     is stored. Signed-out visitors go to the host's login page and come back here.
     """
     try:
-        found = membership.invite_for_token(token)
+        found, member = membership.invite_for(token=token, user=request.user)
         room = found.room
         if request.method == "POST":
             membership.accept_invite(token=token, user=request.user)
@@ -183,9 +183,5 @@ def invite(request: HttpRequest, token: str) -> HttpResponse:
         return render_page(
             request, "chat/invite_invalid.html", {"detail": error.detail}, status=status
         )
-    member = (
-        room.members.filter(pk=request.user.pk).exists()
-        or room.moderators.filter(pk=request.user.pk).exists()
-    )
     context = {"invite": found, "room": room, "member": member, "token": token}
     return render_page(request, "chat/invite.html", context)
