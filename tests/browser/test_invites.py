@@ -9,6 +9,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
+from chat import membership, services
 from chat.models import ModerationAction, Room
 
 pytestmark = [
@@ -92,3 +93,32 @@ def test_a_creator_invites_by_name_and_link_and_removes_a_member(
     assert bob.page.reload().status == 403
     kinds = set(ModerationAction.objects.values_list("kind", flat=True))
     assert {"add", "invite", "join", "remove"} <= kinds
+
+
+def test_a_member_leaves_from_the_keyboard_and_the_last_moderator_is_told_why_not(
+    server, open_ui, redis_mode, user, other_user
+):
+    room = services.create_room(slug="club", title="Club", by=user, is_private=True)
+    membership.add_member(room=room, user=other_user, by=user)
+    alice = open_ui(server.url, user=user).open_room("club")
+    bob = open_ui(server.url, user=other_user).open_room("club")
+
+    # alice is the only moderator, with bob still in: leaving is refused, and says why.
+    alice.page.get_by_role("button", name="Members").click()
+    alice.page.get_by_role("button", name="Leave room…").click()
+    alice.page.get_by_role("button", name="Leave for good").click()
+    expect(alice.page.locator("#members-error")).to_contain_text("only moderator")
+    assert room.members.filter(pk=user.pk).exists()
+
+    # bob sees the list without moderator buttons, and leaves with the keyboard.
+    bob.page.get_by_role("button", name="Members").focus()
+    bob.page.keyboard.press("Enter")
+    dialog = bob.page.locator("#members-dialog")
+    expect(dialog.locator(".member-row[data-user=alice]")).to_be_visible()
+    expect(dialog.locator(".member-remove")).to_have_count(0)
+    expect(bob.page.locator("#members-manage")).to_be_hidden()
+    bob.page.get_by_role("button", name="Leave room…").click()
+    expect(bob.page.get_by_role("button", name="Leave for good")).to_be_focused()
+    bob.page.keyboard.press("Enter")
+    bob.page.wait_for_url(f"{server.url}/")
+    assert not room.members.filter(pk=other_user.pk).exists()
