@@ -18,6 +18,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core import signing
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from chat import selectors, services
@@ -343,9 +344,12 @@ def accept_invite(*, token: str, user: User) -> Room:
     _check_usable(invite)
     if selectors.active_ban(room=room, user=user) is not None:
         raise ChatError(ErrorCode.FORBIDDEN, "You are banned from this room.")
+    # Counted only while a use is left: the condition holds even where the row lock
+    # above is a no-op, so a single-use link never lets two people in.
+    uses_left = Q() if invite.max_uses is None else Q(uses__lt=invite.max_uses)
+    if not Invite.objects.filter(uses_left, pk=invite.pk).update(uses=F("uses") + 1):
+        raise ChatError(ErrorCode.FORBIDDEN, "This invite link has been used up.")
     room.members.add(user)
-    invite.uses += 1
-    invite.save(update_fields=["uses"])
     services.audit(
         kind=ModerationAction.Kind.JOIN,
         by=user,

@@ -276,3 +276,42 @@ def test_the_create_room_form_no_longer_sends_people_to_the_admin(client, user):
     html = client.get("/").content.decode()
     assert "only people you invite can enter" in html
     assert "add in the admin" not in html
+
+
+def test_the_history_api_follows_membership(world, make_user):
+    """Joining by link opens the HTTP API to the room; removal closes it again."""
+    room, actors, invite = world
+    frank = make_user("frank")
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {services.issue_token(user=frank)}")
+    url = f"/api/rooms/{room.slug}/messages"
+    assert api.get(url).status_code == 403
+    client_for(frank).post(f"/invites/{membership.invite_token(invite)}/")
+    assert api.get(url).status_code == 200
+    client_for(actors["moderator"]).post(f"/rooms/{room.slug}/members/frank/remove")
+    assert api.get(url).status_code == 403
+
+
+def test_a_single_use_link_is_not_used_twice_even_from_a_stale_read(world, make_user, monkeypatch):
+    """The use is counted by a conditional update: a second person with the same
+    single-use link gets "used up" even if they read the invite before the first
+    joined (as without a row lock)."""
+    room, actors, _ = world
+    invite = membership.create_invite(room=room, by=actors["moderator"], max_uses=1)
+    token = membership.invite_token(invite)
+    frank, gina = make_user("frank"), make_user("gina")
+    membership.accept_invite(token=token, user=frank)
+    stale = Invite.objects.get(pk=invite.pk)
+    stale.uses = 0  # what a concurrent reader saw before frank's commit
+
+    class StaleManager:
+        def select_related(self, *args):
+            return self
+
+        def get(self, **kwargs):
+            return stale
+
+    monkeypatch.setattr(Invite.objects, "select_for_update", StaleManager)
+    with pytest.raises(membership.ChatError, match="used up"):
+        membership.accept_invite(token=token, user=gina)
+    assert not room.members.filter(pk=gina.pk).exists()
+    assert Invite.objects.get(pk=invite.pk).uses == 1

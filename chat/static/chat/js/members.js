@@ -168,6 +168,8 @@ export class MembersPanel {
     if ((await this.post(`members/${encodeURIComponent(username)}/${action}`)).ok) {
       this.toast(`${username} ${done}`);
       await this.refresh();
+      // The clicked button went with the old list: keep the keyboard in the panel.
+      this.username.focus();
     }
   }
 
