@@ -25,12 +25,13 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
-from chat import attachments, services
+from chat import attachments, membership, services
 from chat.forms import SanctionAdminForm, SanctionPresetField, sanction_until
 from chat.models import (
     ApiToken,
     Attachment,
     Ban,
+    Invite,
     Message,
     MessageRevision,
     ModerationAction,
@@ -40,6 +41,7 @@ from chat.models import (
     Report,
     Room,
 )
+from chat.wire.errors import ChatError
 
 # --- shared pieces ---------------------------------------------------------------
 
@@ -599,6 +601,59 @@ class ApiTokenAdmin(ChatAdminMedia, admin.ModelAdmin):
     def revoke(self, request, queryset):
         count = services.revoke_tokens(tokens=queryset, by=request.user)
         self.message_user(request, f"{count} token(s) revoked.", messages.SUCCESS)
+
+
+@admin.register(Invite)
+class InviteAdmin(ChatAdminMedia, admin.ModelAdmin):
+    """Invite links to private rooms: made on the room page by its moderators; here
+    staff see them all and revoke them (through ``chat.membership``, audited)."""
+
+    list_display = ("id", "room", "created_by", "created_at", "expires_at", "uses_text", "state")
+    list_filter = (RevokedFilter, "created_at")
+    list_select_related = ("room", "created_by")
+    search_fields = ("room__slug", by_user("created_by"))
+    fields = (
+        "room",
+        "created_by",
+        "created_at",
+        "expires_at",
+        "max_uses",
+        "uses",
+        "revoked_at",
+        "revoked_by",
+        "link",
+    )
+    readonly_fields = fields
+    ordering = ("-id",)
+    actions = ("revoke",)
+
+    def has_add_permission(self, request) -> bool:
+        return False  # made on the room page, where its moderators send it
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # revoke instead: the audit trail keeps who made and ended it
+
+    @admin.display(description="uses")
+    def uses_text(self, obj: Invite) -> str:
+        return f"{obj.uses} / {obj.max_uses if obj.max_uses is not None else '∞'}"
+
+    @admin.display(description="state")
+    def state(self, obj: Invite) -> str:
+        return obj.refusal() or "open"
+
+    @admin.display(description="link")
+    def link(self, obj: Invite) -> str:
+        return reverse("chat:invite", kwargs={"token": membership.invite_token(obj)})
+
+    @admin.action(description="Revoke selected invite links", permissions=["change"])
+    def revoke(self, request, queryset):
+        count = 0
+        for invite in queryset.select_related("room"):
+            try:
+                count += membership.revoke_invite(invite=invite, by=request.user)
+            except ChatError as error:
+                self.message_user(request, f"{invite}: {error.detail}", messages.ERROR)
+        self.message_user(request, f"{count} invite link(s) revoked.", messages.SUCCESS)
 
 
 # --- reports ---------------------------------------------------------------------

@@ -39,7 +39,7 @@ class RoomForm(forms.Form):
         max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
     is_private = forms.BooleanField(
-        label="Private (only members you add in the admin can enter)", required=False
+        label="Private (only people you invite can enter)", required=False
     )
 
     def clean_slug(self) -> str:

@@ -324,6 +324,51 @@ class ApiToken(models.Model):
         return f"{self.prefix}… ({self.user})"
 
 
+class Invite(models.Model):
+    """A link that lets whoever holds it join a private room, until it expires or is
+    revoked, once or ``max_uses`` times (None: any number).
+
+    The link carries the invite's id signed with the site's ``SECRET_KEY``
+    (``chat.membership.invite_token``): it cannot be forged or guessed, and revoking
+    or expiring it here ends it whatever the signature says.
+    """
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="invites")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField()
+    max_uses = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: no limit.")
+    uses = models.PositiveIntegerField(default=0, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["room", "-created_at"], name="chat_invite_room")]
+
+    def __str__(self) -> str:
+        return f"invite {self.pk} to {self.room}"
+
+    def refusal(self, now=None) -> str | None:
+        """Why this link no longer lets anyone in, or None while it does."""
+        if self.revoked_at is not None:
+            return "This invite link was revoked."
+        if self.expires_at <= (now or timezone.now()):
+            return "This invite link has expired."
+        if self.max_uses is not None and self.uses >= self.max_uses:
+            return "This invite link has been used up."
+        return None
+
+
 class Report(models.Model):
     """A user's report of a message, waiting in the moderators' queue."""
 
@@ -370,6 +415,14 @@ class ModerationAction(models.Model):
         ROOM = "room", "change room"
         REPORT = "report", "resolve report"
         TOKEN = "token", "revoke token"
+        ADD_MEMBER = "add", "add member"
+        REMOVE_MEMBER = "remove", "remove member"
+        LEAVE = "leave", "leave room"
+        PROMOTE = "promote", "make moderator"
+        DEMOTE = "demote", "stop moderating"
+        INVITE = "invite", "create invite link"
+        UNINVITE = "uninvite", "revoke invite link"
+        JOIN = "join", "join by invite link"
 
     room = models.ForeignKey(Room, null=True, blank=True, on_delete=models.CASCADE)
     actor = models.ForeignKey(

@@ -412,6 +412,10 @@ def _audit(
     return action
 
 
+# The audit trail's one writer, for the other service modules (``chat.membership``).
+audit = _audit
+
+
 def message_in_room(*, room: Room, message_id: int) -> Message:
     """The message ``message_id`` of ``room``, or ``ChatError`` ``not_found``.
 

@@ -6,7 +6,7 @@ so the prefix is the host's choice. The WebSocket route is not here: ``chat.rout
 
 from django.urls import path
 
-from chat.views import api, files, ops, pages, search_page, tokens
+from chat.views import api, files, members, ops, pages, search_page, tokens
 
 app_name = "chat"
 
@@ -22,6 +22,26 @@ urlpatterns = [
     path("rooms/<slug:slug>/users/<str:username>/mute", pages.mute_user, name="mute_user"),
     path("rooms/<slug:slug>/users/<str:username>/ban", pages.ban_user, name="ban_user"),
     path("search/", search_page.search_view, name="search"),
+    path("rooms/<slug:slug>/members", members.members, name="members"),
+    path("rooms/<slug:slug>/members/add", members.add_member, name="add_member"),
+    path(
+        "rooms/<slug:slug>/members/<str:username>/remove",
+        members.remove_member,
+        name="remove_member",
+    ),
+    path(
+        "rooms/<slug:slug>/members/<str:username>/moderator",
+        members.set_moderator,
+        name="set_moderator",
+    ),
+    path("rooms/<slug:slug>/leave", members.leave_room, name="leave_room"),
+    path("rooms/<slug:slug>/invites", members.create_invite, name="create_invite"),
+    path(
+        "rooms/<slug:slug>/invites/<int:invite_id>/revoke",
+        members.revoke_invite,
+        name="revoke_invite",
+    ),
+    path("invites/<str:token>/", members.invite, name="invite"),
     path("tokens/", tokens.tokens, name="tokens"),
     path("tokens/<int:token_id>/revoke", tokens.revoke_token, name="revoke_token"),
     path("tokens/revoke-all", tokens.revoke_all_tokens, name="revoke_all_tokens"),

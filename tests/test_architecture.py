@@ -42,6 +42,7 @@ LAYERS = [
             "chat.reactions",
             "chat.unread",
             "chat.attachments",
+            "chat.membership",
         ],
     ),
     ("realtime", ["chat.realtime"]),

@@ -31,6 +31,7 @@ from chat import abuse_limits, selectors, services, sidebar
 from chat.client_address import request_address
 from chat.conf import REACTIONS, chat_settings
 from chat.forms import SANCTION_PRESETS, ReasonForm, RoomForm, SanctionForm, sanction_until
+from chat.membership import INVITE_EXPIRY_CHOICES
 from chat.models import Room
 from chat.stores import presence
 from chat.wire import protocol
@@ -170,6 +171,7 @@ def room_config(request: HttpRequest, room: Room) -> dict:
         "title": room.title,
         "user": request.user.get_username(),
         "isModerator": selectors.is_moderator(room=room, user=request.user),
+        "isPrivate": room.is_private,
         "locked": room.is_locked,
         "slowMode": room.slow_mode_seconds,
         "maxLength": settings.max_message_length,
@@ -211,6 +213,7 @@ def room(request: HttpRequest, slug: str) -> HttpResponse:
         "config": room_config(request, room),
         "sanction_presets": SANCTION_PRESETS,
         **sidebar_context(request, current=room.slug),
+        "invite_expiry_choices": INVITE_EXPIRY_CHOICES,
     }
     return render_page(request, "chat/room.html", context)
 

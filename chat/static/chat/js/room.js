@@ -8,6 +8,7 @@ import { ChangeCursor } from "./changes.js";
 import { Composer, mutedText } from "./composer.js";
 import { el, mentionsMe } from "./format.js";
 import { JumpTo, seqFromLocation } from "./jump.js";
+import { MembersPanel } from "./members.js";
 import { MentionComplete } from "./mention_complete.js";
 import { MentionNotifier } from "./notify.js";
 import { Outbox } from "./outbox.js";
@@ -178,6 +179,18 @@ const dialog = new ActionDialog({
   toast,
   fallbackFocus: byId("timeline"),
 });
+
+// Private rooms only: the members panel (invites, removal, leaving).
+if (config.isPrivate) {
+  new MembersPanel({
+    dialog: byId("members-dialog"),
+    opener: byId("members-open"),
+    roomUrl: config.roomUrl,
+    csrfToken: document.querySelector("#composer [name=csrfmiddlewaretoken]").value,
+    me: config.user,
+    toast,
+  });
+}
 
 const picker = new ReactionPicker({
   emojis: config.reactions,
