@@ -38,7 +38,7 @@ from redis.exceptions import RedisError
 from chat.conf import chat_settings
 from chat.stores import redis_clients
 from chat.stores.coalesce import FreshRead
-from chat.stores.presence_types import Arrival, LeaveListener, Unavailable
+from chat.stores.presence_types import Arrival, Arriving, LeaveListener, Unavailable
 from chat.wire.protocol import Names
 
 logger = logging.getLogger(__name__)
@@ -84,25 +84,37 @@ local function withdraw(prefix, proc, left)
 end
 """
 
-# KEYS: room hash, user counter, process hash, names hash, leases
-# ARGV: user_id, limit, field ("room:user"), username, process_id, lease seconds
+# KEYS: process hash, names hash, leases
+# ARGV: prefix, process_id, lease seconds, then quadruples (room_id, user_id, limit, username)
+# Registers a crowd's connections in order, as that many single arrivals would; returns
+# {accepted, first in room} per connection (1/0 each).
 _ARRIVE = (
     """
-local total = tonumber(redis.call('GET', KEYS[2]) or '0')
-if total >= tonumber(ARGV[2]) then return {0, 0} end
-redis.call('INCR', KEYS[2])
-redis.call('HINCRBY', KEYS[3], ARGV[3], 1)
-redis.call('HSET', KEYS[4], ARGV[1], ARGV[4])
-local in_room = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+local out = {}
+for i = 4, #ARGV, 4 do
+  local room, user, limit, name = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3]
+  local user_key = ARGV[1] .. ':user:' .. user
+  if tonumber(redis.call('GET', user_key) or '0') >= limit then
+    table.insert(out, 0)
+    table.insert(out, 0)
+  else
+    redis.call('INCR', user_key)
+    redis.call('HINCRBY', KEYS[1], room .. ':' .. user, 1)
+    redis.call('HSET', KEYS[2], user, name)
+    local in_room = redis.call('HINCRBY', ARGV[1] .. ':room:' .. room, user, 1)
+    table.insert(out, 1)
+    table.insert(out, in_room == 1 and 1 or 0)
+  end
+end
 -- Counts without a lease would never be swept: make sure one exists (a crash before
 -- the first heartbeat, or after Redis lost the lease set).
-if not redis.call('ZSCORE', KEYS[5], ARGV[5]) then
+if not redis.call('ZSCORE', KEYS[3], ARGV[2]) then
 """
     + _NOW
     + """
-  redis.call('ZADD', KEYS[5], now + tonumber(ARGV[6]), ARGV[5])
+  redis.call('ZADD', KEYS[3], now + tonumber(ARGV[3]), ARGV[2])
 end
-return {1, in_room == 1 and 1 or 0}
+return out
 """
 )
 
@@ -236,30 +248,29 @@ class RedisPresence:
     # --- connections ----------------------------------------------------------
 
     async def arrive(self, *, room_id: int, user_id: int, username: str, limit: int) -> Arrival:
+        (arrival,) = await self.arrive_many([Arriving(room_id, user_id, username, limit)])
+        return arrival
+
+    async def arrive_many(self, arrivals: list[Arriving]) -> list[Arrival]:
+        # One script for the crowd: a thousand connections arriving together cost one
+        # round trip and one script run, not a thousand of each.
         self.start()
-        async with self._call(f"arrive room={room_id} user={user_id}"):
-            accepted, first = await self._run(
-                self._arrive,
-                keys=[
-                    room_key(room_id),
-                    user_key(user_id),
-                    process_key(self.process_id),
-                    NAMES_KEY,
-                    LEASES_KEY,
-                ],
-                args=[
-                    user_id,
-                    limit,
-                    f"{room_id}:{user_id}",
-                    username,
-                    self.process_id,
-                    self.lease,
-                ],
+        if not arrivals:
+            return []
+        args: list = [PREFIX, self.process_id, self.lease]
+        for a in arrivals:
+            args += [a.room_id, a.user_id, a.limit, a.username]
+        results = []
+        async with self._call(f"arrive connections={len(arrivals)}"):
+            flat = await self._run(
+                self._arrive, keys=[process_key(self.process_id), NAMES_KEY, LEASES_KEY], args=args
             )
-            if accepted:
-                self._mine[(room_id, user_id)] += 1
-                self._names[user_id] = username
-        return Arrival(accepted=bool(accepted), first_in_room=bool(first))
+            for a, accepted, first in zip(arrivals, flat[0::2], flat[1::2], strict=True):
+                if accepted:
+                    self._mine[(a.room_id, a.user_id)] += 1
+                    self._names[a.user_id] = a.username
+                results.append(Arrival(accepted=bool(accepted), first_in_room=bool(first)))
+        return results
 
     async def depart(self, *, room_id: int, user_id: int) -> bool:
         key = (room_id, user_id)

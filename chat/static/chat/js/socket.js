@@ -11,6 +11,9 @@ export const TERMINAL_CLOSES = new Map([
   [4410, "This room has been archived. Its history stays, but nobody can chat here now."],
 ]);
 const TOO_MANY_CONNECTIONS = 4429;
+// The protocol version this page speaks (chat/wire/versions.py LATEST): 2 gets presence
+// as one `presence` frame per window instead of a `join` per arrival.
+export const PROTOCOL_VERSION = 2;
 const TOO_SLOW = 4408;
 
 // Full jitter: wait a random time in [0, min(30 s, 1 s × 2^attempt)], so clients
@@ -81,7 +84,8 @@ export class RoomSocket {
   url() {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     const since = this.getSince();
-    const query = since === null || since === undefined ? "" : `?since=${encodeURIComponent(since)}`;
+    let query = `?v=${PROTOCOL_VERSION}`;
+    if (since !== null && since !== undefined) query += `&since=${encodeURIComponent(since)}`;
     return `${scheme}//${location.host}${this.path}${query}`;
   }
 
