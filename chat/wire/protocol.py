@@ -387,10 +387,10 @@ def apply_presence(online: list[str], frame: dict[str, Any]) -> list[str]:
     """The sorted online list after a ``join``, ``leave`` or ``presence`` frame (clients)."""
     names = set(online)
     kind = frame.get("type")
-    if kind == ServerType.JOIN:
+    if kind == ServerType.JOIN and isinstance(frame.get("user"), str):
         names.add(frame["user"])
     elif kind == ServerType.LEAVE:
-        names.discard(frame["user"])
+        names.discard(frame.get("user"))
     elif kind == ServerType.PRESENCE:
         names.update(frame.get("joined", ()))
         names.difference_update(frame.get("left", ()))

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chat.cli import render, session
+from chat.cli.interactive import InteractiveView
 from chat.cli.main import build_parser, credentials
 from chat.cli.site import Exit, ExitStatus, Site, TokenStore, check_slug
 
@@ -35,8 +36,8 @@ def test_site_urls(url, base, ws):
 
     assert site.base == base
     assert site.http("/api/token") == base + "/api/token"
-    assert site.room_ws("general") == ws
-    assert site.room_ws("general", since=42) == ws + "?since=42"
+    assert site.room_ws("general") == ws + "?v=2"
+    assert site.room_ws("general", since=42) == ws + "?v=2&since=42"
 
 
 @pytest.mark.parametrize("url", ["127.0.0.1:8000", "ftp://host", "http://", ""])
@@ -188,3 +189,29 @@ def test_lines_that_mention_me_are_marked():
     assert render.message_line(other, today=now, me="carol").startswith(f"{now:%H:%M} bob: ")
     assert render.message_line(named, today=now).startswith(f"{now:%H:%M} bob: ")
     assert not render.mentions_me({"deleted": True, "mentions_room": True}, "carol")
+
+
+def test_presence_frames_print_who_came_and_went(capsys):
+    view = InteractiveView("general")
+    view.connected(
+        {"user": "alice", "online": ["alice", "bob"], "room": {"title": "General"}},
+        reconnect=False,
+        new=[],
+    )
+    capsys.readouterr()
+
+    view.frame({"type": "presence", "joined": ["alice", "carol", "dave"], "left": ["bob"]})
+    view.frame({"type": "join", "user": "erin"})  # an old server's frame
+    view.frame({"type": "leave", "user": "erin"})
+
+    lines = capsys.readouterr().out.splitlines()
+    # alice's own echo is not news.
+    assert lines == ["-- carol, dave joined", "-- bob left", "-- erin joined", "-- erin left"]
+    assert view.online == {"alice", "carol", "dave"}
+
+
+def test_a_crowd_is_one_line():
+    names = [f"u{n:03d}" for n in range(1000)]
+    assert render.presence_line(names, "joined") == (
+        "u000, u001, u002, u003, u004 and 995 others joined"
+    )
