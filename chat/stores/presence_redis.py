@@ -118,6 +118,19 @@ return out
 """
 )
 
+# KEYS: room hash, names hash. The room's online usernames in one round trip (HKEYS,
+# then HMGET, would be two: a connect storm pays one per connection).
+# HMGET in chunks: Lua's unpack() is limited to a few thousand values.
+_ONLINE = """
+local users = redis.call('HKEYS', KEYS[1])
+local names = {}
+for i = 1, #users, 1000 do
+  local chunk = redis.call('HMGET', KEYS[2], unpack(users, i, math.min(i + 999, #users)))
+  for _, name in ipairs(chunk) do table.insert(names, name) end
+end
+return names
+"""
+
 # KEYS: room hash, user counter, process hash; ARGV: user_id, field
 _DEPART = """
 local mine = tonumber(redis.call('HGET', KEYS[3], ARGV[2]) or '0')
@@ -225,6 +238,7 @@ class RedisPresence:
         self.lease = float(lease_seconds or chat_settings().presence_lease_seconds)
         self._arrive = self.redis.register_script(_ARRIVE)
         self._depart = self.redis.register_script(_DEPART)
+        self._online_script = self.redis.register_script(_ONLINE)
         self._heartbeat = self.redis.register_script(_HEARTBEAT)
         self._resync = self.redis.register_script(_RESYNC)
         self._sweep = self.redis.register_script(_SWEEP)
@@ -294,10 +308,7 @@ class RedisPresence:
 
     async def _read_online(self, room_id: int) -> Names:
         try:
-            user_ids = await self.redis.hkeys(room_key(room_id))
-            if not user_ids:
-                return Names()
-            names = await self.redis.hmget(NAMES_KEY, user_ids)
+            names = await self._online_script(keys=[room_key(room_id), NAMES_KEY])
         except (RedisError, OSError) as exc:
             raise Unavailable() from exc
         return Names(sorted(name.decode() for name in names if name is not None))

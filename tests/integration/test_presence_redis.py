@@ -253,3 +253,12 @@ async def test_a_resync_never_interleaves_with_arrivals_and_departures(processes
 
     assert int(sync_redis.Redis.from_url(redis_url).get(user_key(7))) == 2  # 2 + 1 - 1
     assert await one.online(1) == ["alice"]
+
+
+async def test_the_online_list_of_a_crowded_room_is_read_whole(processes):
+    one = processes()
+    crowd = [Arriving(room_id=5, user_id=n, username=f"u{n:05d}", limit=5) for n in range(2500)]
+    await one.arrive_many(crowd)
+    # More names than one HMGET chunk of the script (and than Lua's unpack limit allows
+    # in one call for larger rooms).
+    assert await one.online(5) == [f"u{n:05d}" for n in range(2500)]
