@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from chat.serve import daphne_argv, freeze_startup_objects
+from chat.serve import GC_YOUNG_THRESHOLD, daphne_argv, tune_garbage_collection
 from tests.helpers.child import child_env, run
 from tests.helpers.processes import free_port
 
@@ -137,11 +137,13 @@ def test_asgi_application_missing_is_a_configuration_error(settings, value):
 
 
 def test_startup_objects_are_kept_out_of_garbage_collection():
-    before = gc.get_freeze_count()
+    before, threshold = gc.get_freeze_count(), gc.get_threshold()
     try:
-        freeze_startup_objects()
+        tune_garbage_collection()
+        assert gc.get_threshold()[0] == GC_YOUNG_THRESHOLD
         # Everything alive is frozen: a full collection has (almost) nothing to walk.
         assert gc.get_freeze_count() > before
         assert len(gc.get_objects()) < gc.get_freeze_count() / 10
     finally:
         gc.unfreeze()
+        gc.set_threshold(*threshold)
