@@ -28,6 +28,7 @@ _COMPARED = {
     "3": ("p99 latency", False),
     "4": ("KB per connection", False),
     "5": ("time to all ready", False),
+    "7": ("time to all ready", False),
 }
 
 

@@ -116,13 +116,15 @@ def build_conns(
     tokens: list[str] | None = None,
     rate: float = 0.0,
     senders_per_room: int | None = None,
+    query: str = "",
 ) -> list[ConnSpec]:
     """``members`` connections per room, spread round-robin over ``urls`` (server processes).
 
     ``urls`` are base URLs (``ws://host:port``). The first ``senders_per_room``
     members of each room send at ``rate`` (all of them when None). ``tokens`` are
-    used in order, one per connection.
+    used in order, one per connection. ``query`` is appended to every URL (``v=2``).
     """
+    suffix = f"?{query}" if query else ""
     conns: list[ConnSpec] = []
     for room in rooms:
         for m in range(members):
@@ -130,7 +132,7 @@ def build_conns(
             sends = senders_per_room is None or m < senders_per_room
             conns.append(
                 ConnSpec(
-                    url=f"{urls[index % len(urls)]}/ws/rooms/{room}/",
+                    url=f"{urls[index % len(urls)]}/ws/rooms/{room}/{suffix}",
                     room=room,
                     token=tokens[index] if tokens else None,
                     rate=rate if sends else 0.0,

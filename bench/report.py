@@ -80,7 +80,14 @@ def _ratio(a: float | None, b: float | None) -> str:
     return f"{a / b:.2f}×" if a / b < 10 else f"{a / b:.1f}×"
 
 
-_RATIO_OF = {"1": "deliveries/s", "2": "p99", "3": "p99", "4": "KB/conn", "5": "time to all ready"}
+_RATIO_OF = {
+    "1": "deliveries/s",
+    "2": "p99",
+    "3": "p99",
+    "4": "KB/conn",
+    "5": "time to all ready",
+    "7": "time to all ready",
+}
 
 
 def summary_table(records: list[Record], quick: bool) -> list[str]:
@@ -90,7 +97,7 @@ def summary_table(records: list[Record], quick: bool) -> list[str]:
         "|---|---|---|---|---|---|---:|---:|---|",
     ]
     rows = [(k, PRODUCT, "") for k in ("1", "2", "3")] + [("3", PRODUCT_PG, " (PostgreSQL)")]
-    rows += [(k, PRODUCT, "") for k in ("4", "5")]
+    rows += [(k, PRODUCT, "") for k in ("4", "5", "7")]
     for key, group, suffix in rows:
         product = _find(records, group, key)
         if product is None:
@@ -314,7 +321,7 @@ def render(records: list[Record], meta: Meta, chart_name: str) -> str:
                 "",
                 f"Target: {scenario.target}.",
                 "",
-                *detail_table(rows, connect_phase=key in ("4", "5")),
+                *detail_table(rows, connect_phase=key in ("4", "5", "7")),
                 "",
             ]
     six = [(f"{r.label} — as scenario {r.scenario}", r) for r in records if r.group == PRODUCT_X2]

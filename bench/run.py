@@ -18,6 +18,7 @@ runs the product of an earlier checkout and of this one alternately instead
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shlex
 import sys
@@ -35,7 +36,7 @@ from .scenarios import FULL, QUICK, SCENARIO_6, SCENARIOS, Sizes
 from .servers import Server
 
 DEFAULT_OUT = servers.BASE_DIR / "docs" / "benchmarks"
-ORDER = ("4", "1", "5", "2", "3")
+ORDER = ("4", "1", "5", "2", "3", "7")
 # Every scenario gets fresh servers (and an empty Redis database), except 5, which
 # connects to the server 1 just used, so its room has history to send in ``ready``.
 SHARES_SERVER = {"5": "1"}
@@ -224,7 +225,7 @@ class Bench:
         """
         if "sqlite" not in self.db_urls:
             return None
-        window = ("connect", "connected") if key in ("4", "5") else ("send", "sent")
+        window = ("connect", "connected") if key in ("4", "5", "7") else ("send", "sent")
         group = Group("product", "product (SQLite), profiled", "product", "sqlite")
         procs = self.start(group)
         # Collapsed stacks are large: kept only where BENCH_STACKS_DIR asks (for digging).
@@ -264,7 +265,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--quick", action="store_true", help="small sizes, about a minute, no verdicts"
     )
     parser.add_argument(
-        "--scenarios", default="1,2,3,4,5,6", help="comma-separated scenario numbers"
+        "--scenarios", default="1,2,3,4,5,6,7", help="comma-separated scenario numbers"
+    )
+    parser.add_argument(
+        "--crowd",
+        metavar="N/R",
+        help="scenario 7 with N connections over R rooms instead of the full 10,000/100",
+    )
+    parser.add_argument(
+        "--connect-clients",
+        type=int,
+        metavar="N",
+        help="scenario 5 with N clients instead of the full 1,000",
     )
     parser.add_argument(
         "--servers", default="raw,tutorial,product", help="comma-separated: raw, tutorial, product"
@@ -273,7 +285,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--profile",
         nargs="?",
         const="1",
-        choices=["1", "2", "3", "4", "5"],
+        choices=["1", "2", "3", "4", "5", "7"],
         help="also profile the product under a scenario with py-spy (default 1)",
     )
     parser.add_argument(
@@ -304,6 +316,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     servers.raise_nofile()
     sizes = QUICK if args.quick else FULL
+    if args.crowd:
+        count, rooms = (int(n) for n in args.crowd.split("/"))
+        sizes = dataclasses.replace(sizes, crowd_connections=count, crowd_rooms=rooms)
+    if args.connect_clients:
+        sizes = dataclasses.replace(sizes, connect_clients=args.connect_clients)
     scenarios = {s.strip() for s in args.scenarios.split(",") if s.strip()}
     kinds = {s.strip() for s in args.servers.split(",") if s.strip()}
     if args.compare_with is not None:

@@ -28,6 +28,8 @@ class Sizes:
     member_budget: float  # longest connect phase of scenarios 1-3
     member_settle: float  # idle seconds between the last ready and the first message
     connect_clients: int  # scenario 5
+    crowd_connections: int  # scenario 7
+    crowd_rooms: int
     pause: float  # between two scenarios on one server: leaves and closes finish
     fresh_servers: bool  # restart the servers for every scenario (quick: once per group)
 
@@ -45,6 +47,8 @@ FULL = Sizes(
     member_budget=120.0,
     member_settle=2.0,
     connect_clients=1000,
+    crowd_connections=10_000,
+    crowd_rooms=100,
     pause=2.0,
     fresh_servers=True,
 )
@@ -61,14 +65,19 @@ QUICK = Sizes(
     member_budget=30.0,
     member_settle=0.3,
     connect_clients=100,
+    crowd_connections=200,
+    crowd_rooms=10,
     pause=0.3,
     fresh_servers=False,
 )
 
-IDLE_CONNECT_CONCURRENCY = 25  # per load generator worker, scenario 4
+IDLE_CONNECT_CONCURRENCY = 25  # per load generator worker, scenarios 4 and 7
 MEMBER_CONNECT_CONCURRENCY = 25  # per load generator worker, scenarios 1-3
 BIG_ROOM = "big-1"  # scenarios 1 and 5 (5 connects where 1 left history)
 RATE_ROOM = "big-2"
+# The product's own clients (the page, the terminal client) ask for protocol 2
+# (batched presence frames); the baselines ignore the query string.
+CLIENT_QUERY = "v=2"
 
 
 def small_rooms(sizes: Sizes) -> list[str]:
@@ -77,6 +86,10 @@ def small_rooms(sizes: Sizes) -> list[str]:
 
 def idle_rooms(sizes: Sizes) -> list[str]:
     return [f"idle-{i:03d}" for i in range(sizes.idle_rooms)]
+
+
+def crowd_rooms(sizes: Sizes) -> list[str]:
+    return [f"crowd-{i:03d}" for i in range(sizes.crowd_rooms)]
 
 
 @dataclass(frozen=True)
@@ -143,9 +156,25 @@ def _s4(urls: list[str], tokens: list[str] | None, sizes: Sizes) -> LoadPlan:
 
 
 def _s5(urls: list[str], tokens: list[str] | None, sizes: Sizes) -> LoadPlan:
-    conns = build_conns(urls, [BIG_ROOM], sizes.connect_clients, tokens=tokens)
+    conns = build_conns(urls, [BIG_ROOM], sizes.connect_clients, tokens=tokens, query=CLIENT_QUERY)
     return LoadPlan(
         conns=conns, duration=0.0, drain=0.0, connect_timeout=60.0, label="s5 connect storm"
+    )
+
+
+def _s7(urls: list[str], tokens: list[str] | None, sizes: Sizes) -> LoadPlan:
+    per_room = sizes.crowd_connections // sizes.crowd_rooms
+    conns = build_conns(urls, crowd_rooms(sizes), per_room, tokens=tokens, query=CLIENT_QUERY)
+    # Scenario 4's pace (a few handshakes in flight per worker: daphne drops one the
+    # application has not accepted within 5 s), but timed: connected and ready.
+    return LoadPlan(
+        conns=conns,
+        duration=0.0,
+        drain=0.0,
+        connect_concurrency=IDLE_CONNECT_CONCURRENCY,
+        connect_timeout=60.0,
+        connect_budget=sizes.idle_budget,
+        label="s7 crowds connecting",
     )
 
 
@@ -190,6 +219,14 @@ SCENARIOS: dict[str, Scenario] = {
         lambda s: s.connect_clients,
         lambda s: [BIG_ROOM],
     ),
+    "7": Scenario(
+        "7",
+        "10,000 connections over 100 rooms, connected and ready",
+        "time to all ready ≤ 1.5× raw",
+        _s7,
+        lambda s: s.crowd_connections,
+        crowd_rooms,
+    ),
 }
 
 # Scenario 6 runs scenarios 1 and 3 on two product processes sharing Redis.
@@ -214,7 +251,7 @@ def headline(key: str, result: LoadResult) -> str:
     if key == "4":
         kb = kb_per_connection(result)
         return f"{kb:.1f} KB/connection" if kb is not None else "-"
-    if key == "5":
+    if key in ("5", "7"):
         ready = result.connect_all_ready_s
         return (
             f"all ready in {ready:.2f} s"
@@ -262,6 +299,13 @@ def verdict(
     if key == "5":
         ready = product.connect_all_ready_s
         return (ready is not None and ready <= 2.0), headline(key, product)
+    if key == "7":
+        raw = baselines.get("raw")
+        ready = product.connect_all_ready_s
+        if raw is None or not raw.connect_all_ready_s or ready is None:
+            return None, "needs the raw baseline, all ready"
+        ratio = ready / raw.connect_all_ready_s
+        return ratio <= 1.5, f"{ratio:.2f}× raw"
     return None, ""
 
 
@@ -275,6 +319,6 @@ def compared_value(key: str, result: LoadResult | None) -> float | None:
         return result.latency_ms["p99"]
     if key == "4":
         return kb_per_connection(result)
-    if key == "5":
+    if key in ("5", "7"):
         return result.connect_all_ready_s
     return None

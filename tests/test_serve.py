@@ -3,11 +3,12 @@
 A bad configuration must stop start-up with one sentence on stderr and exit 2.
 """
 
+import gc
 import sys
 
 import pytest
 
-from chat.serve import daphne_argv
+from chat.serve import GC_YOUNG_THRESHOLD, daphne_argv, tune_garbage_collection
 from tests.helpers.child import child_env, run
 from tests.helpers.processes import free_port
 
@@ -133,3 +134,16 @@ def test_asgi_application_missing_is_a_configuration_error(settings, value):
         settings.ASGI_APPLICATION = value
     with pytest.raises(ConfigurationError, match="ASGI_APPLICATION is not set"):
         asgi_application()
+
+
+def test_startup_objects_are_kept_out_of_garbage_collection():
+    before, threshold = gc.get_freeze_count(), gc.get_threshold()
+    try:
+        tune_garbage_collection()
+        assert gc.get_threshold()[0] == GC_YOUNG_THRESHOLD
+        # Everything alive is frozen: a full collection has (almost) nothing to walk.
+        assert gc.get_freeze_count() > before
+        assert len(gc.get_objects()) < gc.get_freeze_count() / 10
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)

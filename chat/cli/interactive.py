@@ -11,7 +11,7 @@ from typing import Any
 
 from chat.cli import render
 from chat.cli.session import Outgoing, RoomSession
-from chat.wire.protocol import ServerType
+from chat.wire.protocol import ServerType, apply_presence
 
 DEFAULT_HISTORY_PAGE = 20
 QUIT_WAIT = 5.0  # seconds /quit waits for messages still unacknowledged
@@ -117,15 +117,24 @@ class InteractiveView:
         self._note_oldest([payload])
         say(self.line(payload))
 
+    def presence(self, frame: dict[str, Any]) -> None:
+        """A ``presence`` frame (or an old server's ``join``/``leave``): who came and went.
+
+        Only real changes are printed: one's own name echoed in ``joined`` is not news.
+        """
+        before = self.online
+        self.online = set(apply_presence(list(before), frame))
+        came = sorted(self.online - before)
+        went = sorted(before - self.online)
+        if came:
+            say("-- " + render.presence_line(came, "joined"))
+        if went:
+            say("-- " + render.presence_line(went, "left"))
+
     def frame(self, frame: dict[str, Any]) -> None:
         kind = frame.get("type")
-        user = render.clean(str(frame.get("user", "")))
-        if kind == ServerType.JOIN:
-            self.online.add(frame.get("user", ""))
-            say(f"-- {user} joined")
-        elif kind == ServerType.LEAVE:
-            self.online.discard(frame.get("user", ""))
-            say(f"-- {user} left")
+        if kind in (ServerType.JOIN, ServerType.LEAVE, ServerType.PRESENCE):
+            self.presence(frame)
         elif kind == ServerType.HISTORY:
             messages = frame.get("messages") or []
             say(f"-- {len(messages)} earlier message(s):")

@@ -161,3 +161,15 @@ def json_line(frame: dict[str, Any]) -> str:
     """One frame as a JSON line for pipes: UTF-8 text, control characters escaped."""
     text = json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
     return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+# A crowd arriving at once is one line, not a screenful of names.
+PRESENCE_NAMES_SHOWN = 5
+
+
+def presence_line(names: list[str], verb: str) -> str:
+    """``bob joined``, ``bob, carol joined``, ``a, b, c, d, e and 995 others joined``."""
+    shown = [clean(name) for name in names[:PRESENCE_NAMES_SHOWN]]
+    rest = len(names) - len(shown)
+    who = ", ".join(shown) + (f" and {rest} others" if rest else "")
+    return f"{who} {verb}"

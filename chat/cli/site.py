@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from chat.wire import versions
+
 SLUG_RE = re.compile(r"^[-a-zA-Z0-9_]+$")  # Django's <slug:...> converter
 HTTP_TIMEOUT = 15.0
 CONFIG_ENV = "CHAT_CONFIG"
@@ -66,15 +68,13 @@ class Site:
     def room_ws(self, slug: str, since: int | None = None, changes: int | None = None) -> str:
         """The room's WebSocket URL: ``ws://`` for ``http://``, ``wss://`` for ``https://``.
 
+        It asks for the newest protocol version this client speaks (``v``);
         ``changes`` (the last change applied) goes with ``since`` only.
         """
         parts = urlsplit(self.base)
         scheme = "wss" if parts.scheme == "https" else "ws"
         path = f"{parts.path}/ws/rooms/{quote(slug)}/"
-        query = "" if since is None else f"since={since}"
-        if query and changes is not None:
-            query += f"&changes={changes}"
-        return urlunsplit((scheme, parts.netloc, path, query, ""))
+        return urlunsplit((scheme, parts.netloc, path, versions.query(since, changes), ""))
 
 
 def check_slug(slug: str) -> str:

@@ -123,6 +123,22 @@ def frame_event(
     return Outbound(group=room_group(room_id), room_id=room_id, event=event)
 
 
+def presence_event(
+    room_id: int, kind: str, username: str, *, skip_user: int | None = None
+) -> Outbound:
+    """``username`` joined or left the room: a batched frame with the change beside it.
+
+    Protocol 1 connections get the ``join``/``leave`` frame (not the ``skip_user``'s);
+    protocol 2 connections get the window's changes as one ``presence`` frame, built
+    by the receiving hub from ``presence`` (``[kind, username]``).
+    """
+    outbound = frame_event(
+        room_id, protocol.user_frame(kind, username), skip_user=skip_user, batch=True
+    )
+    outbound.event["presence"] = [kind, username]
+    return outbound
+
+
 def user_frame_event(room_id: int, frame: str, *, user_id: int) -> Outbound:
     """A frame for one user's connections in a room, on every process (their mute)."""
     return Outbound(

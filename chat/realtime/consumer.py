@@ -34,6 +34,7 @@ from chat.stores import presence, ratelimit
 from chat.wire import protocol
 from chat.wire.errors import ChatError, CloseCode, ErrorCode, Refusal
 from chat.wire.since import parse_changes, parse_since
+from chat.wire.versions import ORIGINAL, parse_version
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +83,11 @@ async def _changes_to_replay(requests: list[selectors.ReplayRequest]) -> list:
     return await database_sync_to_async(selectors.changes_to_replay)(requests)
 
 
+async def _arrive(arrivals: list[presence.Arriving]) -> list[presence.Arrival]:
+    # A crowd connecting at once shares trips to the presence store (one script run).
+    return await presence.presence().arrive_many(arrivals)
+
+
 class RoomConsumer(AsyncWebsocketConsumer):
     """One client connection to one room."""
 
@@ -120,6 +126,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.fanout = None
         self.registered = False
         self.user_id = 0
+        self.version = ORIGINAL  # of the protocol; the client's ?v= (chat.wire.versions)
         self.token_id = None
         self.session_id = None
         self.limits = ConnectionLimits()
@@ -190,6 +197,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             raise refusal
         since = parse_since(self.scope.get("query_string", b""))
         changes = parse_changes(self.scope.get("query_string", b""))
+        self.version = parse_version(self.scope.get("query_string", b""))
         address = scope_address(self.scope)
         per_address = chat_settings().max_connections_per_ip
         if not limits.ADDRESSES.open(address, per_address):
@@ -221,11 +229,13 @@ class RoomConsumer(AsyncWebsocketConsumer):
             )
 
         settings = chat_settings()
-        arrival = await presence.presence().arrive(
-            room_id=self.room.pk,
-            user_id=self.user_id,
-            username=self.username,
-            limit=settings.max_connections_per_user,
+        arrival = await loop_batcher("arrivals", _arrive, max_batch=500).submit(
+            presence.Arriving(
+                room_id=self.room.pk,
+                user_id=self.user_id,
+                username=self.username,
+                limit=settings.max_connections_per_user,
+            )
         )
         if not arrival.accepted:
             raise Refusal(
@@ -296,6 +306,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             recovered=recovered,
             changes=last_change,
             read_seq=read_seq,
+            protocol=self.version,
         )
         kept, rest = protocol.fit_json(
             texts,
@@ -318,6 +329,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 recovered=recovered,
                 changes=last_change,
                 read_seq=read_seq,
+                protocol=self.version,
             )
         )
         # A recovery too big for ready continues at once as message frames, in order.

@@ -30,6 +30,7 @@ from chat.events.outbound import CONTROL_GROUP, room_group
 from chat.events.publisher import Publisher, publish_soon
 from chat.models import Room
 from chat.realtime.internals import channels_redis_layer
+from chat.realtime.room_batch import Batched, WindowFrames
 from chat.realtime.socket import Frame
 from chat.realtime.watchers import Watchers
 from chat.stores import presence
@@ -71,6 +72,7 @@ class Connection(Protocol):
     token_id: int | None
     session_id: str | None  # services.session_digest of the session it was opened with
     batch_floor: int  # the first batched frame of its room it should get
+    version: int  # the protocol version in effect (chat.wire.versions)
 
     async def deliver_message(self, seq: int, frame: Frame) -> None: ...
 
@@ -98,7 +100,7 @@ class RoomFanout:
         # that a tail lost before any event reached this process is still noticed.
         self.last_seq: int | None = getattr(room, "last_seq", None)
         self.pending: dict[int, str] = {}
-        self.batched: list[tuple[Frame, int | None, int]] = []  # frame, skip_user, index
+        self.batched: list[Batched] = []
         self.batch_count = 0
         self.flush_handle: asyncio.TimerHandle | None = None
         self.gap_task: asyncio.Task | None = None
@@ -219,13 +221,16 @@ class RoomFanout:
             if connection.user_id != skip_user and only_user in (None, connection.user_id):
                 await connection.deliver_frame(frame)
 
-    def batch(self, text: str, *, skip_user: int | None = None) -> None:
+    def batch(
+        self, text: str, *, skip_user: int | None = None, change: tuple[str, str] | None = None
+    ) -> None:
         """Queue a presence or typing frame; queued frames go out together shortly.
 
         They never change places with the room's other frames: anything else sent to
-        the room first flushes the queue.
+        the room first flushes the queue. ``change`` is ``(join|leave, username)`` for
+        presence: protocol 2 connections get a window's changes as one frame.
         """
-        self.batched.append((Frame(text), skip_user, self.batch_count))
+        self.batched.append(Batched(Frame(text), skip_user, self.batch_count, change))
         self.batch_count += 1
         if self.flush_handle is None:
             loop = asyncio.get_running_loop()
@@ -243,18 +248,13 @@ class RoomFanout:
         batched, self.batched = self.batched, []
         if not batched:
             return
-        everyone = [frame for frame, _, _ in batched]
-        skipped = {user for _, user, _ in batched if user is not None}
-        first = batched[0][2]
+        window = WindowFrames(batched)
         for connection in list(self.connections):
-            frames = everyone
-            if connection.user_id in skipped or connection.batch_floor > first:
-                # Not its own frames, nor those queued before it joined (ready covered them).
-                frames = [
-                    frame
-                    for frame, user, index in batched
-                    if user != connection.user_id and index >= connection.batch_floor
-                ]
+            frames = window.for_connection(
+                user_id=connection.user_id,
+                floor=connection.batch_floor,
+                version=connection.version,
+            )
             if frames:
                 try:
                     if not connection.frames_now(frames):
@@ -294,8 +294,7 @@ async def _logged(call, room_id: Any) -> None:
 def announce(room_id: int, kind: protocol.ServerType, username: str, *, skip_user=None) -> None:
     """Tell a room that ``username`` joined or left (batched with the room's other
     presence frames)."""
-    frame = protocol.user_frame(kind, username)
-    publish_soon(outbound.frame_event(room_id, frame, skip_user=skip_user, batch=True))
+    publish_soon(outbound.presence_event(room_id, kind, username, skip_user=skip_user))
 
 
 def announce_leave(room_id: int, username: str) -> None:
@@ -532,7 +531,12 @@ class Hub:
         if kind == "message":
             await fanout.on_message(event["seq"], event["text"], event.get("at"))
         elif kind == "frame" and event.get("batch"):
-            fanout.batch(event["text"], skip_user=event.get("skip_user"))
+            change = event.get("presence")
+            fanout.batch(
+                event["text"],
+                skip_user=event.get("skip_user"),
+                change=tuple(change) if change else None,
+            )
         elif kind == "frame":
             await fanout.broadcast(
                 event["text"], skip_user=event.get("skip_user"), only_user=event.get("user")

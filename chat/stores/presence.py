@@ -15,10 +15,10 @@ from collections import Counter, defaultdict
 
 from chat.stores import backends
 from chat.stores.presence_redis import RedisPresence
-from chat.stores.presence_types import Arrival, LeaveListener, Presence, Unavailable
+from chat.stores.presence_types import Arrival, Arriving, LeaveListener, Presence, Unavailable
 from chat.wire.protocol import Names
 
-__all__ = ["Arrival", "LocalPresence", "Presence", "Unavailable", "presence", "reset"]
+__all__ = ["Arrival", "Arriving", "LocalPresence", "Presence", "Unavailable", "presence", "reset"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +40,14 @@ class LocalPresence:
         room = self._rooms[room_id]
         room[user_id] += 1
         return Arrival(accepted=True, first_in_room=room[user_id] == 1)
+
+    async def arrive_many(self, arrivals: list[Arriving]) -> list[Arrival]:
+        return [
+            await self.arrive(
+                room_id=a.room_id, user_id=a.user_id, username=a.username, limit=a.limit
+            )
+            for a in arrivals
+        ]
 
     async def depart(self, *, room_id: int, user_id: int) -> bool:
         room = self._rooms.get(room_id)

@@ -36,7 +36,7 @@ from redis.exceptions import RedisError
 from chat.conf import chat_settings
 from chat.stores import redis_clients
 from chat.stores.coalesce import FreshRead
-from chat.stores.presence_types import Arrival, LeaveListener, Unavailable
+from chat.stores.presence_types import Arrival, Arriving, LeaveListener, Unavailable
 from chat.wire.protocol import Names
 
 logger = logging.getLogger(__name__)
@@ -82,27 +82,52 @@ local function withdraw(prefix, proc, left)
 end
 """
 
-# KEYS: room hash, user counter, process hash, names hash, leases
-# ARGV: user_id, limit, field ("room:user"), username, process_id, lease seconds
+# KEYS: process hash, names hash, leases
+# ARGV: prefix, process_id, lease seconds, then quadruples (room_id, user_id, limit, username)
+# Registers a crowd's connections in order, as that many single arrivals would; returns
+# {accepted, first in room} per connection (1/0 each).
 _ARRIVE = (
     """
-local total = tonumber(redis.call('GET', KEYS[2]) or '0')
-if total >= tonumber(ARGV[2]) then return {0, 0} end
-redis.call('INCR', KEYS[2])
-redis.call('HINCRBY', KEYS[3], ARGV[3], 1)
-redis.call('HSET', KEYS[4], ARGV[1], ARGV[4])
-local in_room = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+local out = {}
+for i = 4, #ARGV, 4 do
+  local room, user, limit, name = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3]
+  local user_key = ARGV[1] .. ':user:' .. user
+  if tonumber(redis.call('GET', user_key) or '0') >= limit then
+    table.insert(out, 0)
+    table.insert(out, 0)
+  else
+    redis.call('INCR', user_key)
+    redis.call('HINCRBY', KEYS[1], room .. ':' .. user, 1)
+    redis.call('HSET', KEYS[2], user, name)
+    local in_room = redis.call('HINCRBY', ARGV[1] .. ':room:' .. room, user, 1)
+    table.insert(out, 1)
+    table.insert(out, in_room == 1 and 1 or 0)
+  end
+end
 -- Counts without a lease would never be swept: make sure one exists (a crash before
 -- the first heartbeat, or after Redis lost the lease set).
-if not redis.call('ZSCORE', KEYS[5], ARGV[5]) then
+if not redis.call('ZSCORE', KEYS[3], ARGV[2]) then
 """
     + _NOW
     + """
-  redis.call('ZADD', KEYS[5], now + tonumber(ARGV[6]), ARGV[5])
+  redis.call('ZADD', KEYS[3], now + tonumber(ARGV[3]), ARGV[2])
 end
-return {1, in_room == 1 and 1 or 0}
+return out
 """
 )
+
+# KEYS: room hash, names hash. The room's online usernames in one round trip (HKEYS,
+# then HMGET, would be two: a connect storm pays one per connection).
+# HMGET in chunks: Lua's unpack() is limited to a few thousand values.
+_ONLINE = """
+local users = redis.call('HKEYS', KEYS[1])
+local names = {}
+for i = 1, #users, 1000 do
+  local chunk = redis.call('HMGET', KEYS[2], unpack(users, i, math.min(i + 999, #users)))
+  for _, name in ipairs(chunk) do table.insert(names, name) end
+end
+return names
+"""
 
 # KEYS: room hash, user counter, process hash; ARGV: user_id, field
 _DEPART = """
@@ -208,6 +233,7 @@ class RedisPresence:
         self.lease = float(lease_seconds or chat_settings().presence_lease_seconds)
         self._arrive = self.redis.register_script(_ARRIVE)
         self._depart = self.redis.register_script(_DEPART)
+        self._online_script = self.redis.register_script(_ONLINE)
         self._heartbeat = self.redis.register_script(_HEARTBEAT)
         self._resync = self.redis.register_script(_RESYNC)
         self._sweep = self.redis.register_script(_SWEEP)
@@ -231,30 +257,29 @@ class RedisPresence:
     # --- connections ----------------------------------------------------------
 
     async def arrive(self, *, room_id: int, user_id: int, username: str, limit: int) -> Arrival:
+        (arrival,) = await self.arrive_many([Arriving(room_id, user_id, username, limit)])
+        return arrival
+
+    async def arrive_many(self, arrivals: list[Arriving]) -> list[Arrival]:
+        # One script for the crowd: a thousand connections arriving together cost one
+        # round trip and one script run, not a thousand of each.
         self.start()
-        async with self._call(f"arrive room={room_id} user={user_id}"):
-            accepted, first = await self._run(
-                self._arrive,
-                keys=[
-                    room_key(room_id),
-                    user_key(user_id),
-                    process_key(self.process_id),
-                    NAMES_KEY,
-                    LEASES_KEY,
-                ],
-                args=[
-                    user_id,
-                    limit,
-                    f"{room_id}:{user_id}",
-                    username,
-                    self.process_id,
-                    self.lease,
-                ],
+        if not arrivals:
+            return []
+        args: list = [PREFIX, self.process_id, self.lease]
+        for a in arrivals:
+            args += [a.room_id, a.user_id, a.limit, a.username]
+        results = []
+        async with self._call(f"arrive connections={len(arrivals)}"):
+            flat = await self._run(
+                self._arrive, keys=[process_key(self.process_id), NAMES_KEY, LEASES_KEY], args=args
             )
-            if accepted:
-                self._mine[(room_id, user_id)] += 1
-                self._names[user_id] = username
-        return Arrival(accepted=bool(accepted), first_in_room=bool(first))
+            for a, accepted, first in zip(arrivals, flat[0::2], flat[1::2], strict=True):
+                if accepted:
+                    self._mine[(a.room_id, a.user_id)] += 1
+                    self._names[a.user_id] = a.username
+                results.append(Arrival(accepted=bool(accepted), first_in_room=bool(first)))
+        return results
 
     async def depart(self, *, room_id: int, user_id: int) -> bool:
         key = (room_id, user_id)
@@ -278,10 +303,7 @@ class RedisPresence:
 
     async def _read_online(self, room_id: int) -> Names:
         try:
-            user_ids = await self.redis.hkeys(room_key(room_id))
-            if not user_ids:
-                return Names()
-            names = await self.redis.hmget(NAMES_KEY, user_ids)
+            names = await self._online_script(keys=[room_key(room_id), NAMES_KEY])
         except (RedisError, OSError) as exc:
             raise Unavailable() from exc
         return Names(sorted(name.decode() for name in names if name is not None))

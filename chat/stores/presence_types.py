@@ -26,6 +26,16 @@ class Unavailable(ChatError):
 
 
 @dataclass(frozen=True, slots=True)
+class Arriving:
+    """A connection to register: whose, where, and the user's connection limit."""
+
+    room_id: int
+    user_id: int
+    username: str
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
 class Arrival:
     """The result of registering a connection."""
 
@@ -36,6 +46,9 @@ class Arrival:
 class Presence(Protocol):
     async def arrive(self, *, room_id: int, user_id: int, username: str, limit: int) -> Arrival:
         """Register a connection; refuse it when the user already has ``limit`` connections."""
+
+    async def arrive_many(self, arrivals: list[Arriving]) -> list[Arrival]:
+        """``arrive`` for a crowd, in order, in one trip: one ``Arrival`` per ``Arriving``."""
 
     async def depart(self, *, room_id: int, user_id: int) -> bool:
         """Unregister a connection; True when it was the user's last one in the room."""

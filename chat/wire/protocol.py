@@ -49,6 +49,7 @@ class ServerType:
     HISTORY = "history"
     JOIN = "join"
     LEAVE = "leave"
+    PRESENCE = "presence"  # protocol 2: joins and leaves of one window together
     TYPING = "typing"
     REPORTED = "reported"
     DELETED = "deleted"
@@ -449,16 +450,20 @@ def ready_frame(
     recovered: bool | None,
     changes: int | None = None,
     read_seq: int | None = None,
+    protocol: int = 1,
 ) -> str:
     """The first frame of a connection; ``messages_json`` are encoded payloads, spliced in.
 
     ``changes`` is the room's last change number: the client's cursor for ``changes=``.
     ``read_seq``: how far the user had read the room when it opened (the "new since
-    you left" line goes after it).
+    you left" line goes after it). ``protocol`` is the version in effect for the
+    connection (``chat.wire.versions``).
     """
     names = online.json if isinstance(online, Names) else encode(list(online))
     head = (
-        encode({"type": ServerType.READY, "room": room, "user": user})[:-1] + ',"online":' + names
+        encode({"type": ServerType.READY, "protocol": protocol, "room": room, "user": user})[:-1]
+        + ',"online":'
+        + names
     )
     tail = f',"has_more":{"true" if has_more else "false"}'
     if recovered is not None:
@@ -487,6 +492,41 @@ def room_info(*, slug: str, title: str, locked: bool, slow_mode: int) -> dict[st
 def user_frame(kind: str, user: str) -> str:
     """A ``join`` or ``leave`` frame."""
     return encode({"type": kind, "user": user})
+
+
+def presence_changes(changes: list[tuple[str, str]]) -> tuple[list[str], list[str]]:
+    """``(joined, left)`` of ``(join|leave, user)`` changes in order: each user's last one counts.
+
+    Applying the result (add ``joined``, remove ``left``) leaves an online list as
+    applying every change in turn would: a user who joined and left within the
+    window is only in ``left``, one who left and came back only in ``joined``.
+    """
+    last: dict[str, str] = {}
+    for kind, user in changes:
+        last.pop(user, None)  # re-inserted: the order is of each user's last change
+        last[user] = kind
+    joined = [user for user, kind in last.items() if kind == ServerType.JOIN]
+    left = [user for user, kind in last.items() if kind == ServerType.LEAVE]
+    return joined, left
+
+
+def presence_frame(joined: list[str], left: list[str]) -> str:
+    """A ``presence`` frame (protocol 2): who came online and who went offline."""
+    return encode({"type": ServerType.PRESENCE, "joined": joined, "left": left})
+
+
+def apply_presence(online: list[str], frame: dict[str, Any]) -> list[str]:
+    """The sorted online list after a ``join``, ``leave`` or ``presence`` frame (clients)."""
+    names = set(online)
+    kind = frame.get("type")
+    if kind == ServerType.JOIN and isinstance(frame.get("user"), str):
+        names.add(frame["user"])
+    elif kind == ServerType.LEAVE:
+        names.discard(frame.get("user"))
+    elif kind == ServerType.PRESENCE:
+        names.update(frame.get("joined", ()))
+        names.difference_update(frame.get("left", ()))
+    return sorted(names)
 
 
 def typing_frame(user: str, active: bool) -> str:

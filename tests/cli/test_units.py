@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chat.cli import render, session
+from chat.cli.interactive import InteractiveView
 from chat.cli.main import build_parser, credentials
 from chat.cli.site import Exit, ExitStatus, Site, TokenStore, check_slug
 
@@ -35,10 +36,10 @@ def test_site_urls(url, base, ws):
 
     assert site.base == base
     assert site.http("/api/token") == base + "/api/token"
-    assert site.room_ws("general") == ws
-    assert site.room_ws("general", since=42) == ws + "?since=42"
-    assert site.room_ws("general", since=42, changes=7) == ws + "?since=42&changes=7"
-    assert site.room_ws("general", changes=7) == ws  # changes only goes with since
+    assert site.room_ws("general") == ws + "?v=2"
+    assert site.room_ws("general", since=42) == ws + "?v=2&since=42"
+    assert site.room_ws("general", since=42, changes=7) == ws + "?v=2&since=42&changes=7"
+    assert site.room_ws("general", changes=7) == ws + "?v=2"  # changes only goes with since
 
 
 @pytest.mark.parametrize("url", ["127.0.0.1:8000", "ftp://host", "http://", ""])
@@ -229,7 +230,7 @@ def test_the_changes_cursor_stays_below_a_gap_and_goes_in_the_url():
         site=Site("http://127.0.0.1:8000"), slug="general", token="t", listener=listener
     )
     room._on_ready({"type": "ready", "messages": [{"seq": 4}], "changes": 5})
-    assert room._url().endswith("?since=4&changes=5")
+    assert room._url().endswith("?v=2&since=4&changes=5")
     room._on_frame({"type": "update", "change": 7, "message": {"seq": 1}})
     assert room.last_change == 5  # change 6 never came: the next reconnect replays it
     room._on_frame({"type": "deleted", "id": 2, "seq": 2, "change": 6})
@@ -239,3 +240,29 @@ def test_the_changes_cursor_stays_below_a_gap_and_goes_in_the_url():
     assert room.last_change == 9
     room._on_ready({"type": "ready", "messages": [], "recovered": False, "changes": 3})
     assert room.last_change == 3 and room.changes_ahead == set()
+
+
+def test_presence_frames_print_who_came_and_went(capsys):
+    view = InteractiveView("general")
+    view.connected(
+        {"user": "alice", "online": ["alice", "bob"], "room": {"title": "General"}},
+        reconnect=False,
+        new=[],
+    )
+    capsys.readouterr()
+
+    view.frame({"type": "presence", "joined": ["alice", "carol", "dave"], "left": ["bob"]})
+    view.frame({"type": "join", "user": "erin"})  # an old server's frame
+    view.frame({"type": "leave", "user": "erin"})
+
+    lines = capsys.readouterr().out.splitlines()
+    # alice's own echo is not news.
+    assert lines == ["-- carol, dave joined", "-- bob left", "-- erin joined", "-- erin left"]
+    assert view.online == {"alice", "carol", "dave"}
+
+
+def test_a_crowd_is_one_line():
+    names = [f"u{n:03d}" for n in range(1000)]
+    assert render.presence_line(names, "joined") == (
+        "u000, u001, u002, u003, u004 and 995 others joined"
+    )

@@ -45,9 +45,10 @@ class Tab:
         await self.ws.send(json.dumps({"type": kind, **fields}))
 
 
-async def open_tab(server: DaphneServer, slug: str, token: str) -> Tab:
+async def open_tab(server: DaphneServer, slug: str, token: str, query: str = "") -> Tab:
     ws = await connect(
-        server.ws_url(f"/ws/rooms/{slug}/"), additional_headers={"Authorization": f"Bearer {token}"}
+        server.ws_url(f"/ws/rooms/{slug}/{query}"),
+        additional_headers={"Authorization": f"Bearer {token}"},
     )
     return Tab(ws, json.loads(await asyncio.wait_for(ws.recv(), 10)))
 
@@ -137,6 +138,63 @@ def run_story(env, processes, make_user, make_room) -> None:
 
     try:
         asyncio.run(presence_story(servers, room, tokens, lobby_counts=lobby_counts))
+    finally:
+        for server in servers:
+            server.kill()
+
+
+async def presence_frames_story(servers, room, tokens) -> None:
+    """Protocol 2 and protocol 1 members watch people come and go on two processes."""
+    first, second = servers
+    alice = await open_tab(first, room.slug, tokens["alice"], "?v=2")
+    carol = await open_tab(first, room.slug, tokens["carol"])  # an old client
+    assert (alice.ready["protocol"], carol.ready["protocol"]) == (2, 1)
+
+    async def changes(tab: Tab, change: str, names: set[str]) -> None:
+        seen: set[str] = set()
+        while not seen >= names:
+            seen.update((await tab.expect("presence"))[change])
+
+    # Bob on the other process, then his second tab here: one arrival.
+    bob = await open_tab(second, room.slug, tokens["bob"], "?v=2")
+    await changes(alice, "joined", {"bob"})
+    await carol.expect("join", user="bob")
+    bob_again = await open_tab(first, room.slug, tokens["bob"], "?v=2")
+    assert bob_again.ready["online"] == ["alice", "bob", "carol"]
+
+    # A crowd on the other process.
+    guests = [await open_tab(second, room.slug, t, "?v=2") for t in tokens["guests"]]
+    names = {f"guest{n}" for n in range(len(guests))}
+    await changes(alice, "joined", names)
+    for _ in names:
+        await carol.expect("join")
+
+    await bob.ws.close()
+    await bob_again.ws.close()
+    for guest in guests:
+        await guest.ws.close()
+    await changes(alice, "left", names | {"bob"})
+    await carol.expect("leave", user="bob")
+    presence = [f for f in alice.frames if f["type"] == "presence"]
+    about_bob = [f for f in presence if "bob" in f["joined"] + f["left"]]
+    assert len(about_bob) == 2  # one arrival, one departure, over three tabs on two processes
+    assert not [f for f in alice.frames if f["type"] in ("join", "leave")]
+    assert "presence" not in [f["type"] for f in carol.frames]
+    await alice.ws.close()
+    await carol.ws.close()
+
+
+@pytest.mark.redis
+def test_presence_frames_across_two_processes(live_env, redis_url, make_user, make_room):
+    room = make_room()
+    names = ["alice", "bob", "carol"]
+    guests = [f"guest{n}" for n in range(6)]
+    users = [make_user(name) for name in names + guests]
+    issued = services.issue_tokens(users=users)
+    tokens = dict(zip(names, issued, strict=False)) | {"guests": issued[len(names) :]}
+    servers = start_servers(live_env | {"REDIS_URL": redis_url}, 2)
+    try:
+        asyncio.run(presence_frames_story(servers, room, tokens))
     finally:
         for server in servers:
             server.kill()

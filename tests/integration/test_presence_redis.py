@@ -14,7 +14,7 @@ import redis as sync_redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from chat.stores import presence_redis
-from chat.stores.presence import Unavailable
+from chat.stores.presence import Arriving, Unavailable
 from chat.stores.presence_redis import LEASES_KEY, RedisPresence, process_key, user_key
 from tests.helpers.wait import async_wait_until
 
@@ -66,6 +66,34 @@ async def test_first_and_last_connection_count_across_processes(processes):
     assert await one.depart(room_id=1, user_id=7) is False  # alice still has a tab on two
     assert await two.depart(room_id=1, user_id=7) is True
     assert await two.online(1) == ["bob"]
+
+
+async def test_a_crowd_registers_in_one_trip_as_single_arrivals_would(processes, redis_url):
+    one, two = processes(), processes()
+    await two.arrive(room_id=1, user_id=8, username="bob", limit=5)
+    crowd = [
+        Arriving(room_id=1, user_id=7, username="alice", limit=2),
+        Arriving(room_id=1, user_id=7, username="alice", limit=2),  # her second tab
+        Arriving(room_id=1, user_id=7, username="alice", limit=2),  # over her cap
+        Arriving(room_id=1, user_id=8, username="bob", limit=5),  # bob is there already
+        Arriving(room_id=2, user_id=9, username="cy", limit=5),
+    ]
+
+    got = await one.arrive_many(crowd)
+
+    assert [(a.accepted, a.first_in_room) for a in got] == [
+        (True, True),
+        (True, False),
+        (False, False),
+        (True, False),
+        (True, True),
+    ]
+    assert await one.online(1) == ["alice", "bob"] and await one.online(2) == ["cy"]
+    assert int(sync_redis.Redis.from_url(redis_url).get(user_key(7))) == 2
+    # Counted as this process's own: they leave with it.
+    assert await one.depart(room_id=1, user_id=7) is False
+    assert await one.depart(room_id=1, user_id=7) is True
+    assert await one.arrive_many([]) == []
 
 
 async def test_connection_cap_counts_every_process_and_refusals_register_nothing(
@@ -225,3 +253,12 @@ async def test_a_resync_never_interleaves_with_arrivals_and_departures(processes
 
     assert int(sync_redis.Redis.from_url(redis_url).get(user_key(7))) == 2  # 2 + 1 - 1
     assert await one.online(1) == ["alice"]
+
+
+async def test_the_online_list_of_a_crowded_room_is_read_whole(processes):
+    one = processes()
+    crowd = [Arriving(room_id=5, user_id=n, username=f"u{n:05d}", limit=5) for n in range(2500)]
+    await one.arrive_many(crowd)
+    # More names than one HMGET chunk of the script (and than Lua's unpack limit allows
+    # in one call for larger rooms).
+    assert await one.online(5) == [f"u{n:05d}" for n in range(2500)]

@@ -1,4 +1,4 @@
-// Who is here: the online list (from ready, join and leave) and the typing line
+// Who is here: the online list (from ready, and presence, or join and leave) and the typing line
 // ("alice is typing…"), where each typist expires 6 s after their last typing frame.
 
 import { avatarClass, el } from "./format.js";
@@ -31,6 +31,16 @@ export class People {
   leave(name) {
     this.online.delete(name);
     this.stopTyping(name);
+    this.render();
+  }
+
+  /** A `presence` frame (protocol 2): a window's arrivals and departures, rendered once. */
+  presence(joined, left) {
+    for (const name of joined) this.online.add(name);
+    for (const name of left) {
+      this.online.delete(name);
+      this.stopTyping(name);
+    }
     this.render();
   }
 

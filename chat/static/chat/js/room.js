@@ -418,6 +418,9 @@ function handle(frame) {
     case "leave":
       people.leave(frame.user);
       break;
+    case "presence":
+      people.presence(frame.joined, frame.left);
+      break;
     case "typing":
       people.typing(frame.user, frame.active);
       break;

@@ -12,6 +12,9 @@ export const TERMINAL_CLOSES = new Map([
   [4410, "This room has been archived. Its history stays, but nobody can chat here now."],
 ]);
 const TOO_MANY_CONNECTIONS = 4429;
+// The protocol version this page speaks (chat/wire/versions.py LATEST): 2 gets presence
+// as one `presence` frame per window instead of a `join` per arrival.
+export const PROTOCOL_VERSION = 2;
 const TOO_SLOW = 4408;
 
 // Full jitter: wait a random time in [0, min(30 s, 1 s × 2^attempt)], so clients
@@ -83,10 +86,13 @@ export class RoomSocket {
   url() {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     const since = this.getSince();
-    let query = since === null || since === undefined ? "" : `?since=${encodeURIComponent(since)}`;
-    // The last change (edit, deletion, restore) applied: the server replays later ones.
-    const changes = query ? this.getChanges() : null;
-    if (changes !== null && changes !== undefined) query += `&changes=${encodeURIComponent(changes)}`;
+    let query = `?v=${PROTOCOL_VERSION}`;
+    if (since !== null && since !== undefined) {
+      query += `&since=${encodeURIComponent(since)}`;
+      // The last change (edit, deletion, restore) applied: the server replays later ones.
+      const changes = this.getChanges();
+      if (changes !== null && changes !== undefined) query += `&changes=${encodeURIComponent(changes)}`;
+    }
     return `${scheme}//${location.host}${this.path}${query}`;
   }
 
