@@ -27,9 +27,13 @@ def test_a_crowd_comes_and_goes_in_the_online_list(
     tokens = [make_token(make_user(name)) for name in GUESTS]
     alice = open_ui(server.url, user=user)
     received: list[str] = []
+    # The room's socket only (the page also opens /ws/me/ for its sidebar).
     alice.page.on(
         "websocket",
-        lambda ws: ws.on("framereceived", lambda payload: received.append(payload)),
+        lambda ws: (
+            "/ws/rooms/" in ws.url
+            and ws.on("framereceived", lambda payload: received.append(payload))
+        ),
     )
     alice.open_room("lobby")
 
