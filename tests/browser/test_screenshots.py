@@ -18,7 +18,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from chat import services
+from chat import reactions, services
 from chat.models import Mention, Message, ReadPosition, Room
 from tests.helpers.wait import wait_until
 
@@ -66,7 +66,9 @@ CONVERSATION = [
     ("carol", "Is it this run? https://ci.example.com/runs/4821", 26),
     (
         "dave",
-        "That one. The client now reconnects with backoff and picks up where it left off.",
+        "That one. The client now reconnects with backoff and picks up where it left off:\n"
+        "```\nws = connect(f\"{url}?since={last_seq}\")\n```\n"
+        "**No reload**, and `since` makes it *exact*.",
         24,
     ),
     ("bob", "buy cheap watches", 20),
@@ -100,8 +102,23 @@ def seed(make_user) -> dict:
         )
     spam = next(r.message for r in results if r.message.body == "buy cheap watches")
     services.delete_message(message=spam, by=users["alice"], reason="spam")
+    seed_reply_and_reactions(users, general, results)
     seed_unread(users, rooms, now)
     return users
+
+
+def seed_reply_and_reactions(users: dict, general, results) -> None:
+    """A reply quoting bob's news, and reactions to alice's thanks (issue 15's screenshots)."""
+    news = next(r.message for r in results if r.message.body.startswith("Yes! Staging"))
+    thanks = next(r.message for r in results if r.message.body.startswith("Great work"))
+    for name, emoji in (("bob", "🎉"), ("carol", "🎉"), ("dave", "🎉"), ("erin", "👍")):
+        reactions.set_reaction(message=thanks, user=users[name], emoji=emoji, active=True)
+    services.post_message(
+        room=general,
+        author=users["carol"],
+        body="@bob that is the best news this week",
+        reply_to=news.pk,
+    )
 
 
 def seed_unread(users: dict, rooms: dict, now) -> None:
@@ -158,7 +175,9 @@ def test_lobby_and_busy_room(server, open_ui, make_user, tmp_path):
     phone.page.goto("/")
     assert no_sideways_scroll(phone), "the lobby scrolls sideways at 360 px"
     phone.open_room("general")
-    wait_until(lambda: len(phone.bodies()) == len(CONVERSATION), 10, "history on the phone")
+    wait_until(
+        lambda: len(phone.bodies()) == len(CONVERSATION) + 1, 10, "history on the phone"
+    )
     assert no_sideways_scroll(phone), "the room scrolls sideways at 360 px"
     phone.page.screenshot(path=str(out / "room-phone-dark.png"))
 
