@@ -67,7 +67,7 @@ CONVERSATION = [
     (
         "dave",
         "That one. The client now reconnects with backoff and picks up where it left off:\n"
-        "```\nws = connect(f\"{url}?since={last_seq}\")\n```\n"
+        '```\nws = connect(f"{url}?since={last_seq}")\n```\n'
         "**No reload**, and `since` makes it *exact*.",
         24,
     ),
@@ -175,9 +175,7 @@ def test_lobby_and_busy_room(server, open_ui, make_user, tmp_path):
     phone.page.goto("/")
     assert no_sideways_scroll(phone), "the lobby scrolls sideways at 360 px"
     phone.open_room("general")
-    wait_until(
-        lambda: len(phone.bodies()) == len(CONVERSATION) + 1, 10, "history on the phone"
-    )
+    wait_until(lambda: len(phone.bodies()) == len(CONVERSATION) + 1, 10, "history on the phone")
     assert no_sideways_scroll(phone), "the room scrolls sideways at 360 px"
     phone.page.screenshot(path=str(out / "room-phone-dark.png"))
 
