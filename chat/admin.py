@@ -53,6 +53,20 @@ class ChatAdminMedia:
         css = {"all": ("chat/css/admin.css",)}
 
 
+class ReadOnly:
+    """A record kept by the chat itself (the audit trail, read positions): to look at,
+    never to add, change or delete from the admin."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 def cut(text: str, length: int = 60):
     """``text`` cut to ``length`` for a changelist cell, the whole of it on hover."""
     return format_html('<span title="{}">{}</span>', text, excerpt(text, length))
@@ -772,7 +786,7 @@ class ReportAdmin(ChatAdminMedia, admin.ModelAdmin):
 
 
 @admin.register(ModerationAction)
-class ModerationActionAdmin(ChatAdminMedia, admin.ModelAdmin):
+class ModerationActionAdmin(ReadOnly, ChatAdminMedia, admin.ModelAdmin):
     """The audit trail: read-only for everyone, superusers included."""
 
     list_display = (
@@ -826,18 +840,9 @@ class ModerationActionAdmin(ChatAdminMedia, admin.ModelAdmin):
                 parts.append(f"{key}: {value}")
         return "; ".join(parts)
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
 
 @admin.register(ReadPosition)
-class ReadPositionAdmin(admin.ModelAdmin):
+class ReadPositionAdmin(ReadOnly, ChatAdminMedia, admin.ModelAdmin):
     """How far each user has read each room (the sidebar's unread counts start there).
 
     Read-only: positions move only by reading (``chat.unread``); a moderator looks, e.g.
@@ -859,12 +864,3 @@ class ReadPositionAdmin(admin.ModelAdmin):
     def room_last_seq(self, obj: ReadPosition) -> int:
         """How far there is to read: the room's newest message."""
         return obj.room.last_seq
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

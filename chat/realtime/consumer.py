@@ -19,7 +19,6 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import DatabaseError
 
 from chat import history, metrics, reactions, selectors, services
-from chat.client_address import scope_address
 from chat.conf import chat_settings
 from chat.events import outbound
 from chat.events.publisher import publish_soon
@@ -198,14 +197,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         since = parse_since(self.scope.get("query_string", b""))
         changes = parse_changes(self.scope.get("query_string", b""))
         self.version = parse_version(self.scope.get("query_string", b""))
-        address = scope_address(self.scope)
-        per_address = chat_settings().max_connections_per_ip
-        if not limits.ADDRESSES.open(address, per_address):
-            raise Refusal(
-                CloseCode.TOO_MANY_CONNECTIONS,
-                f"at most {per_address} connections per client address",
-            )
-        self.address = address
+        self.address = limits.claim_address(self.scope)
         session = await loop_batcher("sessions", _open_sessions, max_batch=500).submit(
             services.SessionRequest(
                 slug=self.scope["url_route"]["kwargs"]["slug"],

@@ -13,6 +13,10 @@ from __future__ import annotations
 
 import time
 
+from chat.client_address import scope_address
+from chat.conf import chat_settings
+from chat.wire.errors import CloseCode, Refusal
+
 FRAME_BURST = 30  # frames a client may send at once
 FRAME_RATE = 10.0  # frames per second after that
 WARN_INTERVAL = 1.0  # seconds between "slow down" errors to one connection
@@ -98,3 +102,16 @@ class AddressCounts:
 
 
 ADDRESSES = AddressCounts()
+
+
+def claim_address(scope) -> str:
+    """Count a new WebSocket against its client address; past
+    ``CHAT_MAX_CONNECTIONS_PER_IP`` refuse it (4429). Returns the address (release it
+    with ``ADDRESSES.close`` when the connection ends)."""
+    address = scope_address(scope)
+    per_address = chat_settings().max_connections_per_ip
+    if not ADDRESSES.open(address, per_address):
+        raise Refusal(
+            CloseCode.TOO_MANY_CONNECTIONS, f"at most {per_address} connections per client address"
+        )
+    return address

@@ -19,8 +19,6 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from chat import selectors, services, sidebar
-from chat.client_address import scope_address
-from chat.conf import chat_settings
 from chat.realtime import limits, shutdown
 from chat.realtime.hub import Hub
 from chat.realtime.limits import ConnectionLimits
@@ -111,14 +109,7 @@ class UserConsumer(AsyncWebsocketConsumer):
         refusal = self.scope.get("chat_refusal")
         if refusal is not None:
             raise refusal
-        address = scope_address(self.scope)
-        per_address = chat_settings().max_connections_per_ip
-        if not limits.ADDRESSES.open(address, per_address):
-            raise Refusal(
-                CloseCode.TOO_MANY_CONNECTIONS,
-                f"at most {per_address} connections per client address",
-            )
-        self.address = address
+        self.address = limits.claim_address(self.scope)
         who, self.token_id = await database_sync_to_async(_who)(
             self.scope.get("user"), self.scope.get("chat_token_key")
         )

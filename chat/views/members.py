@@ -18,10 +18,10 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from chat import membership, selectors
+from chat import membership
 from chat.models import Invite, Room
-from chat.views.pages import json_error, render_page, room_action
-from chat.wire.errors import HTTP_STATUS_FOR_CLOSE, ChatError, ErrorCode, Refusal
+from chat.views.pages import json_error, render_page, room_action, room_or_refusal
+from chat.wire.errors import ChatError, ErrorCode
 
 # The HTTP status of a refused membership change.
 STATUS_FOR_ERROR = {ErrorCode.NOT_FOUND: 404, ErrorCode.FORBIDDEN: 403}
@@ -62,12 +62,9 @@ def _invite_json(request: HttpRequest, invite: Invite) -> dict:
 def members(request: HttpRequest, slug: str) -> JsonResponse:
     """The room's members (anyone who may enter it) and, for those who manage its
     members, its open invite links."""
-    if not request.user.is_authenticated:
-        return json_error(401, "sign in first")
-    try:
-        room = selectors.room_for_user(slug=slug, user=request.user)
-    except Refusal as refusal:
-        return json_error(HTTP_STATUS_FOR_CLOSE.get(refusal.close_code, 403), refusal.detail)
+    room = room_or_refusal(request, slug)
+    if isinstance(room, JsonResponse):
+        return room
     manages = membership.can_manage_members(room=room, user=request.user)
     listing = [
         {"username": m.username, "moderator": m.moderator} for m in membership.members_of(room)

@@ -229,6 +229,16 @@ def json_error(status: int, detail: str) -> JsonResponse:
 STATUS_FOR_ERROR = {ErrorCode.NOT_FOUND: 404, ErrorCode.NOT_AUTHOR: 403}
 
 
+def room_or_refusal(request: HttpRequest, slug: str) -> Room | JsonResponse:
+    """The room ``slug`` if the signed-in user may enter it, else the JSON refusal."""
+    if not request.user.is_authenticated:
+        return json_error(401, "sign in first")
+    try:
+        return selectors.room_for_user(slug=slug, user=request.user)
+    except Refusal as refusal:
+        return json_error(HTTP_STATUS_FOR_CLOSE.get(refusal.close_code, 403), refusal.detail)
+
+
 def room_action(
     view: Callable[..., JsonResponse], *, moderators_only: bool = True
 ) -> Callable[..., JsonResponse]:
@@ -241,12 +251,9 @@ def room_action(
     @require_POST
     @wraps(view)
     def wrapper(request: HttpRequest, slug: str, **kwargs) -> JsonResponse:
-        if not request.user.is_authenticated:
-            return json_error(401, "sign in first")
-        try:
-            room = selectors.room_for_user(slug=slug, user=request.user)
-        except Refusal as refusal:
-            return json_error(HTTP_STATUS_FOR_CLOSE.get(refusal.close_code, 403), refusal.detail)
+        room = room_or_refusal(request, slug)
+        if isinstance(room, JsonResponse):
+            return room
         if moderators_only and not selectors.is_moderator(room=room, user=request.user):
             return json_error(403, "only moderators of this room can do that")
         try:

@@ -1,6 +1,10 @@
 """The per-connection frame budget (chat.realtime.limits)."""
 
+import pytest
+
+from chat.realtime import limits
 from chat.realtime.limits import FRAME_BURST, FRAME_RATE, ConnectionLimits
+from chat.wire.errors import CloseCode, Refusal
 
 
 def test_a_burst_then_the_refill_rate():
@@ -22,3 +26,20 @@ def test_warnings_at_most_once_per_second():
     assert not limits.should_warn()
     now[0] += 1.0
     assert limits.should_warn()
+
+
+def test_claim_address_counts_a_client_address_up_to_its_cap(settings):
+    settings.CHAT_MAX_CONNECTIONS_PER_IP = 2
+    scope = {"client": ("203.0.113.9", 5000), "headers": []}
+    claimed = [limits.claim_address(scope), limits.claim_address(scope)]
+    try:
+        assert claimed == ["203.0.113.9", "203.0.113.9"]
+        with pytest.raises(Refusal) as refused:
+            limits.claim_address(scope)
+        assert refused.value.close_code == CloseCode.TOO_MANY_CONNECTIONS
+        limits.ADDRESSES.close("203.0.113.9")
+        claimed.pop()
+        claimed.append(limits.claim_address(scope))  # a freed place can be taken again
+    finally:
+        for address in claimed:
+            limits.ADDRESSES.close(address)
