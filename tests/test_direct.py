@@ -28,9 +28,7 @@ def test_a_one_to_one_dm_is_a_private_room_of_the_two(user, other_user):
     assert room.title == "alice, bob"
 
 
-def test_opening_twice_either_way_round_finds_the_same_room_with_a_stable_slug(
-    user, other_user
-):
+def test_opening_twice_either_way_round_finds_the_same_room_with_a_stable_slug(user, other_user):
     first = direct.open_dm(by=user, users=[other_user])
     again = direct.open_dm(by=other_user, users=[user])
     assert first.pk == again.pk
@@ -113,9 +111,7 @@ def test_dms_are_never_in_the_lobby_but_in_their_members_sidebars(user, other_us
     assert sidebar.sidebar_rooms(carol) == []
 
 
-def test_staff_who_read_every_room_do_not_search_or_list_others_dms(
-    user, other_user, make_user
-):
+def test_staff_who_read_every_room_do_not_search_or_list_others_dms(user, other_user, make_user):
     room = direct.open_dm(by=user, users=[other_user])
     boss = make_user("boss", is_staff=True, is_superuser=True)
     assert room not in selectors.lobby_rooms(user=boss)
