@@ -406,7 +406,20 @@ class MessageAdmin(ChatAdminMedia, admin.ModelAdmin):
 
     def get_queryset(self, request):
         # The change page shows room, author and deleter too: one query, not four.
-        return super().get_queryset(request).select_related("room", "author", "deleted_by")
+        messages = super().get_queryset(request).select_related("room", "author", "deleted_by")
+        match = request.resolver_match
+        if match is not None and match.url_name == "chat_message_changelist":
+            # Direct messages are read one conversation at a time, each opening
+            # recorded (chat.direct.record_view): never in the list of everyone's.
+            messages = messages.exclude(room__kind=Room.Kind.DM)
+        return messages
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # A DM's message opened here (say, from a report) is recorded as opening the DM.
+        message = self.get_object(request, object_id)
+        if message is not None and request.method == "GET":
+            direct.record_view(room=message.room, by=request.user)
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def has_add_permission(self, request) -> bool:
         return False  # messages are posted through the room, where seq is assigned

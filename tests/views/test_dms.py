@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from chat import direct
+from chat import direct, services
 from chat.models import ModerationAction, Room
 
 pytestmark = pytest.mark.django_db
@@ -123,3 +123,19 @@ def test_the_admin_filters_dms_and_records_staff_opening_one(user, other_user, m
     page = client.get(reverse("admin:chat_room_change", args=[dm.pk]))
     assert page.status_code == 200
     assert ModerationAction.objects.filter(kind="dm_view", actor=boss, room=dm).count() == 1
+
+
+def test_the_admin_message_list_leaves_dms_out_and_opening_one_is_recorded(
+    user, other_user, make_user, room
+):
+    dm = direct.open_dm(by=user, users=[other_user])
+    secret = services.post_message(room=dm, author=user, body="just between us").message
+    services.post_message(room=room, author=user, body="hello all")
+    boss = make_user("boss", is_staff=True, is_superuser=True)
+    client = client_for(boss)
+    listing = client.get(reverse("admin:chat_message_changelist")).content.decode()
+    assert "hello all" in listing and "just between us" not in listing
+    assert not ModerationAction.objects.exists()
+    page = client.get(reverse("admin:chat_message_change", args=[secret.pk]))
+    assert page.status_code == 200
+    assert ModerationAction.objects.get().kind == "dm_view"
