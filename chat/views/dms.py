@@ -29,7 +29,9 @@ def _refusal(error: ChatError) -> JsonResponse:
 
 
 def _open(request: HttpRequest, user) -> JsonResponse:
-    names = [n for n in request.POST.getlist("username") if n.strip()][:MAX_NAMES]
+    # Repeated fields or one field of names between commas (the lobby's box).
+    names = [n for f in request.POST.getlist("username") for n in f.split(",") if n.strip()]
+    names = names[:MAX_NAMES]
     if not names:
         return json_error(400, "name the person to message (username)")
     try:
@@ -43,7 +45,8 @@ def _open(request: HttpRequest, user) -> JsonResponse:
 
 @require_POST
 def open_dm(request: HttpRequest) -> JsonResponse:
-    """POST ``username`` (once per person): the DM with them, opened or found."""
+    """POST ``username`` (once per person, or names between commas): the DM with
+    them, opened or found."""
     if not request.user.is_authenticated:
         return json_error(401, "sign in first")
     return _open(request, request.user)

@@ -71,3 +71,18 @@ def test_message_from_a_messages_menu_opens_the_dm(server, open_ui, user, other_
     alice.page.get_by_role("menuitem", name="Message bob").click()
     expect(alice.page).to_have_url(re.compile(rf"/rooms/{direct.pair_slug(user, other_user)}/$"))
     alice.wait_state("live")
+
+
+def test_the_lobby_box_opens_a_group_dm(server, open_ui, user, other_user, make_user):
+    make_user("carol")
+    alice = open_ui(server.url, user=user)
+    alice.page.goto("/")
+    alice.page.get_by_label("People (usernames, separated by commas)").fill("nobody")
+    alice.page.get_by_role("button", name="Message").click()
+    expect(alice.page.locator("#dm-error")).to_contain_text("there is no user called “nobody”")
+    alice.page.get_by_label("People (usernames, separated by commas)").fill("bob, carol")
+    alice.page.get_by_role("button", name="Message").click()
+    expect(alice.page).to_have_url(re.compile(r"/rooms/dm-g-[0-9a-f]+/$"))
+    alice.wait_state("live")
+    expect(alice.page.locator(".room-title")).to_contain_text("alice, bob, carol")
+    assert Room.objects.get(kind=Room.Kind.DM).members.count() == 3

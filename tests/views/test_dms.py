@@ -139,3 +139,11 @@ def test_the_admin_message_list_leaves_dms_out_and_opening_one_is_recorded(
     page = client.get(reverse("admin:chat_message_change", args=[secret.pk]))
     assert page.status_code == 200
     assert ModerationAction.objects.get().kind == "dm_view"
+
+
+def test_names_between_commas_open_a_group_dm(user, other_user, make_user):
+    make_user("carol")
+    response = client_for(user).post(reverse("chat:open_dm"), {"username": " bob, carol ,"})
+    assert response.status_code == 200
+    room = Room.objects.get(slug=response.json()["slug"])
+    assert room.title == "alice, bob, carol" and room.members.count() == 3
