@@ -21,6 +21,8 @@ from django.db.models import Count
 
 from chat import services
 from chat.conf import chat_settings
+from chat.events import activity
+from chat.events.publisher import publish_on_commit
 from chat.models import Block, ModerationAction, Room
 from chat.wire.errors import ChatError, ErrorCode
 
@@ -127,7 +129,17 @@ def open_dm(*, by: User, users: list[User]) -> Room:
         )
     if not is_dm(room):
         raise ChatError(ErrorCode.BAD_REQUEST, f"the address “{room.slug}” is taken by a room")
+    already = set(room.members.values_list("pk", flat=True))
     room.members.add(*people)
+    # The others' open sidebars (/ws/me/) get the conversation at once: a ``read`` at
+    # seq 0 is how a room new to a sidebar joins it, and starts its activity.
+    publish_on_commit(
+        *(
+            activity.read_event(user.pk, room.pk, room.slug, 0)
+            for user in people
+            if user.pk != by.pk and user.pk not in already
+        )
+    )
     return room
 
 

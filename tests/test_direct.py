@@ -138,3 +138,20 @@ def test_page_context_names_the_other_person_and_the_block(user, other_user, car
     assert direct.page_context(room=dm, user=user) == {"other": "bob", "blocked": True}
     group = direct.open_dm(by=user, users=[other_user, carol])
     assert direct.page_context(room=group, user=user) is None
+
+
+def test_the_others_sidebars_are_told_once_when_they_join_a_dm(
+    user, other_user, carol, monkeypatch
+):
+    told = []
+    monkeypatch.setattr(
+        "chat.direct.publish_on_commit",
+        lambda *outs: told.extend((o.event["user"], o.event["kind"], o.event["seq"]) for o in outs),
+    )
+    room = direct.open_dm(by=user, users=[other_user])
+    assert told == [(other_user.pk, "read", 0)]
+    direct.open_dm(by=other_user, users=[user])
+    assert told == [(other_user.pk, "read", 0)]
+    direct.open_dm(by=user, users=[other_user, carol])
+    assert sorted(told[1:]) == sorted([(other_user.pk, "read", 0), (carol.pk, "read", 0)])
+    assert len(told) == 3 and room.kind == "dm"
