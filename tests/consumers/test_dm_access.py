@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 async def test_members_enter_a_dm_and_others_are_4403(
-    embedded, user, other_user, make_user, make_token, token
+    mode, user, other_user, make_user, make_token, token
 ):
     dm = await sync_to_async(direct.open_dm)(by=user, users=[other_user])
     async with connect(f"/ws/rooms/{dm.slug}/", token=token) as alice:
