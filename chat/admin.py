@@ -25,7 +25,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
-from chat import attachments, membership, services
+from chat import attachments, direct, membership, services
 from chat.forms import SanctionAdminForm, SanctionPresetField, sanction_until
 from chat.models import (
     ApiToken,
@@ -200,15 +200,16 @@ class RoomAdmin(ChatAdminMedia, UserFieldsMixin, admin.ModelAdmin):
     # The flags in one column and the counters on the room's page: ten columns do
     # not fit a laptop screen beside the admin's navigation and the filters.
     list_display = ("slug", "title", "state", "last_seq", "last_message_at", "created_by")
-    list_filter = ("is_private", "is_locked", "is_archived")
+    list_filter = ("kind", "is_private", "is_locked", "is_archived")
     search_fields = ("slug", "title")
     list_select_related = ("created_by",)
     prepopulated_fields = {"slug": ("title",)}
     user_fields = raw_id_fields = ("created_by", "members", "moderators")
-    readonly_fields = ("created_at", "last_seq", "last_message_at")
+    readonly_fields = ("kind", "created_at", "last_seq", "last_message_at")
     fields = (
         "slug",
         "title",
+        "kind",
         "description",
         "is_private",
         "members",
@@ -243,6 +244,13 @@ class RoomAdmin(ChatAdminMedia, UserFieldsMixin, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         # Deleting a room would pull its history from under open connections; archive it.
         return False
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # Someone else's DM opened here is recorded, as on the room page (dm_view).
+        room = self.get_object(request, object_id)
+        if room is not None and request.method == "GET":
+            direct.record_view(room=room, by=request.user)
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj: Room, form, change: bool) -> None:
         if not change:
@@ -398,7 +406,20 @@ class MessageAdmin(ChatAdminMedia, admin.ModelAdmin):
 
     def get_queryset(self, request):
         # The change page shows room, author and deleter too: one query, not four.
-        return super().get_queryset(request).select_related("room", "author", "deleted_by")
+        messages = super().get_queryset(request).select_related("room", "author", "deleted_by")
+        match = request.resolver_match
+        if match is not None and match.url_name == "chat_message_changelist":
+            # Direct messages are read one conversation at a time, each opening
+            # recorded (chat.direct.record_view): never in the list of everyone's.
+            messages = messages.exclude(room__kind=Room.Kind.DM)
+        return messages
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # A DM's message opened here (say, from a report) is recorded as opening the DM.
+        message = self.get_object(request, object_id)
+        if message is not None and request.method == "GET":
+            direct.record_view(room=message.room, by=request.user)
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def has_add_permission(self, request) -> bool:
         return False  # messages are posted through the room, where seq is assigned

@@ -76,6 +76,8 @@ class ChatSettings:
     # Accept permessage-deflate (python -m chat.serve): ready and history pages are
     # sent compressed, small frames stay shared by every receiver (docs/deploy.md).
     websocket_compression: bool = False
+    # A direct-message conversation holds at most this many people (chat.direct).
+    dm_max_members: int = 8
 
 
 def parse_rate(value: str | None, name: str = "CHAT_RATE_LIMIT") -> RateLimit | None:
@@ -209,6 +211,7 @@ def chat_settings() -> ChatSettings:
         ),
         edit_window_seconds=_not_negative("CHAT_EDIT_WINDOW_SECONDS", defaults.edit_window_seconds),
         max_upload_bytes=_positive("CHAT_MAX_UPLOAD_BYTES", defaults.max_upload_bytes),
+        dm_max_members=_positive("CHAT_DM_MAX_MEMBERS", defaults.dm_max_members),
         upload_quota_bytes=_not_negative("CHAT_UPLOAD_QUOTA_BYTES", defaults.upload_quota_bytes),
         upload_rate=parse_rate(getattr(settings, "CHAT_UPLOAD_RATE", "20/m"), "CHAT_UPLOAD_RATE"),
         file_storage=_text("CHAT_FILE_STORAGE", defaults.file_storage, required=True),

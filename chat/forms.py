@@ -44,6 +44,12 @@ class RoomForm(forms.Form):
 
     def clean_slug(self) -> str:
         slug = self.cleaned_data["slug"]
+        if slug.startswith("dm-"):
+            # Direct messages' addresses (chat.direct.pair_slug): a room there would
+            # take a DM's place.
+            raise forms.ValidationError(
+                "Addresses starting with “dm-” are kept for direct messages.", code="reserved"
+            )
         if Room.objects.filter(slug=slug).exists():
             raise forms.ValidationError(
                 "A room with the address “%(slug)s” already exists. Pick another address.",

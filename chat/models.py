@@ -14,10 +14,19 @@ from django.utils import timezone
 
 
 class Room(models.Model):
+    class Kind(models.TextChoices):
+        ROOM = "room", "room"
+        DM = "dm", "direct messages"
+
     slug = models.SlugField(max_length=50, unique=True)
     title = models.CharField(max_length=100)
     description = models.TextField(blank=True)
     is_private = models.BooleanField(default=False, help_text="Only members may join.")
+    # A direct-message conversation (chat.direct) is a private room of its members,
+    # never listed in the lobby; staff who open one are recorded (``dm_view``).
+    kind = models.CharField(
+        max_length=4, choices=Kind.choices, default=Kind.ROOM, db_default=Kind.ROOM
+    )
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="chat_memberships"
     )
@@ -402,6 +411,26 @@ class Report(models.Model):
         return f"report of {self.message} by {self.reporter}"
 
 
+class Block(models.Model):
+    """``blocker`` takes no new direct messages from ``blocked`` (chat.direct)."""
+
+    blocker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_blocks"
+    )
+    blocked = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_blocked_by"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["blocker", "blocked"], name="chat_block_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.blocker} blocks {self.blocked}"
+
+
 class ModerationAction(models.Model):
     """The audit trail: who did what to whom, when and why."""
 
@@ -423,6 +452,7 @@ class ModerationAction(models.Model):
         INVITE = "invite", "create invite link"
         UNINVITE = "uninvite", "revoke invite link"
         JOIN = "join", "join by invite link"
+        DM_VIEW = "dm_view", "open someone's DM"
 
     room = models.ForeignKey(Room, null=True, blank=True, on_delete=models.CASCADE)
     actor = models.ForeignKey(

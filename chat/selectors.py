@@ -489,8 +489,9 @@ def sessions_for(requests: list[tuple[str, User, int | None]]) -> list[Session |
 
 
 def lobby_rooms(*, user: User) -> QuerySet[Room]:
-    """Rooms to list in the lobby: public ones, and private ones the user belongs to."""
-    rooms = Room.objects.filter(is_archived=False)
+    """Rooms to list in the lobby: public ones, and private ones the user belongs to;
+    never direct messages (the sidebar lists the user's own)."""
+    rooms = Room.objects.filter(is_archived=False).exclude(kind=Room.Kind.DM)
     if user.is_authenticated:
         if not reads_every_room(user):
             rooms = rooms.filter(
@@ -505,7 +506,7 @@ def readable_rooms(*, user: User, now: datetime | None = None) -> QuerySet[Room]
     """Every room whose messages ``user`` may read: the rooms ``room_for_user`` admits.
 
     Not archived; public, or private with ``user`` a member or moderator (or reading
-    every room, ``reads_every_room``); and no ban of ``user`` in force there. Search
+    every room, ``reads_every_room``, except others' direct messages); and no ban of ``user`` in force there. Search
     uses it as its only permission rule, so the two can never disagree.
     """
     if not user.is_authenticated:
@@ -516,6 +517,13 @@ def readable_rooms(*, user: User, now: datetime | None = None) -> QuerySet[Room]
             Q(is_private=False)
             | Q(pk__in=Room.members.through.objects.filter(user_id=user.pk).values("room_id"))
             | Q(pk__in=Room.moderators.through.objects.filter(user_id=user.pk).values("room_id"))
+        )
+    else:
+        # Staff open others' DMs one at a time, each recorded (chat.direct.record_view):
+        # never in bulk through search.
+        rooms = rooms.filter(
+            ~Q(kind=Room.Kind.DM)
+            | Q(pk__in=Room.members.through.objects.filter(user_id=user.pk).values("room_id"))
         )
     banned = Ban.objects.filter(user_id=user.pk).filter(in_force(now or timezone.now()))
     return rooms.exclude(pk__in=banned.values("room_id"))

@@ -61,6 +61,8 @@ def sidebar_rooms(user) -> list[Room]:
     )
     if not selectors.reads_every_room(user):
         rooms = rooms.filter(Q(is_private=False) | Q(members=user) | Q(moderators=user))
+    # Staff who looked into someone's DM do not get it in their sidebar.
+    rooms = rooms.filter(~Q(kind=Room.Kind.DM) | Q(members=user))
     # Nor rooms the user is banned from (they cannot open them).
     banned = Ban.objects.filter(selectors.in_force(timezone.now()), user=user).values("room_id")
     rooms = rooms.exclude(pk__in=banned)

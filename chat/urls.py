@@ -6,7 +6,7 @@ so the prefix is the host's choice. The WebSocket route is not here: ``chat.rout
 
 from django.urls import path
 
-from chat.views import api, files, members, ops, pages, search_page, tokens
+from chat.views import api, dms, files, members, ops, pages, search_page, tokens
 
 app_name = "chat"
 
@@ -21,6 +21,9 @@ urlpatterns = [
     ),
     path("rooms/<slug:slug>/users/<str:username>/mute", pages.mute_user, name="mute_user"),
     path("rooms/<slug:slug>/users/<str:username>/ban", pages.ban_user, name="ban_user"),
+    path("dms/", dms.open_dm, name="open_dm"),
+    path("dms/block", dms.block, name="block_user"),
+    path("api/dms", dms.api_open_dm, name="api_dms"),
     path("search/", search_page.search_view, name="search"),
     path("rooms/<slug:slug>/members", members.members, name="members"),
     path("rooms/<slug:slug>/members/add", members.add_member, name="add_member"),

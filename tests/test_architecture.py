@@ -43,6 +43,7 @@ LAYERS = [
             "chat.unread",
             "chat.attachments",
             "chat.membership",
+            "chat.direct",
         ],
     ),
     ("realtime", ["chat.realtime"]),

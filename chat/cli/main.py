@@ -1,4 +1,4 @@
-"""The terminal client: ``python -m chat.cli --url URL --room SLUG (--token T | --user U)``.
+"""The terminal client: ``python -m chat.cli --url URL (--room SLUG | --dm USER) (--token T | --user U)``.
 
 Interactive when stdin is a terminal; scripting mode (each input line is a
 message) when it is not; ``--follow`` prints the room's messages as JSON lines.
@@ -16,7 +16,15 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from chat.cli.site import Exit, ExitStatus, Site, TokenStore, check_slug, exchange_password
+from chat.cli.site import (
+    Exit,
+    ExitStatus,
+    Site,
+    TokenStore,
+    check_slug,
+    exchange_password,
+    open_dm,
+)
 
 TOKEN_ENV = "CHAT_TOKEN"  # noqa: S105 - the variable's name, not a secret
 URL_ENV = "CHAT_URL"
@@ -40,7 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
         required=not os.environ.get(URL_ENV),
         help=f"the site's address, e.g. http://127.0.0.1:8000 (default ${URL_ENV})",
     )
-    parser.add_argument("--room", required=True, help="the room's slug, e.g. general")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--room", help="the room's slug, e.g. general")
+    where.add_argument(
+        "--dm", metavar="USER", help="direct messages with USER (opened if new, then joined)"
+    )
     who = parser.add_mutually_exclusive_group()
     who.add_argument("--token", help=f"an API token (or set ${TOKEN_ENV})")
     who.add_argument("--user", help="sign in as USER; the password is asked without echo")
@@ -189,13 +201,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     client: Client | None = None
     try:
         site = Site.parse(args.url)
-        check_slug(args.room)
+        if args.room is not None:
+            check_slug(args.room)
         if args.since is not None and (args.since < 0 or not args.follow):
             raise Exit(ExitStatus.USAGE, "--since takes a seq (0 or more) and needs --follow")
         store = TokenStore()
         if not store.is_private():
             note(f"warning: {store.path} can be read by other users; run chmod 600 on it")
         creds = credentials(args, site, store)
+        if args.dm is not None:
+            args.room = open_dm(site, creds.token, args.dm)
         client = Client(args, site)
         for _ in range(2):
             try:

@@ -14,7 +14,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 from chat.wire import versions
 
@@ -125,6 +125,43 @@ def exchange_password(site: Site, username: str, password: str) -> str:
     if not isinstance(token, str) or not token:
         raise Exit(ExitStatus.UNREACHABLE, f"{url} did not answer with a token")
     return token
+
+
+# --- POST /api/dms ------------------------------------------------------------
+
+
+def open_dm(site: Site, token: str, username: str) -> str:
+    """Open (or find) the direct messages with ``username`` at ``POST /api/dms``; its slug.
+
+    A refusal (no such user, they blocked you) ends the client with ``REFUSED``.
+    """
+    url = site.http("/api/dms")
+    request = urllib.request.Request(  # noqa: S310 - the scheme is checked in Site.parse
+        url,
+        data=urlencode({"username": username}).encode(),
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Accept": "application/json",
+        },
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as response:  # noqa: S310
+            slug = json.loads(response.read()).get("slug")
+    except urllib.error.HTTPError as error:
+        detail = _json_error(error).get("detail") or error.reason
+        if error.code == 401:
+            raise Exit(ExitStatus.NOT_AUTHENTICATED, f"not signed in: {detail}") from None
+        if error.code in (400, 403, 404):
+            raise Exit(ExitStatus.REFUSED, f"cannot message {username}: {detail}") from None
+        raise Exit(ExitStatus.UNREACHABLE, f"{url} answered {error.code} ({detail})") from None
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        reason = getattr(error, "reason", error)
+        raise Exit(ExitStatus.UNREACHABLE, f"cannot reach {url}: {reason}") from None
+    if not isinstance(slug, str) or not SLUG_RE.match(slug):
+        raise Exit(ExitStatus.UNREACHABLE, f"{url} did not answer with a room")
+    return slug
 
 
 # --- remembered tokens -------------------------------------------------------------

@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 from django.views.decorators.http import require_POST
 
-from chat import abuse_limits, selectors, services, sidebar
+from chat import abuse_limits, direct, selectors, services, sidebar
 from chat.client_address import request_address
 from chat.conf import REACTIONS, chat_settings
 from chat.forms import SANCTION_PRESETS, ReasonForm, RoomForm, SanctionForm, sanction_until
@@ -184,6 +184,8 @@ def room_config(request: HttpRequest, room: Room) -> dict:
         "maxUploadBytes": settings.max_upload_bytes,
         "maxFiles": protocol.MAX_FILES_PER_MESSAGE,
         "healthUrl": reverse("chat:healthz"),
+        "dmUrl": reverse("chat:open_dm"),
+        "blockUrl": reverse("chat:block_user"),
         "loginUrl": login_url(room_url),
     }
 
@@ -208,8 +210,11 @@ def room(request: HttpRequest, slug: str) -> HttpResponse:
             {"slug": slug, "detail": refusal.detail},
             status=status,
         )
+    # Staff reading someone else's DM: recorded in the audit trail, each time.
+    direct.record_view(room=room, by=request.user)
     context = {
         "room": room,
+        "dm": direct.page_context(room=room, user=request.user),
         "config": room_config(request, room),
         "sanction_presets": SANCTION_PRESETS,
         **sidebar_context(request, current=room.slug),

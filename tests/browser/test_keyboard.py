@@ -89,13 +89,13 @@ def test_the_actions_menu_works_by_keyboard(server, open_ui, user, other_user, r
     expect(menu).to_be_visible()
     expect(button).to_have_attribute("aria-expanded", "true")
     items = menu.get_by_role("menuitem")
-    expect(items).to_have_text(["Reply", "React", "Report", "Delete", "Mute", "Ban"])
+    expect(items).to_have_text(["Reply", "React", "Message", "Report", "Delete", "Mute", "Ban"])
     expect(items.nth(0)).to_be_focused()
     page.keyboard.press("ArrowDown")
     expect(items.nth(1)).to_be_focused()
     page.keyboard.press("ArrowUp")
     page.keyboard.press("ArrowUp")
-    expect(items.nth(5)).to_be_focused()
+    expect(items.nth(6)).to_be_focused()
     page.keyboard.press("Escape")
     expect(menu).to_be_hidden()
     expect(button).to_be_focused()
@@ -104,7 +104,7 @@ def test_the_actions_menu_works_by_keyboard(server, open_ui, user, other_user, r
     # to the "⋯" button.
     page.keyboard.press("Enter")
     expect(items.nth(0)).to_be_focused()
-    for _ in range(3):
+    for _ in range(4):
         page.keyboard.press("ArrowDown")
     page.keyboard.press("Enter")
     dialog = page.locator("#action-dialog")

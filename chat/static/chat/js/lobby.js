@@ -3,6 +3,7 @@
 // sidebar's socket (/ws/me/?lobby=1) brings every listed room's activity, so a card
 // says "active just now" when a message arrives, and the tab title counts unread.
 
+import { openDm } from "./dms.js";
 import { el, fullTime } from "./format.js";
 import { startSidebar } from "./sidebar.js";
 
@@ -82,4 +83,23 @@ if (title && slug) {
   title.addEventListener("input", suggest);
   // A title typed before this module ran (a slow page load) still gets its address.
   if (title.value) suggest();
+}
+
+// "Direct message": the names typed (commas between) open or find the DM and go there.
+const dmForm = document.getElementById("dm-form");
+if (dmForm) {
+  const error = document.getElementById("dm-error");
+  dmForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    error.hidden = true;
+    openDm({
+      url: dmForm.action,
+      csrfToken: dmForm.querySelector("[name=csrfmiddlewaretoken]").value,
+      username: document.getElementById("dm-usernames").value,
+      toast: (text) => {
+        error.textContent = text;
+        error.hidden = false;
+      },
+    });
+  });
 }

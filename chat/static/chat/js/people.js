@@ -7,8 +7,9 @@ import { avatarClass, el } from "./format.js";
 const TYPING_EXPIRES_MS = 6000;
 
 export class People {
-  constructor({ list, count, typing, me }) {
+  constructor({ list, count, typing, me, onMessage = null }) {
     this.list = list;
+    this.onMessage = onMessage; // (username) => open a direct message with them
     this.count = count;
     this.typingLine = typing;
     this.me = me;
@@ -86,6 +87,13 @@ export class People {
         avatar.setAttribute("aria-hidden", "true");
         item.append(avatar, el("span", "person-name", name));
         if (name === this.me) item.append(el("span", "person-you", "(you)"));
+        else if (this.onMessage) {
+          const button = el("button", "link-button person-message", "Message");
+          button.type = "button";
+          button.setAttribute("aria-label", `Message ${name}`);
+          button.addEventListener("click", () => this.onMessage(name));
+          item.append(button);
+        }
         return item;
       }),
     );

@@ -6,6 +6,7 @@
 import { ActionDialog } from "./actions.js";
 import { ChangeCursor } from "./changes.js";
 import { Composer, mutedText } from "./composer.js";
+import { openDm, setUpBlockButton } from "./dms.js";
 import { el, mentionsMe } from "./format.js";
 import { JumpTo, seqFromLocation } from "./jump.js";
 import { MembersPanel } from "./members.js";
@@ -112,14 +113,19 @@ const jump = new JumpTo({
   toast: (text) => toast(text),
 });
 
+const csrfToken = document.querySelector("#composer [name=csrfmiddlewaretoken]").value;
+
+const messageUser = (username) => openDm({ url: config.dmUrl, csrfToken, username, toast });
+
 const people = new People({
   list: byId("online"),
   count: byId("online-count"),
   typing: byId("typing"),
   me: config.user,
+  onMessage: messageUser,
 });
 
-const csrfToken = document.querySelector("#composer [name=csrfmiddlewaretoken]").value;
+setUpBlockButton({ button: byId("dm-block"), url: config.blockUrl, csrfToken, toast });
 
 const uploads = new Uploads({
   tray: byId("upload-tray"),
@@ -214,6 +220,7 @@ function act(action, item, button) {
   else if (action === "reaction") react(item, button.dataset.emoji, button.getAttribute("aria-pressed") !== "true");
   else if (action === "reply") replyBar.set(item, timeline.bodies.get(item) ?? "");
   else if (action === "edit") timeline.startEdit(item);
+  else if (action === "message") messageUser(item.dataset.user);
   else if (action === "original") timeline.jumpTo(Number(item.querySelector(".msg-quote")?.dataset.jump));
   else dialog.open(action, item);
 }

@@ -170,6 +170,7 @@ export class Timeline {
       actions.push(actionButton("edit", "Edit", "Edit your message"));
       if (!this.isModerator) actions.push(actionButton("delete-own", "Delete", "Delete your message"));
     }
+    if (!own) actions.push(actionButton("message", "Message", `Message ${user}`));
     if (!own) actions.push(actionButton("report", "Report", `Report message from ${user}`));
     if (this.isModerator) {
       actions.push(actionButton("delete", "Delete", `Delete message from ${user}`));
