@@ -18,7 +18,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import DatabaseError
 
-from chat import history, metrics, reactions, selectors, services
+from chat import direct, history, metrics, reactions, selectors, services
 from chat.conf import chat_settings
 from chat.events import outbound
 from chat.events.publisher import publish_soon
@@ -212,6 +212,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
             self.session_id = services.session_digest(key) if key else None
         self.user_id, self.username = self.user.pk, self.user.get_username()
         self.room, self.info, self.is_moderator = session.room, session.info, session.is_moderator
+        if direct.is_dm(self.room) and not getattr(self.room, "user_is_member", True):
+            # Staff reading a conversation they are not in: on the record, as on the page.
+            await database_sync_to_async(direct.record_view)(room=self.room, by=self.user)
         # A first open (no since) shows "new since you left" after the user's position
         # (a reconnect has its page already); read beside presence and the hub's join.
         read_seq = None
