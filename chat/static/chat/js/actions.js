@@ -2,6 +2,8 @@
 // and for moderators delete, mute and ban (POSTs to the room's moderation URLs, with CSRF).
 // One <dialog> asks for confirmation, a reason and, for mute and ban, a duration.
 
+import { callJson } from "./http.js";
+
 const KINDS = {
   report: {
     title: "Report message",
@@ -116,18 +118,7 @@ export class ActionDialog {
     const body = new URLSearchParams({ reason });
     if (KINDS[action.kind].duration) body.set("minutes", this.minutes.value);
     this.confirmButton.disabled = true;
-    let answer;
-    try {
-      const response = await fetch(url, {
-        method: "POST",
-        body,
-        credentials: "same-origin",
-        headers: { "X-CSRFToken": this.csrfToken, Accept: "application/json" },
-      });
-      answer = await response.json().catch(() => ({ ok: false, detail: `the server answered ${response.status}` }));
-    } catch {
-      answer = { ok: false, detail: "the server could not be reached" };
-    }
+    const answer = await callJson(url, { csrfToken: this.csrfToken, body });
     if (!answer.ok) {
       this.fail(`Could not ${action.kind}: ${answer.detail}`);
       return;

@@ -3,20 +3,12 @@
 // one-to-one DM's header. POSTs with the CSRF token; the server decides
 // (chat.direct). DOM nodes only.
 
-async function post(url, csrfToken, fields) {
+import { callJson } from "./http.js";
+
+function post(url, csrfToken, fields) {
   const body = new FormData();
   for (const [name, value] of Object.entries(fields)) body.append(name, value);
-  try {
-    const response = await fetch(url, {
-      method: "POST",
-      body,
-      credentials: "same-origin",
-      headers: { "X-CSRFToken": csrfToken, Accept: "application/json" },
-    });
-    return await response.json().catch(() => ({ ok: false, detail: `the server answered ${response.status}` }));
-  } catch {
-    return { ok: false, detail: "the server could not be reached" };
-  }
+  return callJson(url, { csrfToken, body });
 }
 
 /** Open (or find) the DM with `username` and go there; a refusal is shown with `toast`. */

@@ -5,20 +5,7 @@
 // panel re-reads the list after each change. DOM nodes only, no HTML strings.
 
 import { el } from "./format.js";
-
-async function call(url, { csrfToken, body } = {}) {
-  try {
-    const response = await fetch(url, {
-      method: body ? "POST" : "GET",
-      body,
-      credentials: "same-origin",
-      headers: { "X-CSRFToken": csrfToken, Accept: "application/json" },
-    });
-    return await response.json().catch(() => ({ ok: false, detail: `the server answered ${response.status}` }));
-  } catch {
-    return { ok: false, detail: "the server could not be reached" };
-  }
-}
+import { callJson } from "./http.js";
 
 function when(iso) {
   const date = new Date(iso);
@@ -73,7 +60,7 @@ export class MembersPanel {
   }
 
   async post(path, fields = {}) {
-    const answer = await call(`${this.roomUrl}${path}`, {
+    const answer = await callJson(`${this.roomUrl}${path}`, {
       csrfToken: this.csrfToken,
       body: new URLSearchParams(fields),
     });
@@ -82,7 +69,7 @@ export class MembersPanel {
   }
 
   async refresh() {
-    const answer = await call(`${this.roomUrl}members`, { csrfToken: this.csrfToken });
+    const answer = await callJson(`${this.roomUrl}members`, { csrfToken: this.csrfToken });
     if (!answer.ok) {
       this.fail(answer.detail);
       return;
