@@ -107,9 +107,14 @@ def room_event(room_id: int, info: dict[str, Any]) -> Outbound:
 
 
 def frame_event(
-    room_id: int, frame: str, *, skip_user: int | None = None, batch: bool = False
+    room_id: int,
+    frame: str,
+    *,
+    skip_user: int | None = None,
+    only_user: int | None = None,
+    batch: bool = False,
 ) -> Outbound:
-    """A frame for everyone in the room, optionally not to one user.
+    """A frame for everyone in the room, optionally not to one user, or to one only.
 
     ``batch`` frames (join, leave, typing) may wait a few milliseconds to be written
     together with others: a thousand people arriving at once would otherwise cost
@@ -118,6 +123,8 @@ def frame_event(
     event = {"type": "chat.event", "kind": "frame", "room": room_id, "text": frame}
     if skip_user is not None:
         event["skip_user"] = skip_user
+    if only_user is not None:
+        event["user"] = only_user
     if batch:
         event["batch"] = True
     return Outbound(group=room_group(room_id), room_id=room_id, event=event)
@@ -141,17 +148,7 @@ def presence_event(
 
 def user_frame_event(room_id: int, frame: str, *, user_id: int) -> Outbound:
     """A frame for one user's connections in a room, on every process (their mute)."""
-    return Outbound(
-        group=room_group(room_id),
-        room_id=room_id,
-        event={
-            "type": "chat.event",
-            "kind": "frame",
-            "room": room_id,
-            "text": frame,
-            "user": user_id,
-        },
-    )
+    return frame_event(room_id, frame, only_user=user_id)
 
 
 def close_event(room_id: int, code: int, detail: str, *, user_id: int | None = None) -> Outbound:

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import urllib.request
 from urllib.parse import urlparse
 
 import psutil
 import pytest
 import redis as sync_redis
 
+from bench.redis_connections import metric_connections
 from bench.wsclient import open_connection
 from chat import services
 from chat.stores import redis_clients
@@ -55,16 +55,7 @@ def named_connections(url: str, pid: int) -> dict[str, int]:
 
 def reported(server: DaphneServer) -> dict[str, float]:
     """``chat_redis_connections`` in the process's /metrics, by ``pool/state``."""
-    with urllib.request.urlopen(f"{server.url}/metrics", timeout=5) as response:  # noqa: S310
-        text = response.read().decode()
-    values = {}
-    for line in text.splitlines():
-        if line.startswith("chat_redis_connections{"):
-            labels, _, value = line.rpartition(" ")
-            inside = labels[labels.index("{") + 1 : -1].replace('"', "")
-            fields = dict(part.split("=", 1) for part in inside.split(","))
-            values[f"{fields['pool']}/{fields['state']}"] = float(value)
-    return values
+    return metric_connections(server.url)
 
 
 def sockets_to_redis(pid: int, redis_url: str) -> int:
