@@ -17,12 +17,15 @@ from .loadgen import LoadResult, ServerStats
 from .scenarios import (
     IDLE_CONNECT_CONCURRENCY,
     MEMBER_CONNECT_CONCURRENCY,
+    RAMP_TARGET,
     SCENARIO_6,
     SCENARIOS,
     compared_value,
     fmt_ms,
     headline,
+    highest_rate,
     kb_per_connection,
+    ramp_step_ok,
     verdict,
 )
 
@@ -42,6 +45,7 @@ class Record:
     result: LoadResult
     loadavg: float = 0.0  # the machine's 1-minute load average just before the run
     elapsed_s: float = 0.0
+    step: float | None = None  # scenario 8: the stored messages/s this run asked for
 
 
 @dataclass
@@ -87,6 +91,7 @@ _RATIO_OF = {
     "4": "KB/conn",
     "5": "time to all ready",
     "7": "time to all ready",
+    "8": "highest rate held",
 }
 
 
@@ -114,6 +119,7 @@ def summary_table(records: list[Record], quick: bool) -> list[str]:
             f"{_RATIO_OF[key]} | {_ratio(compared_value(key, product), compared_value(key, tut))} | "
             f"{_ratio(compared_value(key, product), compared_value(key, raw))} | {shown} |"
         )
+    lines += ramp_rows(records, quick)
     for key in SCENARIO_6:
         one, two = _find(records, PRODUCT, key), _find(records, PRODUCT_X2, key)
         if two is None:
@@ -122,6 +128,47 @@ def summary_table(records: list[Record], quick: bool) -> list[str]:
         lines.append(
             f"| 6 (as {key}) | report 1 → 2 processes | {before}2 processes: {headline(key, two)} | - | - | "
             f"{_RATIO_OF[key]}, 2 procs / 1 proc | {_ratio(compared_value(key, two), compared_value(key, one))} | - | reported |"
+        )
+    return lines
+
+
+def _steps(records: list[Record], group: str) -> list[tuple[float, LoadResult]]:
+    return [
+        (r.step, r.result) for r in records if r.scenario == "8" and r.group == group and r.step
+    ]
+
+
+def ramp_headline(steps: list[tuple[float, LoadResult]]) -> str:
+    """Scenario 8 for one server: the highest rate that held, and the first that did not."""
+    if not steps:
+        return "-"
+    best = highest_rate(steps)
+    missed = next((s for s in sorted(steps, key=lambda s: s[0]) if not ramp_step_ok(s[1])), None)
+    text = f"{best:,.0f} stored msg/s" if best else "none held"
+    if missed is not None:
+        rate, result = missed
+        text += f" (at {rate:,.0f}: p99 {fmt_ms(result.latency_ms['p99'])}, lost {result.lost:,})"
+    else:
+        text += " (every step held: the ramp's top)"
+    return text
+
+
+def ramp_rows(records: list[Record], quick: bool) -> list[str]:
+    """Scenario 8's summary rows: per database, the highest rate against 3,000/s and raw's."""
+    raw = _steps(records, "raw")
+    raw_best = highest_rate(raw) if raw else None
+    lines = []
+    for group, suffix in ((PRODUCT, "SQLite"), (PRODUCT_PG, "PostgreSQL")):
+        steps = _steps(records, group)
+        if not steps:
+            continue
+        best = highest_rate(steps)
+        met = best is not None and best >= RAMP_TARGET
+        shown = "n/a (quick sizes)" if quick else ("yes" if met else "**no**")
+        lines.append(
+            f"| 8 ({suffix}) | {SCENARIOS['8'].target} | {ramp_headline(steps)} | - | "
+            f"{ramp_headline(raw) if raw else '-'} | highest rate held | - | "
+            f"{_ratio(best, raw_best)} | {shown} |"
         )
     return lines
 
@@ -386,7 +433,9 @@ def chart(records: list[Record], path: Path, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, 3, figsize=(16, 9))
+    ramp = [r for r in records if r.scenario == "8" and r.step]
+    rows = 3 if ramp else 2
+    fig, axes = plt.subplots(rows, 3, figsize=(16, 4.5 * rows))
     fig.suptitle(title)
     colours = {
         "raw": "#7f7f7f",
@@ -446,6 +495,22 @@ def chart(records: list[Record], path: Path, title: str) -> None:
         ax.set_xticks(list(xs), labels)
         ax.legend(fontsize=8)
     ax.set_title("6. Product: one process vs two sharing Redis", fontsize=9)
+    if ramp:
+        ax = axes[2][0]
+        for group in dict.fromkeys(r.group for r in ramp):
+            steps = sorted(
+                (r.step, r.result.latency_ms["p99"] or 0) for r in ramp if r.group == group
+            )
+            label = next(r.label for r in ramp if r.group == group).split(" at ")[0]
+            ax.plot(*zip(*steps, strict=True), marker="o", label=label, color=colours.get(group))
+        ax.axhline(100, linestyle="--", color="#999", linewidth=1)
+        ax.set_yscale("log")
+        ax.set_xlabel("stored messages/s asked for")
+        ax.set_ylabel("p99 latency, ms (log); dashed: 100 ms")
+        ax.set_title(f"8. {SCENARIOS['8'].title}", fontsize=9)
+        ax.legend(fontsize=8)
+        for spare in axes[2][1:]:
+            spare.axis("off")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -503,6 +568,7 @@ def load(path: Path) -> tuple[list[Record], Meta]:
                 result=LoadResult(**result),
                 loadavg=item.get("loadavg", 0.0),
                 elapsed_s=item.get("elapsed_s", 0.0),
+                step=item.get("step"),
             )
         )
     return records, Meta(**raw["meta"])

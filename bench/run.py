@@ -32,11 +32,20 @@ from . import compare, databases, environment, flame, redisdb, report, servers
 from .loadgen import run_load
 from .probe import Probe
 from .report import Meta, Record
-from .scenarios import FULL, QUICK, SCENARIO_6, SCENARIOS, Sizes
+from .scenarios import (
+    FULL,
+    QUICK,
+    SCENARIO_6,
+    SCENARIOS,
+    Sizes,
+    ramp_plan,
+    ramp_step_ok,
+    stored_rate,
+)
 from .servers import Server
 
 DEFAULT_OUT = servers.BASE_DIR / "docs" / "benchmarks"
-ORDER = ("4", "1", "5", "2", "3", "7")
+ORDER = ("4", "1", "5", "2", "3", "8", "7")
 # Every scenario gets fresh servers (and an empty Redis database), except 5, which
 # connects to the server 1 just used, so its room has history to send in ``ready``.
 SHARES_SERVER = {"5": "1"}
@@ -57,9 +66,12 @@ class Group:
 
 GROUPS = (
     Group("raw", "raw websockets", "raw"),
-    Group("tutorial", "Channels tutorial", "tutorial"),
+    # The tutorial loses most messages at scenario 3's rate already: no ramp (8) for it.
+    Group(
+        "tutorial", "Channels tutorial", "tutorial", scenarios=tuple(k for k in ORDER if k != "8")
+    ),
     Group("product", "product (SQLite)", "product", "sqlite"),
-    Group("product-pg", "product (PostgreSQL)", "product", "postgres", scenarios=("1", "3")),
+    Group("product-pg", "product (PostgreSQL)", "product", "postgres", scenarios=("1", "3", "8")),
     Group("product-x2", "product ×2 processes (SQLite)", "product", "sqlite", 2, SCENARIO_6),
 )
 
@@ -185,7 +197,10 @@ class Bench:
                     took = time.monotonic() - clock
                     print(f"bench: {group.label}: started in {took:.1f} s", file=sys.stderr)
                 previous = key
-                self.records.append(self.run_scenario(group, key, procs))
+                if key == "8":
+                    self.records.extend(self.run_ramp(group, procs))
+                else:
+                    self.records.append(self.run_scenario(group, key, procs))
                 dead = [p for p in procs if p.process.poll() is not None]
                 if dead:
                     tail = " / ".join(dead[0].log_tail(3).splitlines())
@@ -210,6 +225,35 @@ class Bench:
         loadavg, clock = os.getloadavg()[0], time.monotonic()
         result = run_load(plan, probe)
         return Record(group.key, group.label, key, result, loadavg, time.monotonic() - clock)
+
+    def run_ramp(self, group: Group, procs: list[Server]) -> list[Record]:
+        """Scenario 8: scenario 3's rooms at rising rates on the same servers, one record
+        a step, until a step misses (p99 over 100 ms, a loss) or the rates run out."""
+        records = []
+        for rate in self.sizes.ramp_rates:
+            stored = stored_rate(self.sizes, rate)
+            plan = ramp_plan(
+                [p.url for p in procs], self.tokens.get(group.db or ""), self.sizes, rate
+            )
+            plan.label = f"[{group.label}] {plan.label}"
+            probe = Probe([p.pid for p in procs], redisdb.client())
+            loadavg, clock = os.getloadavg()[0], time.monotonic()
+            result = run_load(plan, probe)
+            records.append(
+                Record(
+                    group.key,
+                    f"{group.label} at {stored:,.0f} msg/s",
+                    "8",
+                    result,
+                    loadavg,
+                    time.monotonic() - clock,
+                    step=stored,
+                )
+            )
+            if not ramp_step_ok(result):
+                break
+            time.sleep(self.sizes.pause)  # the closes finish before the next step's clients
+        return records
 
     @staticmethod
     def stop(procs: list[Server]) -> None:
@@ -265,7 +309,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--quick", action="store_true", help="small sizes, about a minute, no verdicts"
     )
     parser.add_argument(
-        "--scenarios", default="1,2,3,4,5,6,7", help="comma-separated scenario numbers"
+        "--scenarios", default="1,2,3,4,5,6,7,8", help="comma-separated scenario numbers"
     )
     parser.add_argument(
         "--crowd",
@@ -285,7 +329,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--profile",
         nargs="?",
         const="1",
-        choices=["1", "2", "3", "4", "5", "7"],
+        choices=["1", "2", "3", "4", "5", "7", "8"],
         help="also profile the product under a scenario with py-spy (default 1)",
     )
     parser.add_argument(

@@ -30,6 +30,8 @@ class Sizes:
     connect_clients: int  # scenario 5
     crowd_connections: int  # scenario 7
     crowd_rooms: int
+    ramp_rates: tuple[float, ...]  # scenario 8: messages/s per member, one step each
+    ramp_duration: float  # scenario 8: send window of one step, seconds
     pause: float  # between two scenarios on one server: leaves and closes finish
     fresh_servers: bool  # restart the servers for every scenario (quick: once per group)
 
@@ -49,6 +51,8 @@ FULL = Sizes(
     connect_clients=1000,
     crowd_connections=10_000,
     crowd_rooms=100,
+    ramp_rates=(1.0, 2.0, 3.0, 4.0, 5.0),
+    ramp_duration=10.0,
     pause=2.0,
     fresh_servers=True,
 )
@@ -67,6 +71,8 @@ QUICK = Sizes(
     connect_clients=100,
     crowd_connections=200,
     crowd_rooms=10,
+    ramp_rates=(1.0, 2.0),
+    ramp_duration=1.0,
     pause=0.3,
     fresh_servers=False,
 )
@@ -78,6 +84,8 @@ RATE_ROOM = "big-2"
 # The product's own clients (the page, the terminal client) ask for protocol 2
 # (batched presence frames); the baselines ignore the query string.
 CLIENT_QUERY = "v=2"
+RAMP_P99_MS = 100.0  # scenario 8: the latency a rate must hold to count
+RAMP_TARGET = 3000.0  # scenario 8: stored messages/s per process
 
 
 def small_rooms(sizes: Sizes) -> list[str]:
@@ -136,6 +144,46 @@ def _s2(urls: list[str], tokens: list[str] | None, sizes: Sizes) -> LoadPlan:
 def _s3(urls: list[str], tokens: list[str] | None, sizes: Sizes) -> LoadPlan:
     conns = build_conns(urls, small_rooms(sizes), sizes.small_members, tokens=tokens, rate=1.0)
     return _members(conns, sizes, "s3 small rooms")
+
+
+def ramp_plan(urls: list[str], tokens: list[str] | None, sizes: Sizes, rate: float) -> LoadPlan:
+    """One step of scenario 8: scenario 3's rooms with every member sending ``rate`` a second."""
+    conns = build_conns(urls, small_rooms(sizes), sizes.small_members, tokens=tokens, rate=rate)
+    plan = _members(conns, sizes, f"s8 {stored_rate(sizes, rate):,.0f} stored msg/s")
+    plan.duration = sizes.ramp_duration
+    return plan
+
+
+def stored_rate(sizes: Sizes, rate: float) -> float:
+    """Scenario 8: the stored messages a second one step asks for (every member sends)."""
+    return sizes.small_rooms * sizes.small_members * rate
+
+
+def ramp_step_ok(result: LoadResult) -> bool:
+    """A scenario 8 step holds when everyone was there, nothing was lost and p99 ≤ 100 ms."""
+    p99 = result.latency_ms.get("p99")
+    return (
+        result.connected == result.connections
+        and result.lost == 0
+        and result.sent > 0
+        and p99 is not None
+        and p99 <= RAMP_P99_MS
+    )
+
+
+def highest_rate(steps: list[tuple[float, LoadResult]]) -> float | None:
+    """Scenario 8's number: the highest stored rate whose step held (and every slower one)."""
+    best = None
+    for rate, result in sorted(steps, key=lambda step: step[0]):
+        if not ramp_step_ok(result):
+            break
+        best = rate
+    return best
+
+
+def _s8_at_target(urls: list[str], tokens: list[str] | None, sizes: Sizes) -> LoadPlan:
+    # The one-plan form of scenario 8 (``--profile 8``): the step at the target rate.
+    return ramp_plan(urls, tokens, sizes, RAMP_TARGET / (sizes.small_rooms * sizes.small_members))
 
 
 def _s4(urls: list[str], tokens: list[str] | None, sizes: Sizes) -> LoadPlan:
@@ -226,6 +274,14 @@ SCENARIOS: dict[str, Scenario] = {
         _s7,
         lambda s: s.crowd_connections,
         crowd_rooms,
+    ),
+    "8": Scenario(
+        "8",
+        "Highest stored-message rate with p99 ≤ 100 ms (100 rooms of 10, the rate raised step by step)",
+        "≥ 3,000 stored messages/s per process (SQLite and PostgreSQL)",
+        _s8_at_target,
+        lambda s: s.small_rooms * s.small_members,
+        small_rooms,
     ),
 }
 

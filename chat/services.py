@@ -143,10 +143,8 @@ def _post_batch(requests: list[PostRequest]) -> list[PostResult | ChatError]:
         for room in Room.objects.select_for_update().filter(pk__in=room_ids).order_by("pk")
     }
     author_ids = {request.author.pk for request in requests}
-    pairs = _Sanctions({(request.room_id, request.author.pk) for request in requests}, now)
-    moderators = _moderator_pairs(requests)
-    members = _private_member_pairs(requests, rooms, moderators)
-    existing = _existing(requests)
+    access = _Access(requests, now)
+    moderators, existing = access.moderators, access.existing()
     slow_rooms = [room for room in rooms.values() if room.slow_mode_seconds]
     last_sent = _last_sent(slow_rooms, author_ids) if slow_rooms else {}
     # Files cost a query only for a batch that names some.
@@ -167,7 +165,7 @@ def _post_batch(requests: list[PostRequest]) -> list[PostResult | ChatError]:
         if room is not None and request.client_id and key in existing:
             repeats.append((index, existing[key]))
             continue
-        error = _refusal(room, author_id, pairs, moderators, last_sent, now, members)
+        error = _refusal(room, author_id, access, last_sent, now)
         if error is None and request.reply_to is not None:
             error = _reply_refusal(originals.get(request.reply_to), room)
         files = _take_files(unsent, request) if request.files and error is None else []
@@ -247,65 +245,45 @@ def _take_files(unsent: dict[int, Attachment], request: PostRequest) -> list | C
     return files
 
 
-class _Sanctions:
-    """The bans and mutes in force for the (room, author) pairs of a batch: two queries."""
+class _Access:
+    """Each author's standing in each room of a batch, and the messages its
+    client_ids stored already: one statement (``hot_sql.batch_access``)."""
 
-    def __init__(self, pairs: set[tuple[int, int]], now: datetime) -> None:
-        fields = ("room", "user")
-        self.banned = {
-            (ban.room_id, ban.user_id)
-            for ban in hot_sql.rows_matching(Ban, fields, pairs, in_force_at=now)
-        }
-        self.muted = {
-            (mute.room_id, mute.user_id): mute.until
-            for mute in hot_sql.rows_matching(Mute, fields, pairs, in_force_at=now)
-        }
+    def __init__(self, requests: list[PostRequest], now: datetime) -> None:
+        found = hot_sql.batch_access(
+            [(r.room_id, r.author.pk, r.client_id or None) for r in requests], now=now
+        )
+        staff = {r.author.pk for r in requests if selectors.is_staff_moderator(r.author)}
+        self.banned: set[tuple[int, int]] = set()
+        self.muted: dict[tuple[int, int], datetime | None] = {}
+        # Room moderators and staff with the moderation permission.
+        self.moderators: set[tuple[int, int]] = set()
+        self.members: set[tuple[int, int]] = set()
+        self._stored: dict[tuple[int, int, str], tuple[int, PostRequest]] = {}
+        for request, row in zip(requests, found, strict=True):
+            pair = (request.room_id, request.author.pk)
+            if row.banned:
+                self.banned.add(pair)
+            if row.muted:
+                self.muted[pair] = row.mute_until
+            if row.moderates or request.author.pk in staff:
+                self.moderators.add(pair)
+            if row.member:
+                self.members.add(pair)
+            if row.stored_id is not None:
+                self._stored[(*pair, request.client_id)] = (row.stored_id, request)
 
-
-def _moderator_pairs(requests: list[PostRequest]) -> set[tuple[int, int]]:
-    """(room, user) pairs whose user moderates the room: room moderators and such staff."""
-    staff = {r.author.pk for r in requests if selectors.is_staff_moderator(r.author)}
-    pairs = {(r.room_id, r.author.pk) for r in requests if r.author.pk in staff}
-    others = {(r.room_id, r.author.pk) for r in requests if r.author.pk not in staff}
-    moderators = Room.moderators.through
-    return pairs | {
-        (row.room_id, row.user_id)
-        for row in hot_sql.rows_matching(moderators, ("room", "user"), others)
-    }
-
-
-def _private_member_pairs(
-    requests: list[PostRequest], rooms: dict[int, Room], moderators: set[tuple[int, int]]
-) -> set[tuple[int, int]]:
-    """(room, user) pairs of the batch's private rooms whose user is a member: one query.
-
-    Reading a private room (staff with ``view_message``) does not grant writing in it.
-    """
-    pairs = {
-        (r.room_id, r.author.pk)
-        for r in requests
-        if r.room_id in rooms and rooms[r.room_id].is_private
-    } - moderators
-    members = Room.members.through
-    return {
-        (row.room_id, row.user_id)
-        for row in hot_sql.rows_matching(members, ("room", "user"), pairs)
-    }
-
-
-def _existing(requests: list[PostRequest]) -> dict[tuple[int, int, str], Message]:
-    """Messages already stored under the batch's (room, author, client_id) keys: one query."""
-    keys = {
-        (request.room_id, request.author.pk, request.client_id): request.author
-        for request in requests
-        if request.client_id
-    }
-    found = {}
-    for stored in hot_sql.rows_matching(Message, ("room", "author", "client_id"), keys):
-        key = (stored.room_id, stored.author_id, stored.client_id)
-        stored.author = keys[key]  # for the repeat's ack and payload, without a join
-        found[key] = stored
-    return found
+    def existing(self) -> dict[tuple[int, int, str], Message]:
+        """The stored messages of repeated client_ids by key (a query only if there are some)."""
+        if not self._stored:
+            return {}
+        by_id = {pk: key for key, (pk, _) in self._stored.items()}
+        found = {}
+        for stored in Message.objects.filter(pk__in=by_id):
+            key = by_id[stored.pk]
+            stored.author = self._stored[key][1].author  # for the ack and payload, no join
+            found[key] = stored
+        return found
 
 
 def _last_sent(rooms: list[Room], author_ids: set[int]) -> dict[tuple[int, int], datetime]:
@@ -321,24 +299,22 @@ def _last_sent(rooms: list[Room], author_ids: set[int]) -> dict[tuple[int, int],
 def _refusal(
     room: Room | None,
     author_id: int,
-    sanctions: _Sanctions,
-    moderators: set[tuple[int, int]],
+    access: _Access,
     last_sent: dict[tuple[int, int], datetime],
     now: datetime,
-    members: set[tuple[int, int]] = frozenset(),
 ) -> ChatError | None:
     if room is None or room.is_archived:
         return ChatError(ErrorCode.FORBIDDEN, "the room is archived" if room else "no such room")
     pair = (room.pk, author_id)
-    if pair in sanctions.banned:
+    if pair in access.banned:
         return ChatError(ErrorCode.FORBIDDEN, "you are banned from this room")
-    if pair in sanctions.muted:
-        until = sanctions.muted[pair]
+    if pair in access.muted:
+        until = access.muted[pair]
         retry = (until - now).total_seconds() if until else None
         return ChatError(ErrorCode.MUTED, "you are muted in this room", retry_after=retry)
-    if pair in moderators:
+    if pair in access.moderators:
         return None
-    if room.is_private and pair not in members:
+    if room.is_private and pair not in access.members:
         return ChatError(ErrorCode.FORBIDDEN, "only members of this private room can write in it")
     if room.is_locked:
         return ChatError(ErrorCode.ROOM_LOCKED, "the room is locked; only moderators can write")
@@ -359,10 +335,7 @@ def write_refusal(*, room: Room, user: User) -> ChatError | None:
     paces messages only. For writes other than messages, such as reactions."""
     now = timezone.now()
     request = PostRequest(room_id=room.pk, author=user, body="")
-    moderators = _moderator_pairs([request])
-    members = _private_member_pairs([request], {room.pk: room}, moderators)
-    sanctions = _Sanctions({(room.pk, user.pk)}, now)
-    return _refusal(room, user.pk, sanctions, moderators, {}, now, members)
+    return _refusal(room, user.pk, _Access([request], now), {}, now)
 
 
 def _reply_refusal(original: tuple[int, dict] | None, room: Room) -> ChatError | None:

@@ -102,8 +102,19 @@ class PeerRegistry:
 
     async def members(self, group: str) -> frozenset[str]:
         """The hub channels whose entry for ``group`` has not expired."""
-        found = await self._redis.zrangebyscore(self.key(group), time.time(), "+inf")
-        return frozenset(member.decode() for member in found)
+        return (await self.members_of([group]))[group]
+
+    async def members_of(self, groups: list[str]) -> dict[str, frozenset[str]]:
+        """``members`` of each of ``groups``, in one round trip."""
+        now = time.time()
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for group in groups:
+                pipe.zrangebyscore(self.key(group), now, "+inf")
+            found = await pipe.execute()
+        return {
+            group: frozenset(member.decode() for member in members)
+            for group, members in zip(groups, found, strict=True)
+        }
 
 
 _registries: dict[tuple[asyncio.AbstractEventLoop, str], PeerRegistry] = {}
@@ -184,23 +195,16 @@ class Peers:
 
     async def channels(self, group: str, own: str) -> frozenset[str] | None:
         """The hub channels other than ``own`` in ``group``; None: unknown (send to the group)."""
-        now = time.monotonic()
-        known = self._known.get(group)
-        if known is not None and known[0] > now:
-            return known[1]
-        generation = self._generation.get(group, 0)
-        found = await _members(group, own)
-        if self._generation.get(group, 0) == generation:
-            self._known[group] = (now + PEERS_TTL, found)
-        return found
+        return (await self.channels_of([group], own))[group]
 
     async def channels_of(
         self, groups: Iterable[str], own: str
     ) -> dict[str, frozenset[str] | None]:
-        """``channels`` of each group; cached answers without a task or a Redis trip each.
+        """``channels`` of each group: cached answers without a Redis trip, the rest in one.
 
         A publish batch of a hundred busy rooms asks this for every room, nearly
-        always answered from the cache: only the groups not cached are read, side by side.
+        always answered from the cache; the groups whose answer expired are read
+        together, in one pipeline.
         """
         now = time.monotonic()
         answers: dict[str, frozenset[str] | None] = {}
@@ -212,8 +216,12 @@ class Peers:
             else:
                 unknown.append(group)
         if unknown:
-            found = await asyncio.gather(*(self.channels(group, own) for group in unknown))
-            answers.update(zip(unknown, found, strict=True))
+            generations = {group: self._generation.get(group, 0) for group in unknown}
+            found = await _members_of(unknown, own)
+            for group in unknown:
+                if self._generation.get(group, 0) == generations[group]:
+                    self._known[group] = (now + PEERS_TTL, found[group])
+            answers.update(found)
         return answers
 
     def forget(self, group: str) -> None:
@@ -222,15 +230,15 @@ class Peers:
         self._generation[group] = self._generation.get(group, 0) + 1
 
 
-async def _members(group: str, own: str) -> frozenset[str] | None:
+async def _members_of(groups: list[str], own: str) -> dict[str, frozenset[str] | None]:
     found = registry()
     if found is None:
-        return None
+        return dict.fromkeys(groups)
     try:
-        members = await found.members(group)
+        members = await found.members_of(groups)
     except Exception:  # noqa: BLE001 - Redis trouble: fall back to group_send (which logs)
-        return None
-    return members - {own}
+        return dict.fromkeys(groups)
+    return {group: members[group] - {own} for group in groups}
 
 
 async def send_events(channel: str, events: list[dict[str, Any]]) -> None:

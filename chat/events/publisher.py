@@ -310,19 +310,13 @@ async def _to_other_processes(batch: list[Outbound], publisher: Publisher | None
 
 
 async def _write_cache(batch: list[Outbound]) -> None:
-    """The history cache changes of a batch: one script call per room, rooms side by side."""
+    """The history cache changes of a batch: every room's entries in one call."""
     by_room: dict[int, list[history_cache.Entry]] = {}
     for outbound in batch:
         if outbound.cache_add:
             by_room.setdefault(outbound.room_id, []).extend(outbound.cache_add)
-    rooms = list(by_room.items())
-    for start in range(0, len(rooms), ROOMS_AT_ONCE):
-        await asyncio.gather(
-            *(
-                history_cache.remember(room_id, entries)
-                for room_id, entries in rooms[start : start + ROOMS_AT_ONCE]
-            )
-        )
+    if by_room:
+        await history_cache.remember_many(by_room)
 
 
 async def _send_in_order(events: list[tuple[Outbound, dict]]) -> None:

@@ -118,22 +118,22 @@ async def test_a_members_read_under_way_when_a_peer_joins_is_used_once_not_cache
     """A read that began before the newcomer's entry must not hide it for PEERS_TTL."""
     assert await peers.register([GROUP], "chat.hub.a")
     read_started, newcomer_announced = asyncio.Event(), asyncio.Event()
-    members = peers._members
+    members_of = peers._members_of
 
-    async def slow_members(group, own):
-        found = await members(group, own)  # read before the newcomer registered
+    async def slow_members_of(groups, own):
+        found = await members_of(groups, own)  # read before the newcomer registered
         read_started.set()
         await newcomer_announced.wait()
         return found
 
-    monkeypatch.setattr(peers, "_members", slow_members)
+    monkeypatch.setattr(peers, "_members_of", slow_members_of)
     reading = asyncio.create_task(peers.peers.channels(GROUP, "chat.hub.a"))
     await asyncio.wait_for(read_started.wait(), 5)
     assert await peers.enter(GROUP, "chat.hub.b") == {"chat.hub.a"}
     peers.peers.forget(GROUP)  # the newcomer's announcement arrives
     newcomer_announced.set()
     assert await asyncio.wait_for(reading, 5) == frozenset()  # that batch predates it
-    monkeypatch.setattr(peers, "_members", members)
+    monkeypatch.setattr(peers, "_members_of", members_of)
 
     assert await peers.peers.channels(GROUP, "chat.hub.a") == {"chat.hub.b"}
 
@@ -155,3 +155,18 @@ async def test_an_arrival_stops_waiting_for_a_silent_peer_after_its_bound():
     arrival = peers.Arrival(frozenset({"chat.hub.dead", "chat.hub.b"}))
     arrival.acknowledged("chat.hub.b")
     assert await arrival.wait(0.05) == {"chat.hub.dead"}
+
+
+async def test_the_expired_answers_of_a_batch_are_read_in_one_round_trip(redis_layer):
+    other = "chat.room.2"
+    assert await peers.register([GROUP, other], "chat.hub.a")
+    assert await peers.register([other], "chat.hub.b")
+    registry = peers.registry()
+    assert await registry.members_of([GROUP, other]) == {
+        GROUP: {"chat.hub.a"},
+        other: {"chat.hub.a", "chat.hub.b"},
+    }
+    assert await peers.peers.channels_of([GROUP, other], "chat.hub.a") == {
+        GROUP: frozenset(),
+        other: {"chat.hub.b"},
+    }

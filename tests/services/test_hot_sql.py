@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from chat import hot_sql, services
-from chat.models import ApiToken, Ban, Room
+from chat.models import ApiToken, Ban, Message, Mute, Room
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -155,3 +155,41 @@ def test_open_sessions_answers_a_crowd_in_order_with_a_fixed_number_of_queries(
     ]
     assert results[0].room.slug == "public" and results[1].room.slug == "private"
     assert results[0].token_id is not None and results[6].token_id is None
+
+
+def test_batch_access_answers_every_question_of_a_batch_in_one_query(
+    make_user, make_room, django_assert_num_queries
+):
+    now = timezone.now()
+    room, elsewhere = make_room("here"), make_room("elsewhere")
+    names = ("member", "mod", "banned", "expired", "muted", "muted-later", "plain")
+    people = {name: make_user(name) for name in names}
+    room.members.add(people["member"])
+    room.moderators.add(people["mod"])
+    Ban.objects.create(room=room, user=people["banned"])
+    Ban.objects.create(room=room, user=people["expired"], until=now - timedelta(seconds=1))
+    Ban.objects.create(room=elsewhere, user=people["plain"])
+    Mute.objects.create(room=room, user=people["muted"])
+    later = now + timedelta(minutes=5)
+    Mute.objects.create(room=room, user=people["muted-later"], until=later)
+    Mute.objects.create(room=room, user=people["expired"], until=now - timedelta(seconds=1))
+    stored = Message.objects.create(
+        room=room, author=people["plain"], body="hi", seq=1, client_id="c-1"
+    )
+
+    keys = [(room.pk, user.pk, None) for user in people.values()]
+    keys += [(room.pk, people["plain"].pk, "c-1"), (elsewhere.pk, people["plain"].pk, "c-1")]
+    with django_assert_num_queries(1):
+        found = hot_sql.batch_access(keys, now=now)
+
+    by_name = dict(zip(names, found, strict=False))
+    assert [n for n, a in by_name.items() if a.banned] == ["banned"]
+    assert [n for n, a in by_name.items() if a.muted] == ["muted", "muted-later"]
+    assert by_name["muted"].mute_until is None
+    assert by_name["muted-later"].mute_until == later
+    assert by_name["expired"].mute_until is None
+    assert [n for n, a in by_name.items() if a.moderates] == ["mod"]
+    assert [n for n, a in by_name.items() if a.member] == ["member"]
+    assert [a.stored_id for a in found] == [None] * len(names) + [stored.pk, None]
+    assert all(type(a.banned) is bool and type(a.member) is bool for a in found)
+    assert hot_sql.batch_access([], now=now) == []

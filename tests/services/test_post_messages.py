@@ -212,19 +212,19 @@ def forced_miss(monkeypatch):
     lookup that misses anyway, leaving the unique constraint to decide. Returns the
     list of the pre-checks the forced one made (``"missed"``) and the real ones.
     """
-    real = services._existing
+    real = services._Access.existing
     state = {"thread": None}
     calls: list[str] = []
 
-    def existing(requests):
+    def existing(access):
         if threading.current_thread() is state["thread"]:
             state["thread"] = None
             calls.append("missed")
             return {}
         calls.append("looked")
-        return real(requests)
+        return real(access)
 
-    monkeypatch.setattr(services, "_existing", existing)
+    monkeypatch.setattr(services._Access, "existing", existing)
 
     def arm() -> None:
         state["thread"] = threading.current_thread()

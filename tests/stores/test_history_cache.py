@@ -98,3 +98,28 @@ def _payloads(room):
     from chat import selectors
 
     return selectors.messages_before(room=room, before_seq=None, limit=1000)
+
+
+async def test_add_many_caches_every_room_of_a_batch_in_one_call(cache_mode, room, user, make_room):
+    other = await sync_to_async(make_room)("second-room", created_by=user)
+    await history_cache.cache().clear(room.pk)
+    await history_cache.cache().clear(other.pk)
+    await history_cache.remember_many({room.pk: [(1, "a"), (2, "b")], other.pk: [(7, "x")]})
+    assert await history_cache.cache().tail(room.pk, 10) == [(1, "a"), (2, "b")]
+    assert await history_cache.cache().tail(other.pk, 10) == [(7, "x")]
+
+
+@pytest.mark.redis
+async def test_add_many_loads_its_script_again_after_redis_forgot_it(room, settings, redis_url):
+    # A restarted Redis has no scripts: the pipeline's EVALSHAs answer NOSCRIPT. (A
+    # wrong sha stands in for the restart: the shared Redis is never flushed.)
+    settings.CHAT_REDIS_URL = redis_url
+    history_cache.reset()
+    try:
+        cache = history_cache.cache()
+        await cache.clear(room.pk)
+        cache._add.sha = "0" * 40
+        await cache.add_many({room.pk: [(1, "a")]})
+        assert await cache.tail(room.pk, 10) == [(1, "a")]
+    finally:
+        history_cache.reset()
