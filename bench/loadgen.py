@@ -101,6 +101,7 @@ class LoadResult:
     loadgen_connect_cpu_percent: float
     redis_connect_cpu_percent: float | None
     listen_overflows: int = 0  # during the connect phase (machine-wide kernel counter)
+    acked: int = 0  # messages the server acknowledged (stored and committed)
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -409,6 +410,7 @@ def _aggregate(
         redis_connect_cpu_percent=None,
         loadgen_workers=worker_count,
         redis_cpu_percent=None,
+        acked=acks,
         notes=notes,
     )
 

@@ -55,6 +55,7 @@ class ConnSpec:
     room: str
     token: str | None = None
     rate: float = 0.0
+    source: str | None = None  # local address to bind (several loopback sources: more ports)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +207,9 @@ class Worker:
                 await gate.acquire()
             try:
                 async with asyncio.timeout(self.params.connect_timeout):
-                    ws, text = await open_connection(spec.url, origin=conn.origin, headers=headers)
+                    ws, text = await open_connection(
+                        spec.url, origin=conn.origin, headers=headers, local_host=spec.source
+                    )
                 first = json.loads(text)
             finally:
                 if gate is not None:
