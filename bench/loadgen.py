@@ -52,6 +52,7 @@ class LoadPlan:
     connect_budget: float = 0.0  # whole connect phase; 0: connect_timeout
     workers: int = 0  # 0: one per CPU, at least 2
     label: str = "load"
+    drain_acks: bool = False  # the drain ends when every delivery and every ack arrived
 
 
 @dataclass
@@ -155,6 +156,7 @@ class _Workers:
             connect_budget=_budget(plan),
             lifetime=_budget(plan) + plan.settle + plan.duration + plan.drain + 120,
             run_id=secrets.token_hex(4),
+            drain_acks=plan.drain_acks,
         )
         # fork, not spawn: nothing to re-import, and no "__main__" guard needed by callers.
         context = multiprocessing.get_context("fork")

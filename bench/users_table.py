@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 import time
@@ -192,6 +193,7 @@ class Row:
     stored_rows: int | None  # rows of the big room in the database after the run
     redis_memory_before: int | None = None
     redis_memory_ready: int | None = None
+    loadavg: float = 0.0  # the machine's 1-minute load average before the size started
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -262,6 +264,7 @@ def measure(
 ) -> Row:
     """Start the size's server processes, connect everyone, send, check; stop them all."""
     lay = layout(users, sizes)
+    loadavg = os.getloadavg()[0]
     redisdb.empty(redis_db)
     procs = [servers.product_server(work, env, i) for i in range(lay.processes)]
     notes: list[str] = []
@@ -282,6 +285,7 @@ def measure(
             connect_budget=max(120.0, users * 0.006),
             workers=lay.workers,
             label=f"s9 {users:,} users",
+            drain_acks=True,  # "every message stored" counts acks: wait for the last one
         )
         redis = redisdb.client()
         memory = {"before": _redis_memory(redis)}
@@ -311,6 +315,7 @@ def measure(
         stored_rows=stored_messages(env, big_slug),
         redis_memory_before=memory.get("before"),
         redis_memory_ready=memory.get("ready"),
+        loadavg=loadavg,
         notes=notes,
     )
 
@@ -412,9 +417,9 @@ def table_lines(rows: list[Row]) -> list[str]:
 def detail_lines(rows: list[Row]) -> list[str]:
     lines = [
         "| users | processes (members each) | RSS per process, before → ready | RSS growth per connection "
-        "| Redis memory growth | load generator | connect phase: server / loadgen / Redis CPU "
-        "| send window: server / loadgen / Redis CPU | p90 / max | ack p50 / p99 |",
-        "|---:|---|---|---:|---:|---|---|---|---|---|",
+        "| Redis used_memory change (shared server) | load generator | connect phase: server / loadgen / Redis CPU "
+        "| send window: server / loadgen / Redis CPU | p90 / max | ack p50 / p99 | load avg |",
+        "|---:|---|---|---:|---:|---|---|---|---|---|---:|",
     ]
     for row in rows:
         r = row.result
@@ -440,7 +445,8 @@ def detail_lines(rows: list[Row]) -> list[str]:
             f"| {rss} | {growth:.1f} KB | {redis_growth} "
             f"| {row.workers} processes, {len(row.sources)} source address(es) "
             f"| {connect_cpu} over {r.connect_phase_s:.1f} s | {send_cpu} "
-            f"| {fmt_ms(lat['p90'])} / {fmt_ms(lat['max'])} | {fmt_ms(ack['p50'])} / {fmt_ms(ack['p99'])} |"
+            f"| {fmt_ms(lat['p90'])} / {fmt_ms(lat['max'])} | {fmt_ms(ack['p50'])} / {fmt_ms(ack['p99'])} "
+            f"| {row.loadavg:.1f} |"
         )
     notes = []
     for row in rows:
