@@ -84,6 +84,7 @@ def test_every_message_stored_needs_acks_rows_and_deliveries_to_agree():
     assert _row(1000, 1).every_message_stored
     assert not _row(1000, 1, acked=9).every_message_stored
     assert not _row(1000, 1, lost=1, received=49).every_message_stored
+    assert not _row(1000, 1, sent=0, acked=0, received=0, expected=0).every_message_stored
     short = _row(1000, 1)
     short.stored_rows = 9
     assert not short.every_message_stored
