@@ -22,6 +22,7 @@ server (stored and committed), a row in the database, delivered to every member.
 
 ``python -m bench.run --scenarios 9 --servers product [--users 1000,10000]`` runs it;
 it writes ``<date>-users.md``, ``.json`` and ``.png`` next to the other reports.
+``python -m bench.users_table <date>-users.json`` renders a report again from its JSON.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from . import databases, environment, redisdb, servers
-from .loadgen import CLOSED_LOOP, LoadPlan, LoadResult, run_load
+from .loadgen import CLOSED_LOOP, LoadPlan, LoadResult, ServerStats, run_load
 from .probe import Probe
 from .report import Meta
 from .scenarios import CLIENT_QUERY, IDLE_CONNECT_CONCURRENCY, fmt_ms
@@ -194,6 +195,7 @@ class Row:
     redis_memory_before: int | None = None
     redis_memory_ready: int | None = None
     loadavg: float = 0.0  # the machine's 1-minute load average before the size started
+    loadavg_send: float | None = None  # ... when the send window started (after connecting)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -295,6 +297,7 @@ def measure(
         def on_phase(phase: str) -> None:
             if phase == "send":  # everyone ready and settled
                 memory["ready"] = _redis_memory(redis)
+                memory["loadavg"] = os.getloadavg()[0]
 
         result = run_load(plan, Probe([p.pid for p in procs], redis), on_phase=on_phase)
         for proc in procs:
@@ -318,6 +321,7 @@ def measure(
         redis_memory_before=memory.get("before"),
         redis_memory_ready=memory.get("ready"),
         loadavg=loadavg,
+        loadavg_send=memory.get("loadavg"),
         notes=notes,
     )
 
@@ -354,7 +358,7 @@ def run(sizes: TableSizes, work: Path, redis_db: int, log=print) -> tuple[list[R
 
 
 def _mb(n: float) -> str:
-    return f"{n / 2**20:,.0f} MB" if n < 2**30 else f"{n / 2**30:,.2f} GB"
+    return f"{n / 2**20:,.0f} MiB" if n < 2**30 else f"{n / 2**30:,.2f} GiB"
 
 
 def _pct(values: list[float]) -> str:
@@ -371,6 +375,15 @@ def goal_line(rows: list[Row]) -> str:
             f"everyone connected: {reached:,})."
         )
     gb = row.total_rss / 1e9
+    if not row.all_connected and row.total_rss > RSS_GOAL_BYTES:
+        # More connections only add memory: the goal is missed whatever the rest would add.
+        return (
+            f"RSS ≤ 1.8 GB at 100,000 users: **missed** by at least "
+            f"{(row.total_rss - RSS_GOAL_BYTES) / 1e6:,.0f} MB: {gb:.2f} GB "
+            f"({row.total_rss / 2**30:.2f} GiB) with {row.result.connected:,} of 100,000 "
+            f"connected, over {row.processes} processes (GB = 10⁹ bytes; read as 1.8 GiB, "
+            f"missed by {(row.total_rss - 1.8 * 2**30) / 2**20:,.0f} MiB)."
+        )
     if not row.all_connected:
         return (
             f"RSS ≤ 1.8 GB at 100,000 users: **not answered**: only {row.result.connected:,} "
@@ -390,7 +403,7 @@ def goal_line(rows: list[Row]) -> str:
 def table_lines(rows: list[Row]) -> list[str]:
     """The seed's claims beside our measured row, size by size."""
     lines = [
-        "| users | server RSS, seed → **ours** | latency, seed → **ours p50 / p99** "
+        "| users | server RSS, seed → **ours** (MiB = 2²⁰ bytes) | latency, seed → **ours p50 / p99** "
         "| msg/s, seed → **our deliveries/s** | every message stored | connect, all ready |",
         "|---:|---|---|---|---|---:|",
     ]
@@ -424,7 +437,8 @@ def detail_lines(rows: list[Row]) -> list[str]:
     lines = [
         "| users | processes (members each) | RSS per process, before → ready | RSS growth per connection "
         "| Redis used_memory change (shared server) | load generator | connect phase: server / loadgen / Redis CPU "
-        "| send window: server / loadgen / Redis CPU | p90 / max | ack p50 / p99 | load avg |",
+        "| send window: server / loadgen / Redis CPU | p90 / max | ack p50 / p99 "
+        "| load avg, before → sending |",
         "|---:|---|---|---:|---:|---|---|---|---|---|---:|",
     ]
     for row in rows:
@@ -452,7 +466,7 @@ def detail_lines(rows: list[Row]) -> list[str]:
             f"| {row.workers} processes, {len(row.sources)} source address(es) "
             f"| {connect_cpu} over {r.connect_phase_s:.1f} s | {send_cpu} "
             f"| {fmt_ms(lat['p90'])} / {fmt_ms(lat['max'])} | {fmt_ms(ack['p50'])} / {fmt_ms(ack['p99'])} "
-            f"| {row.loadavg:.1f} |"
+            f"| {row.loadavg:.1f}{'' if row.loadavg_send is None else f' → {row.loadavg_send:.1f}'} |"
         )
     notes = []
     for row in rows:
@@ -609,7 +623,7 @@ def chart(rows: list[Row], path: Path, title: str, big_room: int = 1000) -> None
             ax.set_yscale("log")
         ax.legend(fontsize=8)
 
-    pair(axes[0], [r.total_rss / 2**20 for r in rows], seed(0), "MB (log)", "server RSS, total")
+    pair(axes[0], [r.total_rss / 2**20 for r in rows], seed(0), "MiB (log)", "server RSS, total")
     ax = axes[1]
     ax.bar([x - 0.27 for x in xs], seed(1), width=0.27, color="#bbbbbb", label="seed's claim")
     p50 = [r.result.latency_ms["p50"] or 0 for r in rows]
@@ -618,7 +632,9 @@ def chart(rows: list[Row], path: Path, title: str, big_room: int = 1000) -> None
     ax.bar([x + 0.27 for x in xs], p99, width=0.27, color="#ff7f0e", label="ours p99")
     ax.set_xticks(xs, labels)
     ax.set_xlabel("connected users")
-    ax.set_ylabel("ms")
+    ax.set_ylabel("ms (log)")
+    if any(p99):
+        ax.set_yscale("log")
     ax.set_title(f"latency into the {big_room:,}-member room", fontsize=10)
     ax.legend(fontsize=8)
     pair(
@@ -629,7 +645,11 @@ def chart(rows: list[Row], path: Path, title: str, big_room: int = 1000) -> None
         "seed msg/s vs our deliveries/s",
     )
     ax = axes[3]
-    ax.bar(xs, [r.result.connect_all_ready_s or 0 for r in rows], color="#2ca02c")
+    seconds = [r.result.connect_all_ready_s or r.result.connect_phase_s for r in rows]
+    ax.bar(xs, seconds, color=["#2ca02c" if r.all_connected else "#d62728" for r in rows])
+    for x, v, r in zip(xs, seconds, rows, strict=True):
+        text = f"{v:,.0f} s" if r.all_connected else f"{v:,.0f} s, {r.result.connected:,} ready"
+        ax.annotate(text, (x, v), ha="center", va="bottom", fontsize=8)
     ax.set_xticks(xs, labels)
     ax.set_xlabel("connected users")
     ax.set_ylabel("seconds")
@@ -658,6 +678,22 @@ def write(rows: list[Row], meta: Meta, sizes: TableSizes, out_dir: Path) -> Path
     return path
 
 
+def load(path: Path) -> tuple[list[Row], Meta, TableSizes]:
+    """Read back a ``<date>-users.json`` written by ``write`` (to render it again)."""
+    raw = json.loads(path.read_text())
+    rows = []
+    for item in raw["rows"]:
+        item = dict(item)
+        item.pop("total_rss", None)
+        item.pop("every_message_stored", None)
+        result = dict(item.pop("result"))
+        result["servers"] = [ServerStats(**s) for s in result["servers"]]
+        rows.append(Row(**item, result=LoadResult(**result)))
+    sizes = raw["sizes"]
+    sizes["users"] = tuple(sizes["users"])
+    return rows, Meta(**raw["meta"]), TableSizes(**sizes)
+
+
 def run_and_write(
     sizes: TableSizes, work: Path, redis_db: int, out_dir: Path, command: str
 ) -> Path:
@@ -678,3 +714,11 @@ def run_and_write(
         notes=notes,
     )
     return write(rows, meta, sizes, out_dir)
+
+
+if __name__ == "__main__":
+    # Render a report again from its JSON, e.g. after changing the layout:
+    #     python -m bench.users_table docs/benchmarks/2026-12-07-users.json
+    for name in sys.argv[1:]:
+        rows, meta, sizes = load(Path(name))
+        print(write(rows, meta, sizes, Path(name).parent))

@@ -78,6 +78,8 @@ def test_the_memory_goal_is_met_or_missed_with_the_amount():
     assert "not measured" in users_table.goal_line([_row(10_000, 1)])
     partial = _row(100_000, 1_000_000_000, connected=90_000)
     assert "not answered" in users_table.goal_line([partial])
+    over = _row(100_000, 2_300_000_000, connected=99_000)
+    assert "**missed** by at least 500 MB" in users_table.goal_line([over])
 
 
 def test_every_message_stored_needs_acks_rows_and_deliveries_to_agree():
@@ -123,4 +125,8 @@ def test_tiny_sizes_on_two_processes_end_to_end(tmp_path: Path):
     assert path.name == "2026-01-01-users-quick.md"
     assert "| 200 |" in text and "acked" in text
     assert (tmp_path / "out" / "2026-01-01-users-quick.png").stat().st_size > 1000
-    assert (tmp_path / "out" / "2026-01-01-users-quick.json").exists()
+    again, meta_again, sizes_again = users_table.load(
+        tmp_path / "out" / "2026-01-01-users-quick.json"
+    )
+    assert sizes_again == sizes and meta_again.command == meta.command
+    assert [r.to_dict() for r in again] == [r.to_dict() for r in rows]
