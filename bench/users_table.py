@@ -251,6 +251,20 @@ def stored_messages(env: dict[str, str], slug: str) -> int | None:
         return None
 
 
+def server_errors(procs: list[servers.Server], per_process: int = 2) -> list[str]:
+    """The last error lines of each server's log (the logs go with the run's directory)."""
+    notes = []
+    for proc in procs:
+        lines = [
+            line.strip()[:300]
+            for line in proc.log_tail(2000).splitlines()
+            if "ERROR" in line or "Error" in line or "Traceback" in line
+        ]
+        if lines:
+            notes.append(f"{proc.name} log, last error lines: " + " / ".join(lines[-per_process:]))
+    return notes
+
+
 def _redis_memory(client) -> int | None:
     try:
         return int(client.info("memory")["used_memory"])
@@ -304,6 +318,8 @@ def measure(
             if proc.process.poll() is not None:
                 tail = " / ".join(proc.log_tail(3).splitlines())
                 notes.append(f"{proc.name} exited during the run: {tail}")
+        if result.connect_failures or result.errors:
+            notes += server_errors(procs)
     finally:
         for proc in procs:
             proc.stop()

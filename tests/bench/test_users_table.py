@@ -130,3 +130,15 @@ def test_tiny_sizes_on_two_processes_end_to_end(tmp_path: Path):
     )
     assert sizes_again == sizes and meta_again.command == meta.command
     assert [r.to_dict() for r in again] == [r.to_dict() for r in rows]
+
+
+def test_error_lines_of_the_server_logs_become_notes(tmp_path: Path):
+    log = tmp_path / "product0-1.log"
+    log.write_text("started\nERROR chat.realtime: join failed: TimeoutError()\nfine\n")
+    proc = SimpleNamespace(name="product0", log_tail=lambda n: log.read_text())
+
+    notes = users_table.server_errors([proc])
+
+    assert notes == [
+        "product0 log, last error lines: ERROR chat.realtime: join failed: TimeoutError()"
+    ]
