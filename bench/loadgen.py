@@ -52,6 +52,7 @@ class LoadPlan:
     connect_budget: float = 0.0  # whole connect phase; 0: connect_timeout
     workers: int = 0  # 0: one per CPU, at least 2
     label: str = "load"
+    drain_acks: bool = False  # the drain ends when every delivery and every ack arrived
 
 
 @dataclass
@@ -101,6 +102,7 @@ class LoadResult:
     loadgen_connect_cpu_percent: float
     redis_connect_cpu_percent: float | None
     listen_overflows: int = 0  # during the connect phase (machine-wide kernel counter)
+    acked: int = 0  # messages the server acknowledged (stored and committed)
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -154,6 +156,7 @@ class _Workers:
             connect_budget=_budget(plan),
             lifetime=_budget(plan) + plan.settle + plan.duration + plan.drain + 120,
             run_id=secrets.token_hex(4),
+            drain_acks=plan.drain_acks,
         )
         # fork, not spawn: nothing to re-import, and no "__main__" guard needed by callers.
         context = multiprocessing.get_context("fork")
@@ -409,6 +412,7 @@ def _aggregate(
         redis_connect_cpu_percent=None,
         loadgen_workers=worker_count,
         redis_cpu_percent=None,
+        acked=acks,
         notes=notes,
     )
 

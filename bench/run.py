@@ -1,6 +1,7 @@
 """Run the benchmark suite against the product and both baselines, then write the report.
 
-    python -m bench.run [--quick] [--scenarios 1,2,3,4,5,6] [--servers raw,tutorial,product]
+    python -m bench.run [--quick] [--scenarios 1,2,3,4,5,6,7,8,9] [--servers raw,tutorial,product]
+                        [--users 1000,10000,100000]
                         [--profile [N]] [--out docs/benchmarks]
                         [--compare-with EARLIER_CHECKOUT [--rounds 2]]
 
@@ -12,7 +13,9 @@ versions of every scenario in about a minute (a smoke test: no targets judged).
 ``--profile [N]`` adds a pass of scenario N (default 1) against the product with py-spy
 attached and puts a flame graph and the top costs in the report. ``--compare-with``
 runs the product of an earlier checkout and of this one alternately instead
-(``bench.compare``).
+(``bench.compare``). Scenario 9 (the product only) is the seed's table at 1,000,
+10,000 and 100,000 connected users (``bench.users_table``), its own report
+``<date>-users.*``; ``--users`` picks other sizes.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import compare, databases, environment, flame, redisdb, report, servers
+from . import compare, databases, environment, flame, redisdb, report, servers, users_table
 from .loadgen import run_load
 from .probe import Probe
 from .report import Meta, Record
@@ -309,7 +312,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--quick", action="store_true", help="small sizes, about a minute, no verdicts"
     )
     parser.add_argument(
-        "--scenarios", default="1,2,3,4,5,6,7,8", help="comma-separated scenario numbers"
+        "--scenarios", default="1,2,3,4,5,6,7,8,9", help="comma-separated scenario numbers"
+    )
+    parser.add_argument(
+        "--users",
+        metavar="N,N,...",
+        help="scenario 9 at these numbers of connected users instead of 1,000,10,000,100,000",
     )
     parser.add_argument(
         "--crowd",
@@ -371,7 +379,13 @@ def main(argv: list[str] | None = None) -> int:
         groups = compare_groups(scenarios, args.compare_with, args.rounds)
     else:
         groups = selected_groups(scenarios, kinds)
-    if not groups:
+    # Scenario 9 (the seed's table) is the product's alone, with a report of its own.
+    table = "9" in scenarios and "product" in kinds and args.compare_with is None
+    table_sizes = users_table.QUICK if args.quick else users_table.FULL
+    if args.users:
+        counts = tuple(int(n) for n in args.users.split(",") if n.strip())
+        table_sizes = dataclasses.replace(table_sizes, users=counts)
+    if not groups and not table:
         print("bench: nothing to run for those --scenarios and --servers", file=sys.stderr)
         return 2
     started = datetime.now(UTC)
@@ -398,10 +412,11 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             if bench.postgres_url:
                 databases.drop_postgres(bench.postgres_url)
+        command = "python -m bench.run " + shlex.join(argv if argv is not None else sys.argv[1:])
         meta = Meta(
             date=date,
             mode=mode,
-            command="python -m bench.run " + shlex.join(argv if argv is not None else sys.argv[1:]),
+            command=command,
             commit=environment.git_commit(),
             machine=environment.machine(),
             versions=environment.versions(
@@ -414,8 +429,15 @@ def main(argv: list[str] | None = None) -> int:
             profile_md=profile[0] if profile else None,
             profile_svg=profile[1] if profile else None,
         )
-        path = report.write(bench.records, meta, args.out)
-    print(f"bench: report written to {path}")
+        path = report.write(bench.records, meta, args.out) if groups else None
+        table_path = (
+            users_table.run_and_write(table_sizes, Path(tmp), redis_db, args.out, command)
+            if table
+            else None
+        )
+    for written in (path, table_path):
+        if written is not None:
+            print(f"bench: report written to {written}")
     return 0
 
 

@@ -55,6 +55,7 @@ class ConnSpec:
     room: str
     token: str | None = None
     rate: float = 0.0
+    source: str | None = None  # local address to bind (several loopback sources: more ports)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +70,7 @@ class WorkerParams:
     # Prefix of every client_id: unique per run, since a client_id repeated by the same
     # user in the same room is (rightly) acknowledged again but never broadcast again.
     run_id: str = "run"
+    drain_acks: bool = False  # the drain also waits for every sent message's ack
 
 
 class _Conn:
@@ -206,7 +208,9 @@ class Worker:
                 await gate.acquire()
             try:
                 async with asyncio.timeout(self.params.connect_timeout):
-                    ws, text = await open_connection(spec.url, origin=conn.origin, headers=headers)
+                    ws, text = await open_connection(
+                        spec.url, origin=conn.origin, headers=headers, local_host=spec.source
+                    )
                 first = json.loads(text)
             finally:
                 if gate is not None:
@@ -242,7 +246,7 @@ class Worker:
         self._reply("sent", sent=dict(self.sent_by_room))
 
     async def _drain(self, expected: int, deadline: float) -> None:
-        while self.received < expected and time.monotonic() < deadline:
+        while (self.received < expected or self._awaiting_acks()) and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
         self._reply(
             "result",
@@ -262,6 +266,9 @@ class Worker:
             cpu=_cpu_seconds() - self.run_cpu,
             wall=time.monotonic() - self.run_started,
         )
+
+    def _awaiting_acks(self) -> bool:
+        return self.params.drain_acks and any(conn.unacked for conn in self.conns)
 
     async def _close_all(self) -> None:
         self.closing = True

@@ -151,14 +151,20 @@ async def open_connection(
     origin: str | None = None,
     headers: dict[str, str] | None = None,
     compress: bool = False,
+    local_host: str | None = None,
 ) -> tuple[LeanClient, str]:
-    """Connect to ``url`` and return the client with the server's first text frame."""
+    """Connect to ``url`` and return the client with the server's first text frame.
+
+    ``local_host`` binds the client socket to that local address (e.g. ``127.0.0.2``):
+    each loopback source address has its own ~28,000 ephemeral ports.
+    """
     uri = parse_uri(url)
     loop = asyncio.get_running_loop()
     _, client = await loop.create_connection(
         lambda: LeanClient(url, origin=origin, headers=headers or {}, compress=compress),
         uri.host,
         uri.port,
+        local_addr=(local_host, 0) if local_host else None,
     )
     try:
         first = await client.opened
