@@ -557,6 +557,11 @@ def revoked_tokens(token_ids: list[int]) -> set[int]:
     return set(token_ids) - set(valid)
 
 
+def revoked_since(moment: datetime) -> set[int]:
+    """The tokens revoked at or after ``moment`` (an indexed query: few rows, any table size)."""
+    return set(ApiToken.objects.filter(revoked_at__gte=moment).values_list("pk", flat=True))
+
+
 def room_last_seq(room_id: int) -> int:
     """The seq of the room's newest message (0 when it has none)."""
     return Room.objects.filter(pk=room_id).values_list("last_seq", flat=True).first() or 0

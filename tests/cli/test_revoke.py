@@ -1,11 +1,14 @@
 """Revoking a token closes its open connections with 4401 within a second."""
 
+from datetime import timedelta
+
 import pytest
 from asgiref.sync import sync_to_async
 from django.utils import timezone
 
-from chat import services
+from chat import selectors, services
 from chat.models import ApiToken
+from chat.realtime import hub
 from chat.wire.errors import CloseCode
 from tests.helpers.ws import connect
 
@@ -37,3 +40,28 @@ async def test_a_revocation_no_event_announced_still_closes_within_a_second(
         await ApiToken.objects.filter(user=user).aupdate(revoked_at=timezone.now())
 
         await client.expect_close(CloseCode.NOT_AUTHENTICATED, timeout=1.5)
+
+
+async def test_a_token_deleted_behind_the_servers_back_closes_at_the_next_full_sweep(
+    embedded, room, user, make_token, monkeypatch
+):
+    # Deleting (or back-dating a revocation) announces nothing and is not a recent
+    # revocation: the full sweep (every TOKEN_SWEEP_INTERVAL) finds it.
+    monkeypatch.setattr(hub, "TOKEN_SWEEP_INTERVAL", 1.0)
+    key = await sync_to_async(make_token)(user)
+    async with connect(ROOM, token=key) as client:
+        await ApiToken.objects.filter(user=user).adelete()
+
+        await client.expect_close(CloseCode.NOT_AUTHENTICATED, timeout=3)
+
+
+async def test_the_quick_check_asks_only_for_recent_revocations(user, make_token):
+    make = sync_to_async(make_token)
+    old, recent, live = await make(user), await make(user), await make(user)
+    now = timezone.now()
+    await ApiToken.objects.filter(prefix=old[:8]).aupdate(revoked_at=now - timedelta(hours=1))
+    await ApiToken.objects.filter(prefix=recent[:8]).aupdate(revoked_at=now)
+    found = await sync_to_async(selectors.revoked_since)(now - timedelta(seconds=60))
+    ids = {t.prefix: t.pk async for t in ApiToken.objects.all()}
+    assert found == {ids[recent[:8]]}
+    assert ids[live[:8]] not in found
