@@ -83,12 +83,18 @@ fmt: $(VENV)/.installed-dev
 # server they skip with the reason (and fail with CI=true).
 # PYTHONWARNINGS=default also prints ResourceWarnings at interpreter exit, after
 # pytest's summary: the summary line is repeated so that it closes the output.
+# The SQLite part runs in TEST_WORKERS pytest-xdist processes, a test file per worker
+# at a time (module fixtures such as the browser stay one per file). Each worker has
+# its own SQLite file, Redis database number and ports. Off by default (0: one process)
+# until load-sensitive tests stop failing beside a second worker; TEST_WORKERS=2 halves it.
+TEST_WORKERS ?= 0
 test: lint
 	PYTHONWARNINGS=default DATABASE_URL=$(POSTGRES_TEST_URL) env -u REDIS_URL \
 		$(PY) -m pytest -q -m postgres -p no:cacheprovider
 	@log=$$(mktemp); set -o pipefail; \
-	echo "PYTHONWARNINGS=default $(PY) -m pytest -q"; \
-	PYTHONWARNINGS=default env -u REDIS_URL -u DATABASE_URL $(PY) -m pytest -q 2>&1 | tee $$log; \
+	echo "PYTHONWARNINGS=default $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile"; \
+	PYTHONWARNINGS=default env -u REDIS_URL -u DATABASE_URL \
+		$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile 2>&1 | tee $$log; \
 	status=$$?; \
 	grep -E '(passed|failed|errors?|skipped|deselected|no tests ran).* in [0-9.]+s' $$log | tail -1; \
 	rm -f $$log; exit $$status

@@ -26,6 +26,8 @@ def test_raster_images_are_recognised_with_their_size(kind, content_type):
 @pytest.mark.parametrize(
     ("data", "content_type"),
     [(PDF, "application/pdf"), (zip_bytes(), "application/zip"), (TEXT, "text/plain")],
+    # Fixed ids: a zip embeds the time, and pytest-xdist workers must collect the same names.
+    ids=["pdf", "zip", "text"],
 )
 def test_documents_are_recognised_and_never_inline(data, content_type):
     found = detect(data)

@@ -211,6 +211,9 @@ def test_an_expired_or_revoked_link_is_refused_and_stores_nothing(how, private, 
         signing.dumps("1", salt=membership.INVITE_SALT),  # not an id
         signing.dumps(999999, salt=membership.INVITE_SALT),  # no such invite
     ],
+    # Fixed ids: a signed value embeds the time, and pytest-xdist workers must
+    # collect the same test names.
+    ids=["nonsense", "other-salt", "not-an-id", "no-such-invite"],
 )
 def test_a_forged_or_unknown_link_is_not_found(token, private, other_user):
     membership.create_invite(room=private, by=private.created_by)

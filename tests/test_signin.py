@@ -1,7 +1,10 @@
 """Password guessing is throttled on every path that checks a password (chat.signin).
 
-Each password check costs a full hash; the limits are lowered so a test needs only
-a few. Both modes: embedded (process memory) and Redis (shared by every process).
+The limits are lowered so a test needs only a few checks, and the checks here hash
+with Django's fast test hasher (MD5): what is counted, refused and cleared does not
+depend on the hasher, and the real one costs most of a second per check. The live
+tests (tests/http/test_signin_live.py) keep the site's own hasher in real daphne
+processes. Both modes: embedded (process memory) and Redis (shared by every process).
 """
 
 from __future__ import annotations
@@ -17,6 +20,19 @@ from tests.helpers.accounts import PASSWORD
 pytestmark = pytest.mark.django_db
 
 THROTTLED = "Too many sign-in attempts"
+
+
+@pytest.fixture(autouse=True)
+def fast_hasher(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def _password_hash(fast_hasher) -> str:
+    """Every test user's password (``make_user``), hashed with the fast test hasher."""
+    from django.contrib.auth.hashers import make_password
+
+    return make_password(PASSWORD)
 
 
 @pytest.fixture(params=["embedded", pytest.param("redis", marks=pytest.mark.redis)])

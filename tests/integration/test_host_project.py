@@ -46,7 +46,9 @@ from websockets.sync.client import connect
 from tests.helpers import availability
 from tests.helpers.processes import BASE_DIR, DaphneServer
 
-pytestmark = [pytest.mark.slow, pytest.mark.processes]
+# The module fixture builds and installs the wheel inside the first test's time limit:
+# on a loaded machine (or beside another pytest-xdist worker) that alone outlasts 60 s.
+pytestmark = [pytest.mark.slow, pytest.mark.processes, pytest.mark.timeout(300)]
 
 DOC = BASE_DIR / "docs" / "integrate.md"
 PASSWORD = "host-project-password-1"
