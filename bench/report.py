@@ -434,7 +434,8 @@ def chart(records: list[Record], path: Path, title: str) -> None:
     import matplotlib.pyplot as plt
 
     ramp = [r for r in records if r.scenario == "8" and r.step]
-    rows = 3 if ramp else 2
+    crowds = any(r.scenario == "7" for r in records)
+    rows = 3 if ramp or crowds else 2
     fig, axes = plt.subplots(rows, 3, figsize=(16, 4.5 * rows))
     fig.suptitle(title)
     colours = {
@@ -509,8 +510,14 @@ def chart(records: list[Record], path: Path, title: str) -> None:
         ax.set_ylabel("p99 latency, ms (log); dashed: 100 ms")
         ax.set_title(f"8. {SCENARIOS['8'].title}", fontsize=9)
         ax.legend(fontsize=8)
-        for spare in axes[2][1:]:
-            spare.axis("off")
+    if rows == 3:
+        if not ramp:
+            axes[2][0].axis("off")
+        if crowds:
+            bars(axes[2][1], "7", lambda r: r.connect_all_ready_s, "seconds until all ready")
+        else:
+            axes[2][1].axis("off")
+        axes[2][2].axis("off")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -539,6 +546,7 @@ def write(records: list[Record], meta: Meta, out_dir: Path) -> Path:
                 "scenario": r.scenario,
                 "loadavg": r.loadavg,
                 "elapsed_s": r.elapsed_s,
+                "step": r.step,
                 "result": r.result.to_dict(),
             }
             for r in records
@@ -549,6 +557,13 @@ def write(records: list[Record], meta: Meta, out_dir: Path) -> Path:
         # A copy, not a symlink: it renders the same everywhere (the chart link is relative).
         shutil.copyfile(report_path, out_dir / "latest.md")
     return report_path
+
+
+def _step_of(item: dict) -> float | None:
+    # Scenario 8 records of reports written before "step" was saved: the rate is in the label.
+    if item["scenario"] != "8" or " at " not in item["label"]:
+        return None
+    return float(item["label"].rsplit(" at ", 1)[1].split()[0].replace(",", ""))
 
 
 def load(path: Path) -> tuple[list[Record], Meta]:
@@ -568,7 +583,7 @@ def load(path: Path) -> tuple[list[Record], Meta]:
                 result=LoadResult(**result),
                 loadavg=item.get("loadavg", 0.0),
                 elapsed_s=item.get("elapsed_s", 0.0),
-                step=item.get("step"),
+                step=item.get("step") or _step_of(item),
             )
         )
     return records, Meta(**raw["meta"])

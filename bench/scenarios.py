@@ -277,7 +277,7 @@ SCENARIOS: dict[str, Scenario] = {
     ),
     "8": Scenario(
         "8",
-        "Highest stored-message rate with p99 ≤ 100 ms (100 rooms of 10, the rate raised step by step)",
+        "Highest stored-message rate with p99 ≤ 100 ms (100 rooms of 10, rate raised)",
         "≥ 3,000 stored messages/s per process (SQLite and PostgreSQL)",
         _s8_at_target,
         lambda s: s.small_rooms * s.small_members,

@@ -328,8 +328,11 @@ class ApiToken(models.Model):
 
     class Meta:
         verbose_name = "API token"
-        # Each process asks twice a second which tokens were revoked lately.
-        indexes = [models.Index(fields=["revoked_at"], name="chat_token_revoked")]
+        # Each process asks twice a second which tokens were revoked or expired lately.
+        indexes = [
+            models.Index(fields=["revoked_at"], name="chat_token_revoked"),
+            models.Index(fields=["created_at"], name="chat_token_created"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.user})"

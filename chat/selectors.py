@@ -557,9 +557,18 @@ def revoked_tokens(token_ids: list[int]) -> set[int]:
     return set(token_ids) - set(valid)
 
 
-def revoked_since(moment: datetime) -> set[int]:
-    """The tokens revoked at or after ``moment`` (an indexed query: few rows, any table size)."""
-    return set(ApiToken.objects.filter(revoked_at__gte=moment).values_list("pk", flat=True))
+def tokens_ended_since(moment: datetime, now: datetime) -> set[int]:
+    """The tokens revoked, or expired by ``CHAT_TOKEN_TTL``, between ``moment`` and ``now``.
+
+    Two indexed ranges (``revoked_at``, ``created_at``): a few rows, whatever the
+    number of tokens or connections.
+    """
+    ended = Q(revoked_at__gte=moment)
+    if chat_settings().token_ttl is not None:
+        ended |= Q(
+            created_at__gt=tokens_issued_after(moment), created_at__lte=tokens_issued_after(now)
+        )
+    return set(ApiToken.objects.filter(ended).values_list("pk", flat=True))
 
 
 def room_last_seq(room_id: int) -> int:

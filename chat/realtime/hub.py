@@ -63,13 +63,13 @@ TROUBLE_WINDOW = 30.0
 # Token connections are checked against the database, so that a revocation the layer
 # did not bring (another process in embedded mode, e.g. ``chat_token --revoke``, or a
 # lost event) still closes them within a second: every TOKEN_CHECK_INTERVAL one indexed
-# query asks which tokens were revoked lately, whatever the number of connections.
-# Every TOKEN_SWEEP_INTERVAL all of the process's tokens are checked in full (deleted,
-# expired, of a deactivated user, revoked_at edited to the past). Checking every token
-# in full twice a second cost 16,000 idle connections a quarter of a core.
+# query asks which tokens were revoked or expired lately, whatever the number of
+# connections. Every TOKEN_SWEEP_INTERVAL all of the process's tokens are checked in
+# full (deleted, of a deactivated user, revoked_at edited to the past). Checking every
+# token in full twice a second cost 16,000 idle connections a quarter of a core.
 TOKEN_CHECK_INTERVAL = 0.5
 TOKEN_SWEEP_INTERVAL = 10.0
-RECENTLY_REVOKED = 60.0  # how far back the quick check looks: slow commits, clock skew
+RECENTLY_ENDED = 60.0  # how far back the quick check looks: slow commits, clock skew
 TOKEN_CHECK_CHUNK = 500  # ids per query, under every database's parameter limit
 
 
@@ -614,8 +614,9 @@ class Hub:
                     swept = time.monotonic()
                     revoked = await self._sweep_tokens()
                 else:
-                    since = timezone.now() - timedelta(seconds=RECENTLY_REVOKED)
-                    revoked = await database_sync_to_async(selectors.revoked_since)(since)
+                    now = timezone.now()
+                    since = now - timedelta(seconds=RECENTLY_ENDED)
+                    revoked = await database_sync_to_async(selectors.tokens_ended_since)(since, now)
             except Exception as exc:  # noqa: BLE001 - database busy or down: next round
                 logger.warning("token check failed: %r", exc)
                 continue

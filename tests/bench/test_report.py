@@ -37,3 +37,9 @@ def test_a_ramp_that_never_missed_says_so():
     (row,) = report.ramp_rows(records, quick=False)
     assert "3,000 stored msg/s (every step held: the ramp's top)" in row
     assert row.endswith("| yes |")
+
+
+def test_a_report_saved_before_steps_were_stored_gets_them_from_the_labels():
+    item = {"scenario": "8", "label": "product (SQLite) at 2,000 msg/s"}
+    assert report._step_of(item) == 2000.0
+    assert report._step_of({"scenario": "3", "label": "product (SQLite)"}) is None

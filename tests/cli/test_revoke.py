@@ -55,13 +55,19 @@ async def test_a_token_deleted_behind_the_servers_back_closes_at_the_next_full_s
         await client.expect_close(CloseCode.NOT_AUTHENTICATED, timeout=3)
 
 
-async def test_the_quick_check_asks_only_for_recent_revocations(user, make_token):
+async def test_the_quick_check_asks_only_for_tokens_that_ended_lately(user, make_token, settings):
+    settings.CHAT_TOKEN_TTL = "3600"
     make = sync_to_async(make_token)
-    old, recent, live = await make(user), await make(user), await make(user)
+    old, recent, live, expired, expired_long_ago = [await make(user) for _ in range(5)]
     now = timezone.now()
-    await ApiToken.objects.filter(prefix=old[:8]).aupdate(revoked_at=now - timedelta(hours=1))
-    await ApiToken.objects.filter(prefix=recent[:8]).aupdate(revoked_at=now)
-    found = await sync_to_async(selectors.revoked_since)(now - timedelta(seconds=60))
+    tokens = ApiToken.objects
+    await tokens.filter(prefix=old[:8]).aupdate(revoked_at=now - timedelta(hours=1))
+    await tokens.filter(prefix=recent[:8]).aupdate(revoked_at=now)
+    await tokens.filter(prefix=expired[:8]).aupdate(created_at=now - timedelta(seconds=3610))
+    await tokens.filter(prefix=expired_long_ago[:8]).aupdate(created_at=now - timedelta(hours=3))
+
+    found = await sync_to_async(selectors.tokens_ended_since)(now - timedelta(seconds=60), now)
+
     ids = {t.prefix: t.pk async for t in ApiToken.objects.all()}
-    assert found == {ids[recent[:8]]}
+    assert found == {ids[recent[:8]], ids[expired[:8]]}
     assert ids[live[:8]] not in found
