@@ -408,6 +408,14 @@ def render(records: list[Record], meta: Meta, chart_name: str) -> str:
             member_settle=f"{sizes['member_settle']:g}",
             pg=" and PostgreSQL (scenario 3)",
         ),
+        *machine_section(meta),
+    ]
+    return "\n".join(out)
+
+
+def machine_section(meta: Meta) -> list[str]:
+    """A report's closing lines: the machine, the versions, where the raw numbers are."""
+    return [
         "## Machine and versions",
         "",
         "| | |",
@@ -418,7 +426,6 @@ def render(records: list[Record], meta: Meta, chart_name: str) -> str:
         "Raw numbers: the `.json` file next to this report.",
         "",
     ]
-    return "\n".join(out)
 
 
 def _workers(records: list[Record]) -> str:

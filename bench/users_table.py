@@ -40,7 +40,7 @@ from pathlib import Path
 from . import databases, environment, redisdb, servers
 from .loadgen import CLOSED_LOOP, LoadPlan, LoadResult, ServerStats, run_load
 from .probe import Probe
-from .report import Meta
+from .report import Meta, machine_section
 from .scenarios import CLIENT_QUERY, IDLE_CONNECT_CONCURRENCY, fmt_ms
 from .worker import ConnSpec
 
@@ -597,15 +597,7 @@ def render(rows: list[Row], meta: Meta, sizes: TableSizes, chart_name: str) -> s
             settle=sizes.settle,
             duration=sizes.duration,
         ),
-        "## Machine and versions",
-        "",
-        "| | |",
-        "|---|---|",
-        *[f"| {k} | {v} |" for k, v in meta.machine.items()],
-        *[f"| {k} | {v} |" for k, v in meta.versions.items()],
-        "",
-        "Raw numbers: the `.json` file next to this report.",
-        "",
+        *machine_section(meta),
     ]
     return "\n".join(out)
 
