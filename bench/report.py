@@ -234,24 +234,7 @@ def detail_table(rows: list[tuple[str, Record]], connect_phase: bool = False) ->
         )
     notes = []
     for label, r in results:
-        extra = []
-        if r.connect_failures:
-            extra.append(f"connect failures {r.connect_failures}")
-        if r.listen_overflows:
-            extra.append(
-                f"{r.listen_overflows:,} SYNs found the accept queue full (kernel ListenOverflows)"
-            )
-        if r.unexpected_closes:
-            extra.append(f"closed during the run {r.unexpected_closes}")
-        if r.errors:
-            extra.append(f"error frames {r.errors}")
-        if r.disorder:
-            extra.append(f"{r.disorder} deliveries out of order or repeated")
-        if r.closed_loop_timeouts:
-            extra.append(f"{r.closed_loop_timeouts} closed-loop waits timed out")
-        if r.other_frames:
-            extra.append(f"other frames {r.other_frames}")
-        extra += r.notes
+        extra = result_notes(r)
         if extra:
             notes.append(f"- {label}: " + "; ".join(extra))
     return lines + ([""] + notes if notes else [])
@@ -411,6 +394,28 @@ def render(records: list[Record], meta: Meta, chart_name: str) -> str:
         *machine_section(meta),
     ]
     return "\n".join(out)
+
+
+def result_notes(r: LoadResult) -> list[str]:
+    """What went wrong or was unusual in one load run, one phrase each (the table notes)."""
+    extra = []
+    if r.connect_failures:
+        extra.append(f"connect failures {r.connect_failures}")
+    if r.listen_overflows:
+        extra.append(
+            f"{r.listen_overflows:,} SYNs found the accept queue full (kernel ListenOverflows)"
+        )
+    if r.unexpected_closes:
+        extra.append(f"closed during the run {r.unexpected_closes}")
+    if r.errors:
+        extra.append(f"error frames {r.errors}")
+    if r.disorder:
+        extra.append(f"{r.disorder} deliveries out of order or repeated")
+    if r.closed_loop_timeouts:
+        extra.append(f"{r.closed_loop_timeouts} closed-loop waits timed out")
+    if r.other_frames:
+        extra.append(f"other frames {r.other_frames}")
+    return extra + list(r.notes)
 
 
 def machine_section(meta: Meta) -> list[str]:

@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from . import compare, databases, environment, flame, redisdb, report, servers, users_table
-from .loadgen import run_load
+from .loadgen import LoadPlan, run_load
 from .probe import Probe
 from .report import Meta, Record
 from .scenarios import (
@@ -223,11 +223,7 @@ class Bench:
         plan = SCENARIOS[key].plan(
             [p.url for p in procs], self.tokens.get(group.db or ""), self.sizes
         )
-        plan.label = f"[{group.label}] {plan.label}"
-        probe = Probe([p.pid for p in procs], redisdb.client())
-        loadavg, clock = os.getloadavg()[0], time.monotonic()
-        result = run_load(plan, probe)
-        return Record(group.key, group.label, key, result, loadavg, time.monotonic() - clock)
+        return self._measure(group, key, plan, procs, group.label)
 
     def run_ramp(self, group: Group, procs: list[Server]) -> list[Record]:
         """Scenario 8: scenario 3's rooms at rising rates on the same servers, one record
@@ -238,25 +234,29 @@ class Bench:
             plan = ramp_plan(
                 [p.url for p in procs], self.tokens.get(group.db or ""), self.sizes, rate
             )
-            plan.label = f"[{group.label}] {plan.label}"
-            probe = Probe([p.pid for p in procs], redisdb.client())
-            loadavg, clock = os.getloadavg()[0], time.monotonic()
-            result = run_load(plan, probe)
-            records.append(
-                Record(
-                    group.key,
-                    f"{group.label} at {stored:,.0f} msg/s",
-                    "8",
-                    result,
-                    loadavg,
-                    time.monotonic() - clock,
-                    step=stored,
-                )
-            )
-            if not ramp_step_ok(result):
+            label = f"{group.label} at {stored:,.0f} msg/s"
+            records.append(self._measure(group, "8", plan, procs, label, step=stored))
+            if not ramp_step_ok(records[-1].result):
                 break
             time.sleep(self.sizes.pause)  # the closes finish before the next step's clients
         return records
+
+    @staticmethod
+    def _measure(
+        group: Group,
+        key: str,
+        plan: LoadPlan,
+        procs: list[Server],
+        label: str,
+        step: float | None = None,
+    ) -> Record:
+        """Run ``plan`` against ``procs`` with a probe attached; the run as a ``Record``."""
+        plan.label = f"[{group.label}] {plan.label}"
+        probe = Probe([p.pid for p in procs], redisdb.client())
+        loadavg, clock = os.getloadavg()[0], time.monotonic()
+        result = run_load(plan, probe)
+        elapsed = time.monotonic() - clock
+        return Record(group.key, label, key, result, loadavg, elapsed, step=step)
 
     @staticmethod
     def stop(procs: list[Server]) -> None:

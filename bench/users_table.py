@@ -40,7 +40,7 @@ from pathlib import Path
 from . import databases, environment, redisdb, servers
 from .loadgen import CLOSED_LOOP, LoadPlan, LoadResult, ServerStats, run_load
 from .probe import Probe
-from .report import Meta, machine_section
+from .report import Meta, machine_section, result_notes
 from .scenarios import CLIENT_QUERY, IDLE_CONNECT_CONCURRENCY, fmt_ms
 from .worker import ConnSpec
 
@@ -487,18 +487,7 @@ def detail_lines(rows: list[Row]) -> list[str]:
     notes = []
     for row in rows:
         r = row.result
-        extra = list(row.notes)
-        if r.connect_failures:
-            extra.append(f"connect failures {r.connect_failures}")
-        if r.listen_overflows:
-            extra.append(f"{r.listen_overflows:,} SYNs found an accept queue full")
-        if r.unexpected_closes:
-            extra.append(f"closed during the run {r.unexpected_closes}")
-        if r.errors:
-            extra.append(f"error frames {r.errors}")
-        if r.disorder:
-            extra.append(f"{r.disorder} deliveries out of order")
-        extra += r.notes
+        extra = list(row.notes) + result_notes(r)
         if extra:
             notes.append(f"- {row.users:,} users: " + "; ".join(extra))
     return lines + ([""] + notes if notes else [])
