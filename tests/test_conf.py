@@ -52,3 +52,16 @@ def test_the_base_template_is_the_hosts_choice(settings):
     settings.CHAT_BASE_TEMPLATE = "layouts/site.html"
 
     assert chat_settings().base_template == "layouts/site.html"
+
+
+def test_the_sidebar_cap_follows_the_room_socket_cap_unless_set(settings):
+    settings.CHAT_MAX_CONNECTIONS_PER_USER = 7
+    settings.CHAT_MAX_SIDEBAR_CONNECTIONS_PER_USER = ""
+    assert chat_settings().max_sidebar_connections_per_user == 7
+
+    settings.CHAT_MAX_SIDEBAR_CONNECTIONS_PER_USER = 3
+    assert chat_settings().max_sidebar_connections_per_user == 3
+
+    settings.CHAT_MAX_SIDEBAR_CONNECTIONS_PER_USER = 0
+    with pytest.raises(ImproperlyConfigured, match="CHAT_MAX_SIDEBAR_CONNECTIONS_PER_USER"):
+        chat_settings()

@@ -87,6 +87,12 @@ async def _arrive(arrivals: list[presence.Arriving]) -> list[presence.Arrival]:
     return await presence.presence().arrive_many(arrivals)
 
 
+async def arrive(arriving: presence.Arriving) -> presence.Arrival:
+    """Register a connection in presence with the others arriving now (room sockets
+    and sidebar sockets alike: a reconnect storm is one script run per batch)."""
+    return await loop_batcher("arrivals", _arrive, max_batch=500).submit(arriving)
+
+
 class RoomConsumer(AsyncWebsocketConsumer):
     """One client connection to one room."""
 
@@ -224,7 +230,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             )
 
         settings = chat_settings()
-        arrival = await loop_batcher("arrivals", _arrive, max_batch=500).submit(
+        arrival = await arrive(
             presence.Arriving(
                 room_id=self.room.pk,
                 user_id=self.user_id,
