@@ -81,6 +81,8 @@ class ChatSettings:
     websocket_compression: bool = False
     # A direct-message conversation holds at most this many people (chat.direct).
     dm_max_members: int = 8
+    # Full-text searches per user (GET /api/search and the search page together).
+    search_rate: RateLimit | None = RateLimit(30, 60)
 
 
 def parse_rate(value: str | None, name: str = "CHAT_RATE_LIMIT") -> RateLimit | None:
@@ -222,6 +224,7 @@ def chat_settings() -> ChatSettings:
         upload_quota_bytes=_not_negative("CHAT_UPLOAD_QUOTA_BYTES", defaults.upload_quota_bytes),
         upload_rate=parse_rate(getattr(settings, "CHAT_UPLOAD_RATE", "20/m"), "CHAT_UPLOAD_RATE"),
         file_storage=_text("CHAT_FILE_STORAGE", defaults.file_storage, required=True),
+        search_rate=parse_rate(getattr(settings, "CHAT_SEARCH_RATE", "30/m"), "CHAT_SEARCH_RATE"),
         websocket_compression=_flag("CHAT_WEBSOCKET_COMPRESSION", defaults.websocket_compression),
     )
 

@@ -280,6 +280,7 @@ CHAT_MAX_REQUEST_BYTES = env_int("CHAT_MAX_REQUEST_BYTES", 12 * 1024 * 1024)
 CHAT_MAX_UPLOAD_BYTES = env_int("CHAT_MAX_UPLOAD_BYTES", 10 * 1024 * 1024)
 CHAT_UPLOAD_QUOTA_BYTES = env_int("CHAT_UPLOAD_QUOTA_BYTES", 1024 * 1024 * 1024)
 CHAT_UPLOAD_RATE = os.environ.get("CHAT_UPLOAD_RATE", "20/m")
+CHAT_SEARCH_RATE = os.environ.get("CHAT_SEARCH_RATE", "30/m")
 CHAT_FILE_STORAGE = os.environ.get("CHAT_FILE_STORAGE", "default")
 CHAT_WEBSOCKET_COMPRESSION = env_bool("CHAT_WEBSOCKET_COMPRESSION", False)
 # Proxies whose X-Forwarded-For names the client (e.g. "127.0.0.1" behind a local nginx).

@@ -65,3 +65,13 @@ def test_the_sidebar_cap_follows_the_room_socket_cap_unless_set(settings):
     settings.CHAT_MAX_SIDEBAR_CONNECTIONS_PER_USER = 0
     with pytest.raises(ImproperlyConfigured, match="CHAT_MAX_SIDEBAR_CONNECTIONS_PER_USER"):
         chat_settings()
+
+
+def test_searches_are_limited_by_default(settings):
+    del settings.CHAT_SEARCH_RATE
+    assert chat_settings().search_rate == RateLimit(30, 60)
+    settings.CHAT_SEARCH_RATE = "5/s"
+    assert chat_settings().search_rate == RateLimit(5, 1)
+    settings.CHAT_SEARCH_RATE = "often"
+    with pytest.raises(ImproperlyConfigured, match="CHAT_SEARCH_RATE"):
+        chat_settings()
