@@ -9,6 +9,7 @@ exception: daphne would turn it into close 1011 for this connection.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import enum
 import functools
 import logging
@@ -258,6 +259,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
             changes=changes,
             last_change=session.last_change,
             read_seq=None if read_seq is None else await read_seq,
+            muted=session.muted,
+            mute_until=session.mute_until,
         )
 
     async def send_ready(
@@ -268,7 +271,10 @@ class RoomConsumer(AsyncWebsocketConsumer):
         changes: int | None = None,
         last_change: int = 0,
         read_seq: int | None = None,
+        muted: bool = False,
+        mute_until: dt.datetime | None = None,
     ) -> None:
+        """``muted``/``mute_until``: the user's mute in the room, told in ``ready``."""
         settings = chat_settings()
         online = await presence.presence().online(self.room.pk)
         recovered = None
@@ -308,6 +314,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
             changes=last_change,
             read_seq=read_seq,
             protocol=self.version,
+            muted=muted,
+            mute_until=mute_until,
         )
         kept, rest = protocol.fit_json(
             texts,
@@ -331,6 +339,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 changes=last_change,
                 read_seq=read_seq,
                 protocol=self.version,
+                muted=muted,
+                mute_until=mute_until,
             )
         )
         # A recovery too big for ready continues at once as message frames, in order.
