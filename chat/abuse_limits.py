@@ -1,8 +1,9 @@
-"""Limits on account and room creation, per client address and per user.
+"""Limits on account and room creation, per client address and per user, and on
+full-text search per user (``CHAT_SEARCH_RATE``).
 
 Sliding windows (``chat.stores.sliding_window``): shared by every process in Redis
 mode, in process memory in embedded mode. A Redis outage lets the action through
-(logged): creating a room must not depend on Redis.
+(logged): creating a room or searching must not depend on Redis.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import math
 
 from redis.exceptions import RedisError
 
+from chat.conf import chat_settings
 from chat.stores.sliding_window import shared_windows
 
 logger = logging.getLogger(__name__)
@@ -23,11 +25,11 @@ ROOMS_PER_ADDRESS = 20
 PREFIX = "chat:v1:abuse"
 
 
-def _hit(keys_and_limits: list[tuple[str, int]]) -> int | None:
+def _hit(keys_and_limits: list[tuple[str, int]], period: int = PERIOD) -> int | None:
     try:
         windows = shared_windows()
         for key, limit in keys_and_limits:
-            wait = windows.hit(f"{PREFIX}:{key}", limit=limit, period=PERIOD)
+            wait = windows.hit(f"{PREFIX}:{key}", limit=limit, period=period)
             if wait is not None:
                 return max(1, math.ceil(wait))
     except (RedisError, OSError) as exc:
@@ -48,3 +50,16 @@ def room_creation_wait(*, user_id: int, address: str) -> int | None:
             (f"room-ip:{address or '-'}", ROOMS_PER_ADDRESS),
         ]
     )
+
+
+def search_wait(*, user_id: int) -> int | None:
+    """Count a search by ``user_id``; seconds to wait when over ``CHAT_SEARCH_RATE``, else
+    None (always None when the setting is empty).
+
+    A search is the costliest read there is (a full-text index scan, then snippets), so
+    each one counts, refused queries too: a client must not hammer the database.
+    """
+    rate = chat_settings().search_rate
+    if rate is None:
+        return None
+    return _hit([(f"search-user:{user_id}", rate.count)], period=rate.period)

@@ -5,7 +5,9 @@ write in the room, the size (``CHAT_MAX_UPLOAD_BYTES``), the user's upload rate
 (``CHAT_UPLOAD_RATE``) and quota (``CHAT_UPLOAD_QUOTA_BYTES``), the type by content
 (``chat.file_types``), and for images a thumbnail made in memory. Only then do the
 file and its thumbnail go to the storage ``CHAT_FILE_STORAGE`` names, under random
-names; a failure after that removes them again. Sending (``services.post_messages``)
+names; a failure after that removes them again. The quota is checked twice: early,
+before the file is read, and again when its row is written, under a lock on the
+user's row, so uploads at the same moment cannot together pass it. Sending (``services.post_messages``)
 attaches uploads to a message; nothing here publishes anything.
 """
 
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import BinaryIO
 
+from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import Storage, storages
 from django.db import transaction
@@ -138,20 +141,26 @@ def keep(*, room_id: int, file: BinaryIO) -> Kept:
 
 
 def record(*, room: Room, user, kept: Kept, name: str | None, size: int) -> Attachment:
-    """The database row for a kept file; if it cannot be written, the stored files go."""
+    """The database row for a kept file; if it cannot be written, the stored files go.
+
+    Raises ``quota_exceeded`` (files removed) when uploads that passed ``check`` at the
+    same moment have filled the quota meanwhile.
+    """
     detected = kept.detected
     try:
-        attachment = Attachment.objects.create(
-            room=room,
-            uploader=user,
-            storage_name=kept.storage_name,
-            name=clean_name(name, detected.extension, detected.content_type),
-            content_type=detected.content_type,
-            size=size,
-            width=kept.width,
-            height=kept.height,
-            thumbnail_name=kept.thumbnail_name,
-        )
+        with transaction.atomic():
+            _claim_quota(user, size)
+            attachment = Attachment.objects.create(
+                room=room,
+                uploader=user,
+                storage_name=kept.storage_name,
+                name=clean_name(name, detected.extension, detected.content_type),
+                content_type=detected.content_type,
+                size=size,
+                width=kept.width,
+                height=kept.height,
+                thumbnail_name=kept.thumbnail_name,
+            )
     except BaseException:
         _remove([n for n in (kept.storage_name, kept.thumbnail_name) if n])
         raise
@@ -199,6 +208,19 @@ def _check_rate(user_id: int) -> None:
 def used_bytes(user) -> int:
     """What ``user``'s stored files take up (what counts against the quota)."""
     return Attachment.objects.filter(uploader=user).aggregate(total=Sum("size"))["total"] or 0
+
+
+def _claim_quota(user, size: int) -> None:
+    """``_check_quota`` that holds: call in the transaction that writes the row.
+
+    The user's row lock (``FOR UPDATE``; SQLite's write transactions are serial
+    already) makes a user's uploads count and write one after another, so the sum
+    each one reads includes every upload committed before it.
+    """
+    if not chat_settings().upload_quota_bytes:
+        return
+    list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk"))
+    _check_quota(user, size)
 
 
 def _check_quota(user, size: int) -> None:

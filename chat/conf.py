@@ -48,6 +48,9 @@ class ChatSettings:
     recovery_limit: int = 1000
     cache_messages: int = 200
     max_connections_per_user: int = 20
+    # Sidebar sockets (/ws/me/, one per open chat page) per user, counted apart from
+    # room sockets so a tab still costs one of each; unset: max_connections_per_user.
+    max_sidebar_connections_per_user: int = 20
     max_connections_per_ip: int = 200
     idle_timeout: int = 3600  # seconds without a client frame; 0 disables
     # Largest HTTP request body ``python -m chat.serve`` reads (above the upload
@@ -78,6 +81,8 @@ class ChatSettings:
     websocket_compression: bool = False
     # A direct-message conversation holds at most this many people (chat.direct).
     dm_max_members: int = 8
+    # Full-text searches per user (GET /api/search and the search page together).
+    search_rate: RateLimit | None = RateLimit(30, 60)
 
 
 def parse_rate(value: str | None, name: str = "CHAT_RATE_LIMIT") -> RateLimit | None:
@@ -180,6 +185,7 @@ def _positive(name: str, default: int) -> int:
 def chat_settings() -> ChatSettings:
     """Return the parsed ``CHAT_*`` settings."""
     defaults = ChatSettings()
+    per_user = _positive("CHAT_MAX_CONNECTIONS_PER_USER", defaults.max_connections_per_user)
     return ChatSettings(
         max_message_length=_positive("CHAT_MAX_MESSAGE_LENGTH", defaults.max_message_length),
         max_frame_bytes=_positive("CHAT_MAX_FRAME_BYTES", defaults.max_frame_bytes),
@@ -188,9 +194,12 @@ def chat_settings() -> ChatSettings:
         history_page_max=_positive("CHAT_HISTORY_PAGE_MAX", defaults.history_page_max),
         recovery_limit=_positive("CHAT_RECOVERY_LIMIT", defaults.recovery_limit),
         cache_messages=_positive("CHAT_CACHE_MESSAGES", defaults.cache_messages),
-        max_connections_per_user=_positive(
-            "CHAT_MAX_CONNECTIONS_PER_USER", defaults.max_connections_per_user
-        ),
+        max_connections_per_user=per_user,
+        max_sidebar_connections_per_user=_positive(
+            "CHAT_MAX_SIDEBAR_CONNECTIONS_PER_USER", per_user
+        )
+        if getattr(settings, "CHAT_MAX_SIDEBAR_CONNECTIONS_PER_USER", None) not in (None, "")
+        else per_user,
         max_connections_per_ip=_positive(
             "CHAT_MAX_CONNECTIONS_PER_IP", defaults.max_connections_per_ip
         ),
@@ -215,6 +224,7 @@ def chat_settings() -> ChatSettings:
         upload_quota_bytes=_not_negative("CHAT_UPLOAD_QUOTA_BYTES", defaults.upload_quota_bytes),
         upload_rate=parse_rate(getattr(settings, "CHAT_UPLOAD_RATE", "20/m"), "CHAT_UPLOAD_RATE"),
         file_storage=_text("CHAT_FILE_STORAGE", defaults.file_storage, required=True),
+        search_rate=parse_rate(getattr(settings, "CHAT_SEARCH_RATE", "30/m"), "CHAT_SEARCH_RATE"),
         websocket_compression=_flag("CHAT_WEBSOCKET_COMPRESSION", defaults.websocket_compression),
     )
 

@@ -5,7 +5,8 @@ moderator (staff who moderate every room still do), so it has every guarantee of
 room (durable, ordered, recoverable, moderated) and the room's access rules decide
 who reads it. It is never listed in the lobby. A one-to-one DM has a stable slug
 (``dm-<low id>-<high id>``), so opening it twice finds the same room; a group DM is
-found again by its exact set of members.
+found again by the set of people it was opened for (``Room.dm_key``, unique among
+open rooms), so people opening the same group at the same moment get one room.
 
 The page's "Message" action, the HTTP API, the CLI and the shell call these
 functions; refusals are ``ChatError`` and store nothing.
@@ -13,11 +14,11 @@ functions; refusals are ``ChatError`` and store nothing.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import Count
 
 from chat import services
 from chat.conf import chat_settings
@@ -80,24 +81,44 @@ def _title(people: list[User]) -> str:
     return title if len(title) <= TITLE_LENGTH else title[: TITLE_LENGTH - 1] + "…"
 
 
-def _group_with(people: list[User]) -> Room | None:
-    """The group DM whose members are exactly ``people``, if there is one."""
-    ids = {u.pk for u in people}
-    rooms = Room.objects.filter(kind=Room.Kind.DM, is_archived=False, slug__startswith="dm-g-")
-    for pk in ids:
-        rooms = rooms.filter(
-            pk__in=Room.members.through.objects.filter(user_id=pk).values("room_id")
-        )
-    rooms = rooms.annotate(n=Count("members", distinct=True)).filter(n=len(ids))
-    return rooms.order_by("pk").first()
+def group_key(people: list[User]) -> str:
+    """``Room.dm_key`` of the group DM of ``people``: the same for any order."""
+    ids = sorted({u.pk for u in people})
+    return hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()
+
+
+def _open_group(people: list[User], by: User) -> Room:
+    """The open group DM of ``people``, made if there is none.
+
+    The unique key decides a race: of two transactions creating it at once, the
+    second's insert waits for the first to commit, fails, and finds its room.
+    """
+    key = group_key(people)
+    try:
+        with transaction.atomic():  # a savepoint: the failed insert leaves the rest
+            room, _ = Room.objects.get_or_create(
+                dm_key=key,
+                is_archived=False,
+                defaults={
+                    "slug": f"dm-g-{secrets.token_hex(8)}",
+                    "kind": Room.Kind.DM,
+                    "is_private": True,
+                    "title": _title(people),
+                    "created_by": by,
+                },
+            )
+    except IntegrityError:
+        room = Room.objects.get(dm_key=key, is_archived=False)
+    return room
 
 
 @transaction.atomic
 def open_dm(*, by: User, users: list[User]) -> Room:
     """The DM of ``by`` with ``users``: the existing one, or a new one.
 
-    One other user: the one-to-one DM (stable slug). More: the group DM of exactly
-    these people. Someone who had left it is a member again. Refuses (``ChatError``,
+    One other user: the one-to-one DM (stable slug). More: the open group DM opened
+    for exactly these people (``group_key``), one room even when they open it at the
+    same moment. Someone who had left it is a member again. Refuses (``ChatError``,
     nothing stored): more than ``CHAT_DM_MAX_MEMBERS`` people with ``by``
     (``bad_request``), an inactive user (``not_found``), only ``by`` themselves
     (``bad_request``), and anyone who blocked ``by`` (``forbidden``).
@@ -120,13 +141,7 @@ def open_dm(*, by: User, users: list[User]) -> Room:
         except IntegrityError:
             room = Room.objects.get(slug=slug)
     else:
-        room = _group_with(people) or Room.objects.create(
-            slug=f"dm-g-{secrets.token_hex(8)}",
-            kind=Room.Kind.DM,
-            is_private=True,
-            title=_title(people),
-            created_by=by,
-        )
+        room = _open_group(people, by)
     if not is_dm(room):
         raise ChatError(ErrorCode.BAD_REQUEST, f"the address “{room.slug}” is taken by a room")
     already = set(room.members.values_list("pk", flat=True))

@@ -42,7 +42,7 @@ def _column(model, name: str) -> str:
 def _room_sql(vendor: str) -> str:
     """Rooms by slug, each joined with one user (``k.column2``) and their relation to it."""
     quote = connections["default"].ops.quote_name
-    room, ban = Room._meta, Ban._meta
+    room = Room._meta
     members, moderators = Room.members.through, Room.moderators.through
     rooms = quote(room.db_table)
     room_pk = f"{rooms}.{quote(room.pk.column)}"
@@ -54,16 +54,25 @@ def _room_sql(vendor: str) -> str:
             f" AND r.{quote(_column(through, 'user'))} = k.column2)"
         )
 
-    until = quote(_column(Ban, "until"))
-    # "{values}" is filled with one "(%s, %s)" per (slug, user) pair.
+    def sanction(model, alias: str) -> str:
+        until = f"{alias}.{quote(_column(model, 'until'))}"
+        return (
+            f" FROM {quote(model._meta.db_table)} {alias}"  # noqa: S608 - names, not values
+            f" WHERE {alias}.{quote(_column(model, 'room'))} = {room_pk}"
+            f" AND {alias}.{quote(_column(model, 'user'))} = k.column2"
+            f" AND ({until} IS NULL OR {until} > %s)"
+        )
+
+    mute_until = quote(_column(Mute, "until"))
+    # "{values}" is filled with one "(%s, %s)" per (slug, user) pair; the three "%s"
+    # before it are the time the bans and mutes are in force at.
     return (
         f"SELECT {rooms}.*, k.column2 AS chat_user_id,"  # noqa: S608 - names from the models; values are parameters
         f" {relation(members)} AS user_is_member,"
         f" {relation(moderators)} AS user_moderates,"
-        f" EXISTS (SELECT 1 FROM {quote(ban.db_table)} b"
-        f" WHERE b.{quote(_column(Ban, 'room'))} = {room_pk}"
-        f" AND b.{quote(_column(Ban, 'user'))} = k.column2"
-        f" AND (b.{until} IS NULL OR b.{until} > %s)) AS user_is_banned"
+        f" EXISTS (SELECT 1{sanction(Ban, 'b')}) AS user_is_banned,"
+        f" EXISTS (SELECT 1{sanction(Mute, 'm')}) AS user_is_muted,"
+        f" (SELECT m.{mute_until}{sanction(Mute, 'm')}) AS user_mute_until"
         f" FROM (VALUES {{values}}) AS k"
         f" JOIN {rooms} ON {rooms}.{quote(_column(Room, 'slug'))} = k.column1"
     )
@@ -127,20 +136,23 @@ def _when(moment: datetime):
 def rooms_with_access(
     pairs: Iterable[tuple[str, int]], *, now: datetime
 ) -> dict[tuple[str, int], Room]:
-    """For each (slug, user id): the room, with ``user_is_member``, ``user_moderates``
-    and ``user_is_banned`` for that user; pairs whose slug is no room are left out."""
+    """For each (slug, user id): the room, with ``user_is_member``, ``user_moderates``,
+    ``user_is_banned``, ``user_is_muted`` and ``user_mute_until`` (None: until lifted)
+    for that user; pairs whose slug is no room are left out."""
     pairs = list(dict.fromkeys(pairs))
     if not pairs:
         return {}
     sql = _room_sql(connections["default"].vendor).format(
         values=", ".join(["(%s, %s)"] * len(pairs))
     )
-    params = [_when(now), *(value for pair in pairs for value in pair)]
+    when = _when(now)
+    params = [when, when, when, *(value for pair in pairs for value in pair)]
     found = {}
     for room in Room.objects.raw(sql, params):
         # SQLite answers EXISTS with 0/1; callers get booleans on every database.
-        for name in ("user_is_member", "user_moderates", "user_is_banned"):
+        for name in ("user_is_member", "user_moderates", "user_is_banned", "user_is_muted"):
             setattr(room, name, bool(getattr(room, name)))
+        room.user_mute_until = _datetime(room.user_mute_until)
         found[(room.slug, int(room.chat_user_id))] = room
     return found
 

@@ -57,9 +57,19 @@ class Room(models.Model):
     # messages: a second gapless counter, bumped under the same row lock, so a client
     # reconnecting with ``changes=C`` is replayed every change after C (see RoomChange).
     last_change = models.BigIntegerField(default=0, db_default=0, editable=False)
+    # A group DM's people, as chat.direct.group_key: one open (not archived) group DM per
+    # set of people, however many of them open it at once. Empty for other rooms.
+    dm_key = models.CharField(max_length=64, null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["slug"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dm_key"],
+                condition=models.Q(is_archived=False),
+                name="chat_room_one_open_group_dm",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.slug

@@ -460,6 +460,9 @@ class Session:
     last_seq: int
     token_id: int | None = None
     last_change: int = 0
+    # The user's mute in this room when they connected (told in ``ready``).
+    muted: bool = False
+    mute_until: datetime | None = None  # with ``muted``: None is until lifted
 
 
 def sessions_for(requests: list[tuple[str, User, int | None]]) -> list[Session | Refusal]:
@@ -483,6 +486,8 @@ def sessions_for(requests: list[tuple[str, User, int | None]]) -> list[Session |
                 last_seq=room.last_seq,
                 token_id=token_id,
                 last_change=room.last_change,
+                muted=room.user_is_muted,
+                mute_until=room.user_mute_until,
             )
         )
     return sessions

@@ -648,7 +648,17 @@ def set_room_state(
             setattr(room, field, value)
     if not changes:
         return room
-    room.save(update_fields=list(changes))
+    fields = list(changes)
+    if (
+        changes.get("is_archived") == [True, False]
+        and room.dm_key
+        and Room.objects.filter(dm_key=room.dm_key, is_archived=False).exists()
+    ):
+        # A group DM back from the archive while a newer one of the same people is
+        # open: the newer keeps the member set (one open DM per set), this one its slug.
+        room.dm_key = None
+        fields.append("dm_key")
+    room.save(update_fields=fields)
     _audit(kind=ModerationAction.Kind.ROOM, by=by, room=room, reason=reason, **changes)
     if room.is_archived:
         publish_on_commit(

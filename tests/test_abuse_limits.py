@@ -76,3 +76,15 @@ def test_room_creation_per_address(mode, make_user):
 
     assert create(make_user("maker9"), "a-9", "203.0.113.3").status_code == 429
     assert not Room.objects.filter(slug="a-9").exists()
+
+
+def test_searches_are_counted_per_user_over_chat_search_rate(mode, settings):
+    settings.CHAT_SEARCH_RATE = "2/10s"
+    assert abuse_limits.search_wait(user_id=1) is None
+    assert abuse_limits.search_wait(user_id=1) is None
+    wait = abuse_limits.search_wait(user_id=1)
+    assert wait is not None and 1 <= wait <= 10
+    assert abuse_limits.search_wait(user_id=2) is None  # their own window
+
+    settings.CHAT_SEARCH_RATE = ""
+    assert abuse_limits.search_wait(user_id=1) is None

@@ -68,6 +68,18 @@ def test_the_quota_counts_what_the_user_has_stored(room, user, other_user, setti
     put(room, other_user, TEXT, "theirs.txt")  # someone else's quota is their own
 
 
+def test_the_quota_is_checked_again_when_the_row_is_written(room, user, settings, media_root):
+    """An upload that passed the early check while another filled the quota."""
+    settings.CHAT_UPLOAD_QUOTA_BYTES = len(TEXT)
+    attachments.check(room=room, user=user, size=len(TEXT))
+    kept = attachments.keep(room_id=room.pk, file=io.BytesIO(TEXT))
+    put(room, user, TEXT, "meanwhile.txt")
+    with pytest.raises(ChatError) as refused:
+        attachments.record(room=room, user=user, kept=kept, name="late.txt", size=len(TEXT))
+    assert refused.value.code == ErrorCode.QUOTA_EXCEEDED
+    assert Attachment.objects.count() == 1 and len(stored_files(media_root)) == 1
+
+
 def test_uploads_are_rate_limited_per_user(room, user, settings, embedded):
     settings.CHAT_UPLOAD_RATE = "2/m"
     put(room, user, TEXT, "1.txt")
@@ -208,3 +220,22 @@ def test_a_refused_reply_takes_no_files(room, user, other_user):
         )
     assert refused.value.code == ErrorCode.MESSAGE_DELETED
     assert Attachment.objects.get(pk=file.pk).message_id is None
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_uploads_at_the_same_moment_never_exceed_the_quota(
+    room, user, settings, embedded, media_root
+):
+    """Each of six uploads alone fits; together only two do, whatever their timing."""
+    from tests.helpers.threads import in_threads
+
+    settings.CHAT_UPLOAD_QUOTA_BYTES = len(TEXT) * 2
+    settings.CHAT_UPLOAD_RATE = ""
+    errors = in_threads(6, lambda n: put(room, user, TEXT, f"{n}.txt"))
+
+    assert attachments.used_bytes(user) == len(TEXT) * 2
+    assert len(errors) == 4
+    assert all(isinstance(e, ChatError) and e.code == ErrorCode.QUOTA_EXCEEDED for e in errors)
+    # A refused upload leaves no file behind: the two accepted ones and nothing else.
+    assert len(stored_files(media_root)) == 2

@@ -52,3 +52,26 @@ def test_the_base_template_is_the_hosts_choice(settings):
     settings.CHAT_BASE_TEMPLATE = "layouts/site.html"
 
     assert chat_settings().base_template == "layouts/site.html"
+
+
+def test_the_sidebar_cap_follows_the_room_socket_cap_unless_set(settings):
+    settings.CHAT_MAX_CONNECTIONS_PER_USER = 7
+    settings.CHAT_MAX_SIDEBAR_CONNECTIONS_PER_USER = ""
+    assert chat_settings().max_sidebar_connections_per_user == 7
+
+    settings.CHAT_MAX_SIDEBAR_CONNECTIONS_PER_USER = 3
+    assert chat_settings().max_sidebar_connections_per_user == 3
+
+    settings.CHAT_MAX_SIDEBAR_CONNECTIONS_PER_USER = 0
+    with pytest.raises(ImproperlyConfigured, match="CHAT_MAX_SIDEBAR_CONNECTIONS_PER_USER"):
+        chat_settings()
+
+
+def test_searches_are_limited_by_default(settings):
+    del settings.CHAT_SEARCH_RATE
+    assert chat_settings().search_rate == RateLimit(30, 60)
+    settings.CHAT_SEARCH_RATE = "5/s"
+    assert chat_settings().search_rate == RateLimit(5, 1)
+    settings.CHAT_SEARCH_RATE = "often"
+    with pytest.raises(ImproperlyConfigured, match="CHAT_SEARCH_RATE"):
+        chat_settings()

@@ -53,6 +53,24 @@ def test_a_group_dm_is_found_again_by_its_exact_members(user, other_user, carol,
     assert direct.open_dm(by=user, users=[other_user]).pk not in (group.pk, bigger.pk)
 
 
+def test_someone_who_left_a_group_dm_is_a_member_again_when_it_is_reopened(user, other_user, carol):
+    group = direct.open_dm(by=user, users=[other_user, carol])
+    group.members.remove(carol)
+    assert direct.open_dm(by=user, users=[carol, other_user]).pk == group.pk
+    assert group.members.filter(pk=carol.pk).exists()
+
+
+def test_an_archived_group_dm_gives_way_and_comes_back_without_its_key(user, other_user, carol):
+    group = direct.open_dm(by=user, users=[other_user, carol])
+    services.set_room_state(room=group, by=user, is_archived=True)
+    newer = direct.open_dm(by=user, users=[other_user, carol])
+    assert newer.pk != group.pk
+    services.set_room_state(room=group, by=user, is_archived=False)  # no IntegrityError
+    group.refresh_from_db()
+    assert group.dm_key is None and not group.is_archived
+    assert direct.open_dm(by=carol, users=[user, other_user]).pk == newer.pk
+
+
 @override_settings(CHAT_DM_MAX_MEMBERS=3)
 def test_more_people_than_chat_dm_max_members_is_refused_and_stores_nothing(user, make_user):
     others = [make_user(f"u{i}") for i in range(3)]
@@ -155,3 +173,56 @@ def test_the_others_sidebars_are_told_once_when_they_join_a_dm(
     direct.open_dm(by=user, users=[other_user, carol])
     assert sorted(told[1:]) == sorted([(other_user.pk, "read", 0), (carol.pk, "read", 0)])
     assert len(told) == 3 and room.kind == "dm"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_group_dm_opened_by_its_people_at_once_is_one_room(make_user):
+    """Every member opens the same group DMs at the same moment, on their own connections."""
+    from itertools import combinations
+
+    from tests.helpers.threads import in_threads
+
+    people = [make_user(f"person{n}") for n in range(5)]
+    groups = list(combinations(people, 3))
+    opened: dict[int, set[int]] = {k: set() for k in range(len(groups))}
+
+    def open_all(n: int) -> None:
+        for k, group in enumerate(groups):
+            by = group[n % 3]
+            room = direct.open_dm(by=by, users=[u for u in group if u != by])
+            opened[k].add(room.pk)
+
+    assert in_threads(6, open_all) == []
+    assert all(len(pks) == 1 for pks in opened.values()), opened
+    assert Room.objects.filter(kind=Room.Kind.DM).count() == len(groups)
+    for k, group in enumerate(groups):
+        room = Room.objects.get(pk=next(iter(opened[k])))
+        assert set(room.members.all()) == set(group)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_keys_open_group_dms_and_the_older_of_two_keeps_the_key(
+    user, other_user, carol
+):
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before, after = [("chat", "0007_token_check_indexes")], [("chat", "0008_group_dm_key")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    try:
+        old = executor.loader.project_state(before).apps.get_model("chat", "Room")
+        rooms = [
+            old.objects.create(slug=f"dm-g-{n}", kind="dm", is_private=True, title="x")
+            for n in range(2)  # the same three people twice: the race before the key
+        ]
+        for room in rooms:
+            room.members.add(user.pk, other_user.pk, carol.pk)
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.loader.build_graph()
+        executor.migrate(after)
+    keys = dict(Room.objects.filter(slug__startswith="dm-g-").values_list("slug", "dm_key"))
+    assert keys == {"dm-g-0": direct.group_key([user, other_user, carol]), "dm-g-1": None}
+    assert direct.open_dm(by=carol, users=[user, other_user]).slug == "dm-g-0"

@@ -72,6 +72,10 @@ class InteractiveView:
             room = ready.get("room") or {}
             if room.get("locked") or room.get("slow_mode"):
                 say("-- " + render.room_line(room))
+        muted = ready.get("muted")
+        if isinstance(muted, dict):  # said on every connect: a mute may begin while away
+            say("-- " + render.mute_line(muted.get("until")))
+        if not reconnect:
             say("-- type a message and press Enter; /help lists commands")
 
     def line(self, message: dict[str, Any]) -> str:
@@ -153,6 +157,10 @@ class InteractiveView:
             say(f"!! {frame.get('code')}: {render.clean(str(frame.get('detail', '')))}")
         elif kind == ServerType.REPORTED:
             say("-- reported to the moderators")
+        elif kind == ServerType.MUTED:
+            say("-- " + render.mute_line(frame.get("until")))
+        elif kind == ServerType.UNMUTED:
+            say("-- a moderator lifted your mute: you can write again")
 
     def status(self, text: str) -> None:
         say(f"-- {text}")

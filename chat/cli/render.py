@@ -157,6 +157,12 @@ def room_line(room: dict[str, Any]) -> str:
     return f"room #{clean(str(room.get('slug', '')))} is now " + ", ".join(parts)
 
 
+def mute_line(until: str | None) -> str:
+    """A mute (``ready``'s ``muted``, or a ``muted`` frame) in words."""
+    end = f"until {local_time(until).strip()}" if until else "until a moderator lifts it"
+    return f"a moderator muted you in this room {end}; you can read"
+
+
 def json_line(frame: dict[str, Any]) -> str:
     """One frame as a JSON line for pipes: UTF-8 text, control characters escaped."""
     text = json.dumps(frame, ensure_ascii=False, separators=(",", ":"))

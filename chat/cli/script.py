@@ -56,6 +56,9 @@ class ScriptListener:
             self.note(f"reconnected to #{self.slug}")
         else:
             self.note(f"connected to #{self.slug} as {render.clean(str(ready.get('user')))}")
+        muted = ready.get("muted")
+        if isinstance(muted, dict):
+            self.note(render.mute_line(muted.get("until")))
         if ready.get("recovered") is False:
             self.note(
                 "warning: more messages were missed than the server keeps for recovery; "

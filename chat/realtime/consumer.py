@@ -9,6 +9,7 @@ exception: daphne would turn it into close 1011 for this connection.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import enum
 import functools
 import logging
@@ -85,6 +86,12 @@ async def _changes_to_replay(requests: list[selectors.ReplayRequest]) -> list:
 async def _arrive(arrivals: list[presence.Arriving]) -> list[presence.Arrival]:
     # A crowd connecting at once shares trips to the presence store (one script run).
     return await presence.presence().arrive_many(arrivals)
+
+
+async def arrive(arriving: presence.Arriving) -> presence.Arrival:
+    """Register a connection in presence with the others arriving now (room sockets
+    and sidebar sockets alike: a reconnect storm is one script run per batch)."""
+    return await loop_batcher("arrivals", _arrive, max_batch=500).submit(arriving)
 
 
 class RoomConsumer(AsyncWebsocketConsumer):
@@ -224,7 +231,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             )
 
         settings = chat_settings()
-        arrival = await loop_batcher("arrivals", _arrive, max_batch=500).submit(
+        arrival = await arrive(
             presence.Arriving(
                 room_id=self.room.pk,
                 user_id=self.user_id,
@@ -252,6 +259,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
             changes=changes,
             last_change=session.last_change,
             read_seq=None if read_seq is None else await read_seq,
+            muted=session.muted,
+            mute_until=session.mute_until,
         )
 
     async def send_ready(
@@ -262,7 +271,10 @@ class RoomConsumer(AsyncWebsocketConsumer):
         changes: int | None = None,
         last_change: int = 0,
         read_seq: int | None = None,
+        muted: bool = False,
+        mute_until: dt.datetime | None = None,
     ) -> None:
+        """``muted``/``mute_until``: the user's mute in the room, told in ``ready``."""
         settings = chat_settings()
         online = await presence.presence().online(self.room.pk)
         recovered = None
@@ -302,6 +314,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
             changes=last_change,
             read_seq=read_seq,
             protocol=self.version,
+            muted=muted,
+            mute_until=mute_until,
         )
         kept, rest = protocol.fit_json(
             texts,
@@ -325,6 +339,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 changes=last_change,
                 read_seq=read_seq,
                 protocol=self.version,
+                muted=muted,
+                mute_until=mute_until,
             )
         )
         # A recovery too big for ready continues at once as message frames, in order.

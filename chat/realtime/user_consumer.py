@@ -6,6 +6,10 @@ rooms on any process, and ``read`` frames as the user reads in any tab
 (``chat.realtime.watchers``). With ``?lobby=1`` it also watches every room the lobby
 lists, so the lobby's "last activity" stays live. It takes only ``ping`` from the
 client: reading is said on the room's own socket, where the room is known.
+
+Each socket is registered in presence's pseudo-room ``SIDEBAR`` (crash-safe like a
+room socket, and across processes in Redis mode), so a user holds at most
+``CHAT_MAX_SIDEBAR_CONNECTIONS_PER_USER`` of them; one more is refused with 4429.
 """
 
 from __future__ import annotations
@@ -19,9 +23,12 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from chat import selectors, services, sidebar
+from chat.conf import chat_settings
 from chat.realtime import limits, shutdown
+from chat.realtime.consumer import arrive
 from chat.realtime.hub import Hub
 from chat.realtime.limits import ConnectionLimits
+from chat.stores import presence
 from chat.stores.read_positions import read_positions
 from chat.wire import protocol
 from chat.wire.errors import ChatError, CloseCode, ErrorCode, Refusal
@@ -83,6 +90,7 @@ class UserConsumer(AsyncWebsocketConsumer):
         self.username = ""
         self.watching: dict[int, str] = {}
         self.served = False
+        self.registered = False  # counted in presence (the sidebar cap)
         self.closed = False
         self.address: str | None = None
         self.limits = ConnectionLimits()
@@ -94,6 +102,10 @@ class UserConsumer(AsyncWebsocketConsumer):
                 "refused code=%s path=/ws/me/ detail=%s", int(refusal.close_code), refusal.detail
             )
             await self.close_with(refusal.close_code, protocol.error_frame(refusal))
+        except presence.Unavailable as exc:
+            # Redis is away: the socket cannot be counted; the client retries.
+            logger.warning("refused code=1011 path=/ws/me/ detail=presence unavailable")
+            await self.close_with(CloseCode.INTERNAL_ERROR, protocol.error_frame(exc))
         except Exception:
             logger.exception("sidebar connect failed user=%s", self.user_id or None)
             await self.close_with(
@@ -119,6 +131,7 @@ class UserConsumer(AsyncWebsocketConsumer):
         if self.token_id is None:
             key = getattr(self.scope.get("session"), "session_key", None)
             self.session_id = services.session_digest(key) if key else None
+        await self.count_in()
         lobby = parse_qs(self.scope.get("query_string", b"").decode("latin-1")).get("lobby") == [
             "1"
         ]
@@ -133,6 +146,20 @@ class UserConsumer(AsyncWebsocketConsumer):
                 user=self.username, rooms=[r.wire() for r in rooms]
             )
         )
+
+    async def count_in(self) -> None:
+        """Count this socket against the user's sidebar cap, or refuse it (4429)."""
+        cap = chat_settings().max_sidebar_connections_per_user
+        arrival = await arrive(
+            presence.Arriving(
+                room_id=presence.SIDEBAR, user_id=self.user_id, username=self.username, limit=cap
+            )
+        )
+        if not arrival.accepted:
+            raise Refusal(
+                CloseCode.TOO_MANY_CONNECTIONS, f"at most {cap} sidebar connections per user"
+            )
+        self.registered = True
 
     async def websocket_receive(self, message):
         self.limits.heard()
@@ -184,3 +211,9 @@ class UserConsumer(AsyncWebsocketConsumer):
         if self.served:
             self.served = False
             await Hub.current().remove_sidebar(self)
+        if self.registered:
+            self.registered = False
+            try:
+                await presence.presence().depart(room_id=presence.SIDEBAR, user_id=self.user_id)
+            except Exception as exc:  # noqa: BLE001 - Redis down: the lease sweeper cleans up
+                logger.warning("presence depart failed sidebar user=%s: %r", self.user_id, exc)

@@ -3,7 +3,8 @@
 ``arrive`` tells whether a connection is the user's first in the room
 (``Arrival.first_in_room``: announce a join) and ``depart`` whether it was the last
 (announce a leave), counted over every process; the connection count per user enforces
-``CHAT_MAX_CONNECTIONS_PER_USER``. Process memory in embedded mode; Redis in Redis
+``CHAT_MAX_CONNECTIONS_PER_USER`` (room sockets) and, for the sidebar sockets that
+register in the pseudo-room ``SIDEBAR``, ``CHAT_MAX_SIDEBAR_CONNECTIONS_PER_USER``. Process memory in embedded mode; Redis in Redis
 mode, where each process's connections are held under a lease it renews, so the
 users of a process that died leave when the lease runs out.
 """
@@ -15,10 +16,26 @@ from collections import Counter, defaultdict
 
 from chat.stores import backends
 from chat.stores.presence_redis import RedisPresence
-from chat.stores.presence_types import Arrival, Arriving, LeaveListener, Presence, Unavailable
+from chat.stores.presence_types import (
+    SIDEBAR,
+    Arrival,
+    Arriving,
+    LeaveListener,
+    Presence,
+    Unavailable,
+)
 from chat.wire.protocol import Names
 
-__all__ = ["Arrival", "Arriving", "LocalPresence", "Presence", "Unavailable", "presence", "reset"]
+__all__ = [
+    "SIDEBAR",
+    "Arrival",
+    "Arriving",
+    "LocalPresence",
+    "Presence",
+    "Unavailable",
+    "presence",
+    "reset",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -30,12 +47,14 @@ class LocalPresence:
         self.on_leave: LeaveListener | None = None  # nothing outlives a local connection
         self._rooms: dict[int, Counter[int]] = defaultdict(Counter)
         self._names: dict[int, str] = {}
-        self._per_user: Counter[int] = Counter()
+        # (user, is a sidebar socket) -> connections: the two caps count apart.
+        self._per_user: Counter[tuple[int, bool]] = Counter()
 
     async def arrive(self, *, room_id: int, user_id: int, username: str, limit: int) -> Arrival:
-        if self._per_user[user_id] >= limit:
+        kind = (user_id, room_id == SIDEBAR)
+        if self._per_user[kind] >= limit:
             return Arrival(accepted=False, first_in_room=False)
-        self._per_user[user_id] += 1
+        self._per_user[kind] += 1
         self._names[user_id] = username
         room = self._rooms[room_id]
         room[user_id] += 1
@@ -54,9 +73,10 @@ class LocalPresence:
         if not room or room[user_id] <= 0:
             return False
         room[user_id] -= 1
-        self._per_user[user_id] -= 1
-        if self._per_user[user_id] <= 0:
-            del self._per_user[user_id]
+        kind = (user_id, room_id == SIDEBAR)
+        self._per_user[kind] -= 1
+        if self._per_user[kind] <= 0:
+            del self._per_user[kind]
         if room[user_id] == 0:
             del room[user_id]
             if not room:

@@ -2,7 +2,8 @@
 
 Counts live in three places, changed together by one script so they never
 disagree: the room's ``user -> connections`` hash, the user's connection count
-(for the per-user cap), and this process's own ``room:user -> connections`` hash,
+(for the per-user cap; sidebar sockets, in the pseudo-room ``SIDEBAR``, have a count
+of their own for theirs), and this process's own ``room:user -> connections`` hash,
 which is what a sweeper subtracts when this process dies without cleaning up.
 
 Crash safety (guarantee 7): every process holds a lease, a member of one sorted
@@ -36,7 +37,7 @@ from redis.exceptions import RedisError
 from chat.conf import chat_settings
 from chat.stores import redis_clients
 from chat.stores.coalesce import FreshRead
-from chat.stores.presence_types import Arrival, Arriving, LeaveListener, Unavailable
+from chat.stores.presence_types import SIDEBAR, Arrival, Arriving, LeaveListener, Unavailable
 from chat.wire.protocol import Names
 
 logger = logging.getLogger(__name__)
@@ -55,21 +56,32 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 """
 
+# The key of a user's connection count for the cap: sidebar sockets (room '0', see
+# SIDEBAR) have their own.
+_COUNTER = """
+local function counter(prefix, room, user)
+  if room == '0' then return prefix .. ':sidebar:' .. user end
+  return prefix .. ':user:' .. user
+end
+"""
+
 # Subtract the counts of process hash `proc`; append {room, user, name} to `left` for
-# every user whose count in a room reached zero.
-_WITHDRAW = """
+# every user whose count in a real room reached zero (nobody hears of the sidebar).
+_WITHDRAW = (
+    _COUNTER
+    + """
 local function withdraw(prefix, proc, left)
   local fields = redis.call('HGETALL', proc)
   for i = 1, #fields, 2 do
     local field, n = fields[i], tonumber(fields[i + 1])
     local room, user = string.match(field, '^(%d+):(%d+)$')
     if room and n and n > 0 then
-      local user_key = prefix .. ':user:' .. user
+      local user_key = counter(prefix, room, user)
       if tonumber(redis.call('DECRBY', user_key, n)) <= 0 then redis.call('DEL', user_key) end
       local room_key = prefix .. ':room:' .. room
       if tonumber(redis.call('HINCRBY', room_key, user, -n)) <= 0 then
         redis.call('HDEL', room_key, user)
-        if left then
+        if left and room ~= '0' then
           local name = redis.call('HGET', prefix .. ':names', user) or ''
           table.insert(left, room)
           table.insert(left, user)
@@ -81,17 +93,19 @@ local function withdraw(prefix, proc, left)
   redis.call('DEL', proc)
 end
 """
+)
 
 # KEYS: process hash, names hash, leases
 # ARGV: prefix, process_id, lease seconds, then quadruples (room_id, user_id, limit, username)
 # Registers a crowd's connections in order, as that many single arrivals would; returns
 # {accepted, first in room} per connection (1/0 each).
 _ARRIVE = (
-    """
+    _COUNTER
+    + """
 local out = {}
 for i = 4, #ARGV, 4 do
   local room, user, limit, name = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3]
-  local user_key = ARGV[1] .. ':user:' .. user
+  local user_key = counter(ARGV[1], room, user)
   if tonumber(redis.call('GET', user_key) or '0') >= limit then
     table.insert(out, 0)
     table.insert(out, 0)
@@ -165,7 +179,7 @@ for i = 4, #ARGV, 3 do
   local field, n, name = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
   local room, user = string.match(field, '^(%d+):(%d+)$')
   redis.call('HSET', KEYS[2], field, n)
-  redis.call('INCRBY', ARGV[1] .. ':user:' .. user, n)
+  redis.call('INCRBY', counter(ARGV[1], room, user), n)
   redis.call('HINCRBY', ARGV[1] .. ':room:' .. room, user, n)
   redis.call('HSET', KEYS[3], user, name)
 end
@@ -217,6 +231,11 @@ def room_key(room_id: int) -> str:
 
 def user_key(user_id: int) -> str:
     return f"{PREFIX}:user:{user_id}"
+
+
+def counter_key(room_id: int, user_id: int) -> str:
+    """The user's connection count that a connection to ``room_id`` counts in."""
+    return f"{PREFIX}:sidebar:{user_id}" if room_id == SIDEBAR else user_key(user_id)
 
 
 def process_key(process_id: str) -> str:
@@ -292,7 +311,11 @@ class RedisPresence:
                 del self._mine[key]
             last = await self._run(
                 self._depart,
-                keys=[room_key(room_id), user_key(user_id), process_key(self.process_id)],
+                keys=[
+                    room_key(room_id),
+                    counter_key(room_id, user_id),
+                    process_key(self.process_id),
+                ],
                 args=[user_id, f"{room_id}:{user_id}"],
             )
         return bool(last)

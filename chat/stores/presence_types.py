@@ -13,6 +13,12 @@ from chat.wire.protocol import Names
 # say so (a process that died, a repair, a shutdown): ``(room_id, username)``.
 LeaveListener = Callable[[int, str], None]
 
+# The "room" a sidebar socket (``/ws/me/``) registers in: no real room has id 0. Its
+# connections count against the user's sidebar cap (``CHAT_MAX_SIDEBAR_CONNECTIONS_PER_USER``),
+# apart from the room sockets' cap, and are crash-safe like them; nobody is ever told
+# of a join or leave there.
+SIDEBAR = 0
+
 
 class Unavailable(ChatError):
     """The presence store (Redis) did not answer: the connection cannot be counted.
@@ -27,7 +33,8 @@ class Unavailable(ChatError):
 
 @dataclass(frozen=True, slots=True)
 class Arriving:
-    """A connection to register: whose, where, and the user's connection limit."""
+    """A connection to register: whose, where (``SIDEBAR`` for ``/ws/me/``), and the
+    user's connection limit of that kind."""
 
     room_id: int
     user_id: int
@@ -45,7 +52,8 @@ class Arrival:
 
 class Presence(Protocol):
     async def arrive(self, *, room_id: int, user_id: int, username: str, limit: int) -> Arrival:
-        """Register a connection; refuse it when the user already has ``limit`` connections."""
+        """Register a connection; refuse it when the user already has ``limit`` connections
+        of its kind (room sockets, or sidebar sockets for ``room_id=SIDEBAR``)."""
 
     async def arrive_many(self, arrivals: list[Arriving]) -> list[Arrival]:
         """``arrive`` for a crowd, in order, in one trip: one ``Arrival`` per ``Arriving``."""

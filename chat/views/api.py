@@ -20,7 +20,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from chat import history, search, selectors, services
+from chat import abuse_limits, history, search, selectors, services
 from chat.conf import chat_settings
 from chat.signin import SignInThrottled
 from chat.wire.errors import HTTP_STATUS_FOR_CLOSE, CloseCode, ErrorCode, Refusal
@@ -162,6 +162,16 @@ async def messages(request: HttpRequest, slug: str) -> HttpResponse:
 # --- GET /api/search -----------------------------------------------------------
 
 
+def search_throttled(wait: int) -> JsonResponse:
+    """The 429 for a user over ``CHAT_SEARCH_RATE``."""
+    return error(
+        429,
+        ErrorCode.RATE_LIMITED,
+        f"too many searches; try again in {wait} s",
+        Retry_After=str(wait),
+    )
+
+
 @never_cache
 @require_GET
 async def search_messages(request: HttpRequest) -> HttpResponse:
@@ -169,7 +179,8 @@ async def search_messages(request: HttpRequest) -> HttpResponse:
 
     Filters ``room``, ``author``, ``from``, ``to``, ``before``, ``limit``; a 400 with
     ``error`` (``bad_query``, ``bad_date``, ``bad_request``, ``unknown_room``,
-    ``unknown_user``) and ``detail`` otherwise.
+    ``unknown_user``) and ``detail`` otherwise; a 429 ``rate_limited`` with
+    ``Retry-After`` past ``CHAT_SEARCH_RATE``.
     """
     try:
         user = await request_user(request)
@@ -177,6 +188,9 @@ async def search_messages(request: HttpRequest) -> HttpResponse:
             raise Refusal(CloseCode.NOT_AUTHENTICATED)
     except Refusal as refusal:
         return refusal_response(refusal)
+    wait = await sync_to_async(abuse_limits.search_wait)(user_id=user.pk)
+    if wait is not None:
+        return search_throttled(wait)
     try:
         page = await sync_to_async(search.search_request)(user=user, params=request.GET)
     except search.SearchError as refused:

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
-from chat import search, selectors
+from chat import abuse_limits, search, selectors
 from chat.views.pages import render_page
 
 # Rooms offered in the page's room filter.
@@ -24,7 +24,8 @@ FIELDS = ("q", "room", "author", "from", "to")
 @login_required
 @require_GET
 def search_view(request: HttpRequest) -> HttpResponse:
-    """``?q=`` searches; without ``q`` the empty form. Refusals render with status 400."""
+    """``?q=`` searches; without ``q`` the empty form. Refusals render with status 400,
+    and with 429 and ``Retry-After`` past ``CHAT_SEARCH_RATE`` (shared with the API)."""
     values = {name: request.GET.get(name, "").strip() for name in FIELDS}
     context: dict = {
         "values": values,
@@ -33,7 +34,10 @@ def search_view(request: HttpRequest) -> HttpResponse:
         "problem": None,
     }
     status = 200
-    if "q" in request.GET:
+    wait = abuse_limits.search_wait(user_id=request.user.pk) if "q" in request.GET else None
+    if wait is not None:
+        context["problem"], status = f"too many searches; try again in {wait} s", 429
+    elif "q" in request.GET:
         try:
             page = search.search_request(user=request.user, params=request.GET)
         except search.SearchError as refused:
@@ -45,7 +49,10 @@ def search_view(request: HttpRequest) -> HttpResponse:
             if page.next_before:
                 older = {k: v for k, v in values.items() if v} | {"before": page.next_before}
                 context["older_url"] = f"{reverse('chat:search')}?{urlencode(older)}"
-    return render_page(request, "chat/search.html", context, status=status)
+    response = render_page(request, "chat/search.html", context, status=status)
+    if wait is not None:
+        response["Retry-After"] = str(wait)
+    return response
 
 
 def room_url_at(slug: str, seq: int) -> str:

@@ -451,13 +451,17 @@ def ready_frame(
     changes: int | None = None,
     read_seq: int | None = None,
     protocol: int = 1,
+    muted: bool = False,
+    mute_until: datetime | None = None,
 ) -> str:
     """The first frame of a connection; ``messages_json`` are encoded payloads, spliced in.
 
     ``changes`` is the room's last change number: the client's cursor for ``changes=``.
     ``read_seq``: how far the user had read the room when it opened (the "new since
     you left" line goes after it). ``protocol`` is the version in effect for the
-    connection (``chat.wire.versions``).
+    connection (``chat.wire.versions``). ``muted``: the user is muted in the room,
+    until ``mute_until`` (None: until lifted), said as ``"muted": {"until": ...}`` as in
+    a ``muted`` frame; absent when not muted.
     """
     names = online.json if isinstance(online, Names) else encode(list(online))
     head = (
@@ -472,6 +476,8 @@ def ready_frame(
         tail += f',"changes":{int(changes)}'
     if read_seq is not None:
         tail += f',"read_seq":{int(read_seq)}'
+    if muted:
+        tail += ',"muted":' + encode({"until": timestamp(mute_until) if mute_until else None})
     return head + ',"messages":[' + ",".join(messages_json) + "]" + tail + "}"
 
 

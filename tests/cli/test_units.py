@@ -266,3 +266,48 @@ def test_a_crowd_is_one_line():
     assert render.presence_line(names, "joined") == (
         "u000, u001, u002, u003, u004 and 995 others joined"
     )
+
+
+def test_a_muted_user_is_told_on_connect_and_when_it_changes(capsys):
+    view = InteractiveView("general")
+    until = "2030-01-02T09:30:00.000Z"
+    view.connected(
+        {
+            "user": "alice",
+            "online": ["alice"],
+            "room": {"title": "General"},
+            "muted": {"until": until},
+        },
+        reconnect=False,
+        new=[],
+    )
+    lines = capsys.readouterr().out.splitlines()
+    assert f"-- {render.mute_line(until)}" in lines
+    assert render.mute_line(until) == (
+        "a moderator muted you in this room until " + render.local_time(until) + "; you can read"
+    )
+    view.connected(
+        {"user": "alice", "online": [], "muted": {"until": None}}, reconnect=True, new=[]
+    )
+    assert "-- " + render.mute_line(None) in capsys.readouterr().out.splitlines()
+    assert "until a moderator lifts it" in render.mute_line(None)
+
+    view.frame({"type": "unmuted"})
+    view.frame({"type": "muted", "until": None})
+    assert capsys.readouterr().out.splitlines() == [
+        "-- a moderator lifted your mute: you can write again",
+        "-- " + render.mute_line(None),
+    ]
+
+
+def test_the_script_client_notes_a_mute_on_connect():
+    import io
+
+    from chat.cli.script import ScriptListener
+
+    err = io.StringIO()
+    listener = ScriptListener(
+        slug="general", follow=False, print_first=False, quiet=False, out=io.StringIO(), err=err
+    )
+    listener.connected({"user": "alice", "muted": {"until": None}}, reconnect=False, new=[])
+    assert "chat: " + render.mute_line(None) in err.getvalue().splitlines()

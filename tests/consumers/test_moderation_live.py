@@ -180,3 +180,22 @@ async def test_mute_and_unmute_reach_only_that_users_connections_at_once(
         await alice.expect_nothing()
     assert [f["type"] for f in alice.seen if "muted" in f["type"]] == ["muted", "muted", "unmuted"]
     assert [f for f in bob.seen if "muted" in f["type"]] == []
+
+
+async def test_ready_tells_a_muted_user_of_the_mute_and_until_when(
+    mode, room, user, other_user, staff_user, token, other_token
+):
+    """Connecting while muted: ``ready`` says so, before any send is refused."""
+    until = timezone.now() + timedelta(minutes=10)
+    await sync_to_async(services.mute_user)(room=room, user=user, by=staff_user, until=until)
+    async with connect(ROOM, token=token) as alice, connect(ROOM, token=other_token) as bob:
+        assert alice.ready["muted"] == {"until": protocol.timestamp(until)}
+        assert "muted" not in bob.ready  # absent when not muted: older clients see nothing new
+    await sync_to_async(services.mute_user)(room=room, user=user, by=staff_user)
+    async with connect(f"{ROOM}?since=0", token=token) as alice:
+        assert alice.ready["muted"] == {"until": None}
+    await sync_to_async(services.mute_user)(
+        room=room, user=user, by=staff_user, until=timezone.now() - timedelta(seconds=1)
+    )
+    async with connect(ROOM, token=token) as alice:
+        assert "muted" not in alice.ready  # an expired mute is no mute

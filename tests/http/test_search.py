@@ -201,3 +201,27 @@ def test_unsupported_database_is_a_clear_error(rooms, user, monkeypatch):
 
     assert response.status_code == 400
     assert response.json()["error"] == "unavailable"
+
+
+def test_searches_are_rate_limited_per_user_with_429_and_retry_after(
+    rooms, user, other_user, settings
+):
+    """Full-text search is the costliest read: ``CHAT_SEARCH_RATE`` per user, API and
+    page together."""
+    settings.CHAT_SEARCH_RATE = "3/m"
+    client = signed_in(user)
+    assert client.get(API, {"q": "deploy"}).status_code == 200
+    assert client.get(PAGE, {"q": "deploy"}).status_code == 200
+    assert client.get(API, {"q": "noon"}).status_code == 200
+
+    refused = client.get(API, {"q": "deploy"})
+    assert refused.status_code == 429
+    assert refused.json()["error"] == "rate_limited"
+    assert 1 <= int(refused["Retry-After"]) <= 60
+    page = client.get(PAGE, {"q": "deploy"})
+    assert page.status_code == 429 and "try again in" in page.content.decode()
+    assert client.get(PAGE).status_code == 200  # the empty form is no search
+    assert signed_in(other_user).get(API, {"q": "deploy"}).status_code == 200
+
+    settings.CHAT_SEARCH_RATE = ""
+    assert client.get(API, {"q": "deploy"}).status_code == 200

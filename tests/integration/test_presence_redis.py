@@ -14,8 +14,14 @@ import redis as sync_redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from chat.stores import presence_redis
-from chat.stores.presence import Arriving, Unavailable
-from chat.stores.presence_redis import LEASES_KEY, RedisPresence, process_key, user_key
+from chat.stores.presence import SIDEBAR, Arriving, Unavailable
+from chat.stores.presence_redis import (
+    LEASES_KEY,
+    RedisPresence,
+    counter_key,
+    process_key,
+    user_key,
+)
 from tests.helpers.wait import async_wait_until
 
 pytestmark = pytest.mark.redis
@@ -264,3 +270,25 @@ async def test_the_online_list_of_a_crowded_room_is_read_whole(processes):
     # More names than one HMGET chunk of the script (and than Lua's unpack limit allows
     # in one call for larger rooms).
     assert await one.online(5) == [f"u{n:05d}" for n in range(2500)]
+
+
+async def test_sidebar_sockets_are_capped_apart_and_swept_without_a_leave(
+    processes, announced, redis_url
+):
+    dead, alive = processes(lease=LEASE, beating=False), processes(lease=LEASE)
+    await dead.arrive(room_id=SIDEBAR, user_id=7, username="alice", limit=1)
+    assert (await alive.arrive(room_id=1, user_id=7, username="alice", limit=1)).accepted
+    assert not (await alive.arrive(room_id=SIDEBAR, user_id=7, username="alice", limit=1)).accepted
+    client = sync_redis.Redis.from_url(redis_url)
+    assert int(client.get(counter_key(SIDEBAR, 7))) == 1 == int(client.get(user_key(7)))
+
+    async def swept() -> bool:
+        await alive.sweep(force=True)
+        return client.get(counter_key(SIDEBAR, 7)) is None
+
+    await async_wait_until(swept, 5, "the dead process's sidebar withdrawn")
+    assert announced == []  # nobody hears of the sidebar
+    assert (await alive.arrive(room_id=SIDEBAR, user_id=7, username="alice", limit=1)).accepted
+    assert int(client.get(user_key(7))) == 1
+    assert await alive.depart(room_id=SIDEBAR, user_id=7)
+    assert client.get(counter_key(SIDEBAR, 7)) is None

@@ -48,6 +48,29 @@ def test_room_flags_match_the_orm_for_every_relation(make_user, make_room):
     assert hot_sql.room_with_access(slug="nowhere", user_id=1, now=now) is None
 
 
+def test_room_says_whether_and_until_when_the_user_is_muted(make_user, make_room):
+    now = timezone.now()
+    room, elsewhere = make_room("here"), make_room("elsewhere")
+    later = now + timedelta(minutes=5)
+    people = {name: make_user(name) for name in ("free", "muted", "expired", "later", "away")}
+    Mute.objects.create(room=room, user=people["muted"])
+    Mute.objects.create(room=room, user=people["expired"], until=now - timedelta(seconds=1))
+    Mute.objects.create(room=room, user=people["later"], until=later)
+    Mute.objects.create(room=elsewhere, user=people["away"])
+
+    got = {
+        name: hot_sql.room_with_access(slug="here", user_id=user.pk, now=now)
+        for name, user in people.items()
+    }
+    assert {name: (r.user_is_muted, r.user_mute_until) for name, r in got.items()} == {
+        "free": (False, None),
+        "muted": (True, None),
+        "expired": (False, None),
+        "later": (True, later),
+        "away": (False, None),
+    }
+
+
 def test_room_comes_back_as_a_full_model_instance(user, make_room):
     made = make_room("full", title="Full room", is_locked=True, slow_mode_seconds=7)
     got = hot_sql.room_with_access(slug="full", user_id=user.pk, now=timezone.now())

@@ -3,13 +3,14 @@
 import threading
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 from chat import services
 from chat.events import publisher
 from chat.models import Message, Room
 from chat.services import PostRequest
 from chat.wire.errors import ChatError
+from tests.helpers.threads import in_threads
 
 pytestmark = pytest.mark.django_db
 
@@ -108,32 +109,6 @@ def test_post_message_validates_like_the_websocket(room, user):
 
 
 # --- many connections at once (SQLite, and PostgreSQL with `-m postgres`) ----------
-
-
-def in_threads(count: int, work) -> list[BaseException]:
-    """Run ``work(n)`` for n < ``count``, each in its own thread and database connection.
-
-    The threads pass a barrier first, so their transactions really overlap.
-    """
-    barrier = threading.Barrier(count)
-    errors: list[BaseException] = []
-
-    def run(n: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            work(n)
-        except Exception as exc:  # noqa: BLE001 - reported by the caller
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a writer hung (deadlock?)"
-    return errors
 
 
 def seqs_of(room: Room) -> list[int]:

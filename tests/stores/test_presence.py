@@ -1,6 +1,6 @@
 """Embedded-mode presence: counts over tabs, the per-user cap, a crowd in one call."""
 
-from chat.stores.presence import Arriving, LocalPresence
+from chat.stores.presence import SIDEBAR, Arriving, LocalPresence
 
 
 async def test_a_crowd_registers_as_single_arrivals_would():
@@ -22,3 +22,14 @@ async def test_a_crowd_registers_as_single_arrivals_would():
     assert await store.online(1) == ["alice", "bob"] and await store.online(2) == []
     assert await store.depart(room_id=1, user_id=7) is False
     assert await store.depart(room_id=1, user_id=7) is True
+
+
+async def test_sidebar_sockets_have_a_cap_of_their_own():
+    store = LocalPresence()
+    room = Arriving(room_id=1, user_id=7, username="alice", limit=1)
+    sidebar = Arriving(room_id=SIDEBAR, user_id=7, username="alice", limit=1)
+    got = await store.arrive_many([room, sidebar, sidebar, room])
+    assert [a.accepted for a in got] == [True, True, False, False]
+    await store.depart(room_id=SIDEBAR, user_id=7)
+    assert (await store.arrive_many([sidebar]))[0].accepted
+    assert await store.online(1) == ["alice"]

@@ -173,3 +173,14 @@ def test_presence_changes_apply_as_the_single_frames_would():
 
 def test_apply_presence_ignores_other_frames():
     assert protocol.apply_presence(["b", "a"], {"type": "typing", "user": "c"}) == ["a", "b"]
+
+
+def test_ready_frame_says_a_mute_and_its_end_only_when_muted():
+    from datetime import UTC, datetime
+
+    common = dict(room={}, user="a", online=[], messages_json=[], has_more=False, recovered=None)
+    assert "muted" not in json.loads(protocol.ready_frame(**common))
+    until = datetime(2030, 1, 2, 9, 30, tzinfo=UTC)
+    frame = json.loads(protocol.ready_frame(**common, muted=True, mute_until=until))
+    assert frame["muted"] == {"until": "2030-01-02T09:30:00.000Z"}
+    assert json.loads(protocol.ready_frame(**common, muted=True))["muted"] == {"until": None}

@@ -356,9 +356,12 @@ function ready(frame) {
   }
   // Every change up to frame.changes is in these messages or replayed right after them.
   changes.ready(frame.changes, first || frame.recovered === false);
-  // A mute lifted while this page was away told nobody: do not keep the box shut on
-  // a guess. If the mute still holds, the first send says so again, with its end.
-  if (!first && composer.muted) {
+  // ready says whether the user is muted here, and until when: the box shuts before a
+  // send is refused. Without it (not muted, or an older server) a mute lifted while
+  // this page was away told nobody: do not keep the box shut on a guess; a mute that
+  // still holds is then said again by the first send, with its end.
+  if (frame.muted) muted(frame.muted.until);
+  else if (!first && composer.muted) {
     composer.setMuted(false);
     muteEnded();
   }
@@ -389,7 +392,7 @@ function muteEnded() {
 
 function error(frame) {
   if (frame.code === "muted") {
-    // A page opened after the mute began learns of it when it first sends.
+    // A page whose ready did not say (an older server) learns of it when it first sends.
     const until = frame.retry_after ? new Date(Date.now() + frame.retry_after * 1000).toISOString() : null;
     if (!composer.muted) muted(until);
   }
