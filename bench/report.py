@@ -132,6 +132,35 @@ def summary_table(records: list[Record], quick: bool) -> list[str]:
     return lines
 
 
+def floor_table(records: list[Record]) -> list[str]:
+    """The daphne floor: for the wire-bound scenarios, where daphne alone stands
+    against raw, and the product against daphne alone (empty without the floor)."""
+    rows = []
+    for key in ("1", "2", "5", "7"):
+        floor, raw, product = (_find(records, g, key) for g in ("daphne", "raw", PRODUCT))
+        if floor is None:
+            continue
+        rows.append(
+            f"| {key} | {_RATIO_OF[key]} | {headline(key, floor)} | "
+            f"{headline(key, raw) if raw else '-'} | {headline(key, product) if product else '-'} | "
+            f"{_ratio(compared_value(key, floor), compared_value(key, raw))} | "
+            f"{_ratio(compared_value(key, product), compared_value(key, floor))} |"
+        )
+    if not rows:
+        return []
+    return [
+        "## The daphne floor",
+        "",
+        "*bare daphne* is raw's room logic as a bare ASGI app under stock daphne"
+        " (`bench/baselines/bare_daphne.py`): what the contract's server costs by itself.",
+        "",
+        "| # | compared | bare daphne | raw | product | daphne / raw | product / daphne |",
+        "|---|---|---|---|---|---:|---:|",
+        *rows,
+        "",
+    ]
+
+
 def _steps(records: list[Record], group: str) -> list[tuple[float, LoadResult]]:
     return [
         (r.step, r.result) for r in records if r.scenario == "8" and r.group == group and r.step
@@ -289,8 +318,10 @@ METHOD = """\
   `ChatConsumer` (AsyncWebsocketConsumer, `AuthMiddlewareStack`, one group per room,
   `group_send` per message, JSON re-encoded per member, channels-redis core layer, nothing
   stored) under daphne; *raw* = `bench/baselines/raw_ws.py`, a plain `websockets`
-  server on uvloop with `broadcast()` of one encoded frame. Both speak the product's
-  frames (`ready`, `ack`, `message` with the same fields).
+  server on uvloop with `broadcast()` of one encoded frame; *bare daphne* =
+  `bench/baselines/bare_daphne.py`, raw's logic as a bare ASGI app (no Django, no
+  Channels) under stock daphne, each member written through its ASGI `send`. All speak
+  the product's frames (`ready`, `ack`, `message` with the same fields).
 """
 
 
@@ -338,6 +369,7 @@ def render(records: list[Record], meta: Meta, chart_name: str) -> str:
         ]
     else:
         out += ["## Results against the targets", "", *summary_table(records, quick), ""]
+        out += floor_table(records)
     out += [f"![chart]({chart_name})", ""]
     if meta.notes:
         out += ["Notes:", "", *[f"- {n}" for n in meta.notes], ""]
@@ -452,6 +484,7 @@ def chart(records: list[Record], path: Path, title: str) -> None:
     fig.suptitle(title)
     colours = {
         "raw": "#7f7f7f",
+        "daphne": "#bcbd22",
         "tutorial": "#d62728",
         PRODUCT: "#1f77b4",
         PRODUCT_PG: "#2ca02c",
@@ -477,7 +510,7 @@ def chart(records: list[Record], path: Path, title: str) -> None:
         if log and any(values):
             ax.set_yscale("log")
 
-    single = ["raw", "tutorial", PRODUCT, PRODUCT_PG]
+    single = ["raw", "daphne", "tutorial", PRODUCT, PRODUCT_PG]
     bars(axes[0][0], "1", lambda r: r.deliveries_per_s, "deliveries/s", groups=single)
     bars(axes[0][1], "2", lambda r: r.latency_ms["p99"], "p99 latency, ms (log)", log=True)
     bars(

@@ -1,6 +1,6 @@
 """Run the benchmark suite against the product and both baselines, then write the report.
 
-    python -m bench.run [--quick] [--scenarios 1,2,3,4,5,6,7,8,9] [--servers raw,tutorial,product]
+    python -m bench.run [--quick] [--scenarios 1,2,3,4,5,6,7,8,9] [--servers raw,daphne,tutorial,product]
                         [--users 1000,10000,100000]
                         [--profile [N]] [--out docs/benchmarks]
                         [--compare-with EARLIER_CHECKOUT [--rounds 2]]
@@ -60,7 +60,7 @@ class Group:
 
     key: str
     label: str
-    kind: str  # raw, tutorial or product
+    kind: str  # raw, daphne, tutorial or product
     db: str | None = None  # sqlite or postgres (product only)
     processes: int = 1
     scenarios: tuple[str, ...] = ORDER
@@ -69,6 +69,8 @@ class Group:
 
 GROUPS = (
     Group("raw", "raw websockets", "raw"),
+    # Only where the wire is the question: fan-out (1, 2) and connecting (5, 7).
+    Group("daphne", "bare daphne (floor)", "daphne", scenarios=("1", "2", "5", "7")),
     # The tutorial loses most messages at scenario 3's rate already: no ramp (8) for it.
     Group(
         "tutorial", "Channels tutorial", "tutorial", scenarios=tuple(k for k in ORDER if k != "8")
@@ -164,6 +166,8 @@ class Bench:
         redisdb.empty(self.redis_db)
         if group.kind == "raw":
             procs = [servers.raw_server(self.work)]
+        elif group.kind == "daphne":
+            procs = [servers.daphne_server(self.work)]
         elif group.kind == "tutorial":
             procs = [servers.tutorial_server(self.work, self.redis_url)]
         else:
@@ -331,7 +335,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="scenario 5 with N clients instead of the full 1,000",
     )
     parser.add_argument(
-        "--servers", default="raw,tutorial,product", help="comma-separated: raw, tutorial, product"
+        "--servers",
+        default="raw,daphne,tutorial,product",
+        help="comma-separated: raw, daphne, tutorial, product",
     )
     parser.add_argument(
         "--profile",

@@ -1,4 +1,4 @@
-"""The servers under test as child processes: product, tutorial baseline, raw baseline.
+"""The servers under test as child processes: product, tutorial, daphne floor, raw.
 
 Each starts on a free port of 127.0.0.1 with a raised open-files limit (10,000
 connections need more than the usual 1,024), logs to files in the run's work
@@ -149,6 +149,17 @@ def raw_server(log_dir: Path) -> Server:
     port = free_port()
     argv = [sys.executable, "-m", "bench.baselines.raw_ws", "--host", HOST, "--port", str(port)]
     return Server("raw", argv, _base_env(), port, log_dir)
+
+
+def daphne_server(log_dir: Path) -> Server:
+    """The daphne floor: raw's room semantics as a bare ASGI app under stock daphne."""
+    port = free_port()
+    argv = [
+        sys.executable, "-m", "daphne", "-b", HOST, "-p", str(port),
+        "--access-log", os.devnull,
+        "bench.baselines.bare_daphne:application",
+    ]  # fmt: skip
+    return Server("daphne", argv, _base_env(), port, log_dir)
 
 
 def tutorial_server(log_dir: Path, redis_url: str) -> Server:

@@ -43,3 +43,26 @@ def test_a_report_saved_before_steps_were_stored_gets_them_from_the_labels():
     item = {"scenario": "8", "label": "product (SQLite) at 2,000 msg/s"}
     assert report._step_of(item) == 2000.0
     assert report._step_of({"scenario": "3", "label": "product (SQLite)"}) is None
+
+
+def _deliveries(group, scenario, per_s):
+    result = SimpleNamespace(deliveries_per_s=per_s, latency_ms={})
+    return Record(group, group, scenario, result)
+
+
+def test_the_floor_table_sets_daphne_against_raw_and_the_product_against_daphne():
+    records = [
+        _deliveries("raw", "1", 50_000.0),
+        _deliveries("daphne", "1", 40_000.0),
+        _deliveries(report.PRODUCT, "1", 44_000.0),
+    ]
+    lines = report.floor_table(records)
+
+    assert lines[0] == "## The daphne floor"
+    (row,) = [line for line in lines if line.startswith("| 1 |")]
+    assert "| 40,000 deliveries/s | 50,000 deliveries/s | 44,000 deliveries/s |" in row
+    assert row.endswith("| 0.80× | 1.10× |")
+
+
+def test_without_the_floor_there_is_no_floor_section():
+    assert report.floor_table([_deliveries("raw", "1", 50_000.0)]) == []
