@@ -470,6 +470,13 @@ def _workers(records: list[Record]) -> str:
     return "/".join(str(c) for c in counts) or "?"
 
 
+def _not_run(ax, title: str) -> None:
+    """A panel for a scenario this run left out: its title, no empty axes."""
+    ax.set_axis_off()
+    ax.set_title(title, fontsize=9)
+    ax.text(0.5, 0.5, "not in this run", ha="center", va="center", color="#777")
+
+
 def chart(records: list[Record], path: Path, title: str) -> None:
     """Six bar charts, one per scenario, every server side by side."""
     import matplotlib
@@ -493,6 +500,9 @@ def chart(records: list[Record], path: Path, title: str) -> None:
 
     def bars(ax, key: str, value, ylabel: str, log: bool = False, groups=None) -> None:
         chosen = [r for r in records if r.scenario == key and (groups is None or r.group in groups)]
+        if not chosen:
+            _not_run(ax, f"{key}. {SCENARIOS[key].title}")
+            return
         names = [r.label.replace(" (", "\n(") for r in chosen]
         values = [value(r.result) or 0 for r in chosen]
         ax.bar(names, values, color=[colours.get(r.group, "#333") for r in chosen])
@@ -540,7 +550,9 @@ def chart(records: list[Record], path: Path, title: str) -> None:
         )
         ax.set_xticks(list(xs), labels)
         ax.legend(fontsize=8)
-    ax.set_title("6. Product: one process vs two sharing Redis", fontsize=9)
+        ax.set_title("6. Product: one process vs two sharing Redis", fontsize=9)
+    else:
+        _not_run(ax, "6. Product: one process vs two sharing Redis")
     if ramp:
         ax = axes[2][0]
         for group in dict.fromkeys(r.group for r in ramp):
