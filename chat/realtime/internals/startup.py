@@ -22,6 +22,8 @@ CONTRACT: tuple[Optimisation, ...] = (
     autobahn_log.LAZY_PFORMAT,
     protocol.FACTORY_SETTINGS,
     protocol.LIGHT_SEND_QUEUE,
+    protocol.RELEASE_HANDSHAKE,
+    protocol.PROTOCOL_SLOTS,
     protocol.CLOSE_FRAME,
     fanout_write.PREPARED_FRAMES,
     fanout_write.DIRECT_SEND,
