@@ -15,6 +15,7 @@ from chat.realtime.internals import (
     deflate,
     fanout_write,
     protocol,
+    transport,
 )
 from chat.realtime.internals.contract import Optimisation
 
@@ -24,6 +25,7 @@ CONTRACT: tuple[Optimisation, ...] = (
     protocol.LIGHT_SEND_QUEUE,
     protocol.RELEASE_HANDSHAKE,
     protocol.PROTOCOL_SLOTS,
+    transport.OWN_TRANSPORT_CLASS,
     protocol.CLOSE_FRAME,
     fanout_write.PREPARED_FRAMES,
     fanout_write.DIRECT_SEND,
