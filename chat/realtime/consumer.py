@@ -192,7 +192,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
             # Joined: the request's headers, query and route are not read again. Only
             # this consumer held its copy of the scope (the layers above it return
             # awaitables, they do not wait with it): ~1.5 KB of every connection.
+            # The room's info was for ready (a change brings the room's shared one).
             self.scope = {key: self.scope[key] for key in LASTING_SCOPE if key in self.scope}
+            self.info = None
         except Refusal as refusal:
             await self.refuse(refusal)
         except presence.Unavailable as exc:

@@ -18,6 +18,7 @@ async def test_a_joined_connection_keeps_only_the_path_of_its_scope(embedded, ro
         # Every attribute in a slot: the instance dict stays empty.
         assert vars(consumer) == {}
         assert consumer.batch_floor == 0 and consumer.user_id == consumer.user.pk
+        assert consumer.info is None  # it was for ready
 
         await client.send("ping")
         await client.expect("pong")
