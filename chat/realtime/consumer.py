@@ -8,7 +8,6 @@ exception: daphne would turn it into close 1011 for this connection.
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import functools
 import logging
@@ -164,10 +163,14 @@ class RoomConsumer(AsyncWebsocketConsumer):
         del scope  # self.scope only: join lets go of most of it
         # channels' await_many_dispatch would run each receive() in a task of its
         # own and keep the previous, finished one: with a single source, awaiting it
-        # here is the same order and 1.5 KB less per idle connection.
-        with contextlib.suppress(StopConsumer):
+        # here is the same order and 1.5 KB less per idle connection. A try, not
+        # contextlib.suppress: that object and its __exit__ would wait on the
+        # coroutine's stack for the connection's life (~190 bytes).
+        try:
             while True:
                 await self.dispatch(await receive())
+        except StopConsumer:
+            pass
 
     async def dispatch(self, message):
         # channels 4.3 hops to the database thread before every handler to close
