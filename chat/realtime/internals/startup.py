@@ -25,7 +25,7 @@ CONTRACT: tuple[Optimisation, ...] = (
     protocol.LIGHT_SEND_QUEUE,
     protocol.RELEASE_HANDSHAKE,
     protocol.PROTOCOL_SLOTS,
-    transport.OWN_TRANSPORT_CLASS,
+    transport.TRANSPORT_SLOTS,
     protocol.CLOSE_FRAME,
     fanout_write.PREPARED_FRAMES,
     fanout_write.DIRECT_SEND,
