@@ -30,7 +30,7 @@ from daphne.cli import CommandLineInterface
 from django.core.exceptions import ImproperlyConfigured
 
 from chat.realtime import body_limit, compression
-from chat.realtime.internals import daphne_queue, startup
+from chat.realtime.internals import daphne_queue, startup, transport
 from chat.realtime.internals import protocol as chat_protocol
 from chat.realtime.internals.protocol import SCOPE_KEY, ChatWebSocketProtocol
 
@@ -223,6 +223,10 @@ class ChatServer(daphne.server.Server):
         if daphne_queue.LIGHT_INPUT_QUEUE.ok():
             return daphne_queue.create_application(self, protocol, scope)
         return super().create_application(protocol, scope)
+
+    def listen_success(self, port):
+        super().listen_success(port)
+        transport.install(port)  # each connection's transport in a class of our own
 
     def kill_all_applications(self):
         # Graceful shutdown. On SIGTERM/SIGINT Twisted runs its "before shutdown"

@@ -103,3 +103,25 @@ async def test_a_joining_connection_with_max_queued_frames_is_closed_with_4408(
         assert await slow.communicator.receive_nothing(0.3), "a frame after the close"
         assert slow.seen == []
         assert room.pk not in hub.rooms  # it left the room's fan-out
+
+
+def test_token_connections_hold_one_connection_without_a_set():
+    from chat.realtime.hub import TokenConnections
+
+    first, second = object(), object()
+    tokens = TokenConnections()
+    assert not tokens and tokens.get(7) == []
+    tokens.add(7, first)
+    tokens.add(7, first)
+    assert tokens._by_id[7] is first  # the connection itself, no set
+    assert tokens.get(7) == [first] and list(tokens) == [7] == list(tokens.keys())
+    tokens.add(7, second)
+    assert set(tokens.get(7)) == {first, second} and len(tokens) == 1
+    tokens.discard(7, first)
+    assert tokens._by_id[7] is second
+    tokens.discard(7, first)  # gone already: nothing changes
+    assert tokens.get(7) == [second]
+    tokens.discard(7, second)
+    assert not tokens and tokens.get(7) == []
+    tokens.discard(7, second)
+    assert len(tokens) == 0

@@ -14,11 +14,13 @@ Public hooks (no contract needed):
 * the open WebSockets are counted for graceful shutdown.
 
 Private ones, each an ``Optimisation``: settings read from the factory, a light
-send queue, close frames with 1001 and 1011.
+send queue, close frames with 1001 and 1011, the handshake's leftovers let go once
+the connection is open.
 """
 
 from __future__ import annotations
 
+import dis
 import inspect
 import re
 from collections import deque
@@ -153,6 +155,116 @@ def allowed_by_send_close(code: int) -> bool:
     return code == 1000 or 3000 <= code <= 4999
 
 
+# --- the handshake's leftovers ------------------------------------------------------
+
+# What autobahn's server handshake parses and daphne copies from it, kept on every
+# protocol for the connection's life although nothing reads it once the connection is
+# open: the request's raw bytes, its headers (as autobahn's dict and daphne's list),
+# the response, the status line, the URI parts, origin, offered subprotocols and
+# extensions, the key. ~2 KB of a connection (the ASGI scope shares daphne's list;
+# the consumer lets go of its scope too, see ``RoomConsumer.join``).
+HANDSHAKE_ATTRIBUTES = (
+    "http_headers",
+    "http_request_data",
+    "http_response_data",
+    "http_status_line",
+    "http_request_uri",
+    "http_request_path",
+    "http_request_params",
+    "http_request_host",
+    "websocket_origin",
+    "websocket_protocols",
+    "websocket_extensions",
+    "_wskey",
+    "clean_headers",
+    "_raw_query_string",
+)
+# The methods that may read them: the handshake, in autobahn and daphne.
+HANDSHAKE_METHODS = frozenset({"processHandshake", "succeedHandshake", "onConnect"})
+
+
+class OpenRequest:
+    """What daphne still reads of autobahn's ``ConnectionRequest`` after the handshake."""
+
+    __slots__ = ("path",)
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+
+def handshake_readers(cls: type) -> dict[str, set[str]]:
+    """``{method: names}`` of the methods of ``cls``'s library ancestors using handshake state.
+
+    Read from the bytecode (no source files, no syntax trees: the check runs in every
+    server process). ``request`` counts unless only its ``path`` is read.
+    """
+    watched = set(HANDSHAKE_ATTRIBUTES) | {"request"}
+    readers: dict[str, set[str]] = {}
+    for klass in cls.__mro__:
+        if klass.__module__.startswith("chat.") or klass is object:
+            continue
+        for value in vars(klass).values():
+            function = getattr(value, "fget", value)  # properties too
+            code = getattr(function, "__code__", None)
+            if code is None:
+                continue
+            used = _attributes_used(code, watched)
+            if used:
+                readers.setdefault(code.co_name, set()).update(used)
+    return readers
+
+
+def _attributes_used(code, watched: set[str]) -> set[str]:
+    """The ``watched`` attribute names ``code`` (and the code nested in it) uses."""
+    used = set()
+    instructions = list(dis.get_instructions(code))
+    for index, instruction in enumerate(instructions):
+        if instruction.opname not in ("LOAD_ATTR", "STORE_ATTR", "DELETE_ATTR", "LOAD_METHOD"):
+            continue
+        if instruction.argval not in watched:
+            continue
+        following = instructions[index + 1] if index + 1 < len(instructions) else None
+        if (
+            instruction.argval == "request"
+            and following is not None
+            and following.opname == "LOAD_ATTR"
+            and following.argval == "path"
+        ):
+            continue
+        used.add(instruction.argval)
+    for constant in code.co_consts:
+        if hasattr(constant, "co_code"):
+            used |= _attributes_used(constant, watched)
+    return used
+
+
+def _check_release_handshake() -> None:
+    from autobahn.websocket.protocol import WebSocketServerProtocol
+
+    readers = handshake_readers(WebSocketProtocol)
+    late = {name: used for name, used in readers.items() if name not in HANDSHAKE_METHODS}
+    require(not late, f"read after the handshake: {late}")
+    kept = _attributes_used(
+        WebSocketServerProtocol.processHandshake.__code__, set(HANDSHAKE_ATTRIBUTES)
+    ) | _attributes_used(
+        WebSocketServerProtocol.succeedHandshake.__code__, set(HANDSHAKE_ATTRIBUTES)
+    )
+    autobahn_names = set(HANDSHAKE_ATTRIBUTES[:-2])  # the last two are daphne's
+    require(kept == autobahn_names, f"autobahn's handshake keeps other attributes: {kept}")
+
+
+RELEASE_HANDSHAKE = Optimisation(
+    name="autobahn.release_handshake",
+    library="autobahn",
+    written_for="26.11.1",
+    uses="the handshake state autobahn's processHandshake and daphne's onConnect keep on "
+    "the protocol (http_headers, http_request_data, ..., daphne's clean_headers and request)",
+    buys="~2 KB per connection: the request's headers and bytes let go once open",
+    without="each connection keeps its handshake for its whole life",
+    check=_check_release_handshake,
+)
+
+
 _open: set[ChatWebSocketProtocol] = set()
 
 
@@ -185,6 +297,22 @@ class ChatWebSocketProtocol(WebSocketProtocol):
         accepted = super().onConnect(request)
         self._become_producer()
         return accepted
+
+    def onOpen(self) -> None:  # noqa: N802 - autobahn's name
+        super().onOpen()
+        if RELEASE_HANDSHAKE.ok():
+            try:
+                self.release_handshake()
+            except Exception as exc:  # noqa: BLE001 - keep the state; the connection is fine
+                RELEASE_HANDSHAKE.fail(exc)
+
+    def release_handshake(self) -> None:
+        """Let go of what only the opening handshake needed (see ``HANDSHAKE_ATTRIBUTES``)."""
+        path = self.request.path
+        for name in HANDSHAKE_ATTRIBUTES:
+            if getattr(self, name, None) is not None:
+                setattr(self, name, None)
+        self.request = OpenRequest(path)
 
     def _become_producer(self) -> None:
         """Replace the upgraded HTTP channel as the transport's producer.
@@ -243,12 +371,96 @@ class ChatWebSocketProtocol(WebSocketProtocol):
         super().serverClose(code if allowed_by_send_close(code) else 1000)
 
 
+# --- the instance dict, in slots --------------------------------------------------
+
+# What autobahn, daphne and Twisted set on every WebSocket connection's instance (an
+# idle one, open). Seventy names are past the 30 an instance dict shares its keys for,
+# so each connection had a dict of its own: 1.6 KB. In slots they take 8 bytes each.
+INSTANCE_ATTRIBUTES = (
+    "_perMessageCompress", "_raw_query_string", "_results", "_transport_details",
+    "_valid_events", "_wskey", "application_deferred", "application_queue",
+    "autoPingPending", "autoPingPendingCall", "autoPingPendingSent", "autoPingPendingSeq",
+    "autoPingTimeoutCall", "clean_headers", "client_addr", "closeHandshakeTimeoutCall",
+    "closedByMe", "current_frame", "data", "droppedByMe", "failedByMe", "handshake_deferred",
+    "http_headers", "http_request_data", "http_request_host", "http_request_params",
+    "http_request_path", "http_request_uri", "http_response_data", "http_status_line",
+    "inside_message", "is_closed", "is_open", "last_ping", "localCloseCode",
+    "localCloseReason", "openHandshakeTimeoutCall", "path", "peer", "protocol_to_accept",
+    "remoteCloseCode", "remoteCloseReason", "request", "root_path", "send_queue",
+    "send_state", "server", "server_addr", "socket_opened", "state", "trackedTimings",
+    "trafficStats", "triggered", "utf8validator", "wasClean", "wasCloseHandshakeTimeout",
+    "wasMaxFramePayloadSizeExceeded", "wasMaxMessagePayloadSizeExceeded",
+    "wasNotCleanReason", "wasOpenHandshakeTimeout", "wasServerConnectionDropTimeout",
+    "wasServingFlashSocketPolicyFile", "websocket_extensions", "websocket_extensions_in_use",
+    "websocket_origin", "websocket_protocol_in_use", "websocket_protocols",
+    "websocket_version",
+)  # fmt: skip
+
+
+def slot_names(base: type) -> tuple[str, ...]:
+    """``INSTANCE_ATTRIBUTES`` that no class of ``base`` defines, and no setting.
+
+    A slot would hide a class attribute of the same name (a default read before
+    the instance sets its own); a setting stays a ``_FactorySetting`` of the class.
+    """
+    settings = set(getattr(base, "CONFIG_ATTRS", ()))
+    return tuple(
+        name
+        for name in INSTANCE_ATTRIBUTES
+        if name not in settings and not any(name in vars(klass) for klass in base.__mro__)
+    )
+
+
+class SlottedWebSocketProtocol(ChatWebSocketProtocol):
+    """``ChatWebSocketProtocol`` with the per-connection attributes in slots.
+
+    Names the libraries set that are not listed still go to the instance dict
+    (frames in flight, a closing handshake): correct, only not as small.
+    """
+
+    __slots__ = slot_names(ChatWebSocketProtocol)
+
+
+def _check_slots() -> None:
+    readers = {}
+    for klass in ChatWebSocketProtocol.__mro__[1:]:
+        for value in vars(klass).values():
+            code = getattr(value, "__code__", None)
+            if code is None or code.co_name in ("__getstate__", "__setstate__"):
+                continue
+            if {"__dict__", "vars"} & _names_used(code):
+                readers[code.co_name] = klass.__qualname__
+    require(not readers, f"the protocol's own dict is read: {readers}")
+
+
+def _names_used(code) -> set[str]:
+    names = set(code.co_names)
+    for constant in code.co_consts:
+        if hasattr(constant, "co_code"):
+            names |= _names_used(constant)
+    return names
+
+
+PROTOCOL_SLOTS = Optimisation(
+    name="autobahn.protocol_slots",
+    library="autobahn",
+    written_for="26.11.1",
+    uses="the names WebSocketServerProtocol, daphne's WebSocketProtocol and Twisted's "
+    "Protocol set on each connection (INSTANCE_ATTRIBUTES); none of them reads the "
+    "instance's __dict__",
+    buys="~1 KB per connection: 70 attributes in slots instead of an instance dict",
+    without="each connection's attributes in a dict of its own",
+    check=_check_slots,
+)
+
+
 def install(factory):
-    """Make daphne's WebSocket ``factory`` build ``ChatWebSocketProtocol``; return it."""
+    """Make daphne's WebSocket ``factory`` build the chat's protocol; return it."""
     if FACTORY_SETTINGS.ok():
         for name in WebSocketProtocol.CONFIG_ATTRS:
             # A setting some class already has was never copied from the factory.
             if not hasattr(ChatWebSocketProtocol, name):
                 setattr(ChatWebSocketProtocol, name, _FactorySetting(name))
-    factory.protocol = ChatWebSocketProtocol
+    slotted = PROTOCOL_SLOTS.ok()
+    factory.protocol = SlottedWebSocketProtocol if slotted else ChatWebSocketProtocol
     return factory

@@ -15,6 +15,7 @@ from chat.realtime.internals import (
     deflate,
     fanout_write,
     protocol,
+    transport,
 )
 from chat.realtime.internals.contract import Optimisation
 
@@ -22,6 +23,9 @@ CONTRACT: tuple[Optimisation, ...] = (
     autobahn_log.LAZY_PFORMAT,
     protocol.FACTORY_SETTINGS,
     protocol.LIGHT_SEND_QUEUE,
+    protocol.RELEASE_HANDSHAKE,
+    protocol.PROTOCOL_SLOTS,
+    transport.TRANSPORT_SLOTS,
     protocol.CLOSE_FRAME,
     fanout_write.PREPARED_FRAMES,
     fanout_write.DIRECT_SEND,

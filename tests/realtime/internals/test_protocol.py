@@ -201,3 +201,121 @@ def test_send_queue_is_a_fifo():
     assert queue and len(queue) == 2
     assert [queue.popleft(), queue.popleft()] == [1, 2]
     assert len(queue) == len(deque())
+
+
+# --- the handshake's leftovers ----------------------------------------------------------
+
+
+async def test_an_open_connection_lets_go_of_its_handshake(tuned):
+    server = daphne_server(accepting_application)
+    _, transport = upgrade(server)
+    try:
+        await asyncio.sleep(0.05)
+        protocol = transport.protocol
+        assert protocol.state == protocol.STATE_OPEN
+        for name in chat_protocol.HANDSHAKE_ATTRIBUTES:
+            assert getattr(protocol, name) is None, name
+        # daphne still logs the path when the connection closes.
+        assert type(protocol.request) is chat_protocol.OpenRequest
+        assert protocol.request.path == "/ws/rooms/lobby/"
+    finally:
+        close(server, transport)
+
+
+async def test_without_the_optimisation_the_handshake_stays(tuned, monkeypatch):
+    monkeypatch.setattr(chat_protocol.RELEASE_HANDSHAKE, "state", False)
+    server = daphne_server(accepting_application)
+    _, transport = upgrade(server)
+    try:
+        await asyncio.sleep(0.05)
+        assert transport.protocol.http_headers["host"] == "127.0.0.1"
+        assert transport.protocol.clean_headers
+    finally:
+        close(server, transport)
+
+
+async def test_a_release_that_raises_turns_the_optimisation_off(tuned, monkeypatch, caplog):
+    def broken(self):
+        raise AttributeError("no request")
+
+    monkeypatch.setattr(chat_protocol.ChatWebSocketProtocol, "release_handshake", broken)
+    server = daphne_server(accepting_application)
+    _, transport = upgrade(server)
+    try:
+        await asyncio.sleep(0.05)
+        assert transport.protocol.state == transport.protocol.STATE_OPEN
+        assert chat_protocol.RELEASE_HANDSHAKE.state is False
+        assert "autobahn.release_handshake" in caplog.text
+    finally:
+        close(server, transport)
+
+
+def test_only_the_handshake_reads_the_handshake_state():
+    from daphne.ws_protocol import WebSocketProtocol
+
+    readers = chat_protocol.handshake_readers(WebSocketProtocol)
+    assert set(readers) == {"processHandshake", "succeedHandshake", "onConnect"}
+    assert "request" in readers["onConnect"]  # daphne's onOpen and onClose read only its path
+
+
+def test_the_check_finds_a_late_reader(monkeypatch):
+    from daphne.ws_protocol import WebSocketProtocol
+
+    class Later(WebSocketProtocol):
+        def onClose(self, wasClean, code, reason):  # noqa: N802
+            return self.http_headers, self.request.peer
+
+    readers = chat_protocol.handshake_readers(Later)
+    assert readers["onClose"] == {"http_headers", "request"}
+    monkeypatch.setattr(chat_protocol, "WebSocketProtocol", Later)
+    with pytest.raises(LookupError, match="read after the handshake"):
+        chat_protocol._check_release_handshake()
+
+
+# --- the instance dict, in slots ------------------------------------------------------
+
+
+async def test_an_open_connection_keeps_its_attributes_in_slots(tuned):
+    server = daphne_server(accepting_application)
+    _, transport = upgrade(server)
+    try:
+        await asyncio.sleep(0.05)
+        protocol = transport.protocol
+        assert type(protocol) is chat_protocol.SlottedWebSocketProtocol
+        assert protocol.state == protocol.STATE_OPEN
+        # Only names some library class defines a default for are in the dict.
+        defaults = {"_results", "_valid_events", "peer", "connected", "factory", "transport"}
+        assert set(vars(protocol)) <= defaults, vars(protocol)
+        transport.clear()
+        protocol.handle_reply({"type": "websocket.send", "text": "hello"})
+        assert transport.value() == b"\x81\x05hello"
+    finally:
+        close(server, transport)
+
+
+async def test_without_slots_the_protocol_is_the_plain_one(tuned, monkeypatch):
+    monkeypatch.setattr(chat_protocol.PROTOCOL_SLOTS, "state", False)
+    server = daphne_server(accepting_application)
+    _, transport = upgrade(server)
+    try:
+        assert type(transport.protocol) is chat_protocol.ChatWebSocketProtocol
+    finally:
+        close(server, transport)
+
+
+def test_a_slot_never_hides_a_class_default():
+    class Base:
+        peer = "<never connected>"
+        CONFIG_ATTRS = ("openHandshakeTimeout",)
+
+    names = chat_protocol.slot_names(Base)
+    assert "peer" not in names and "state" in names
+    assert "openHandshakeTimeout" not in names
+
+
+def test_the_check_refuses_a_library_reading_the_instance_dict(monkeypatch):
+    from daphne.ws_protocol import WebSocketProtocol
+
+    monkeypatch.setattr(WebSocketProtocol, "peek", lambda self: self.__dict__, raising=False)
+    with pytest.raises(LookupError, match="dict is read"):
+        chat_protocol._check_slots()
