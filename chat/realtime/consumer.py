@@ -291,6 +291,11 @@ class RoomConsumer(AsyncWebsocketConsumer):
         # Subscribe, then read history: events from now on queue until ready is sent.
         self.fanout = await Hub.current().join(self.room, self)
         self.room = self.fanout.room  # one Room object per room and process, not per connection
+        if shutdown.stopping():
+            # The drain began while this connection was on its way to the hub, so its
+            # close_all may have missed it: it closes itself (idempotent if not).
+            await self.close(CloseCode.GOING_AWAY)
+            return
         if arrival.first_in_room:
             announce(self.room.pk, protocol.ServerType.JOIN, self.username, skip_user=self.user_id)
         last_seq = max(session.last_seq, self.fanout.last_seq or 0)

@@ -6,7 +6,8 @@ messages being committed may never be published. Instead, ``chat.serve``
 runs ``before_kill`` first:
 
 1. stop accepting: close the listening sockets (new clients go to another process,
-   or retry), and refuse with 1001 a connection that is still joining;
+   or retry), and refuse with 1001 a connection that is still joining (one that
+   reaches the hub after ``close_all`` took its list closes itself with 1001);
 2. close every open WebSocket with 1001 (``Hub.close_all``): clients reconnect
    with ``since`` elsewhere and resend unacknowledged messages with the same
    ``client_id``;
@@ -15,7 +16,9 @@ runs ``before_kill`` first:
 4. withdraw this process from presence (``leave`` frames go out now, not after the
    lease) and publish everything committed (``Publisher.drain``);
 5. wait, briefly, for clients to answer the close handshake, so the close frames
-   are not cut off when the reactor drops the sockets.
+   are not cut off when the reactor drops the sockets. This wait is the only
+   bound: autobahn's own (1 s, then a TCP reset that a busy client's next write
+   turns into 1006) is off during shutdown.
 
 Each step has a timeout; the whole is bounded by ``SHUTDOWN_TIMEOUT``, inside the
 stop timeout of a process manager (systemd's default is 90 s).
@@ -122,9 +125,10 @@ def before_kill(kill: Callable[[], object]):
     """
     from twisted.internet import defer
 
-    from chat.realtime.internals.protocol import open_websockets
+    from chat.realtime.internals.protocol import open_websockets, wait_for_close_replies
 
     stop_listening()
+    wait_for_close_replies()  # step 5 bounds the handshake, not autobahn's 1 s reset
     future = asyncio.ensure_future(drain(open_sockets=open_websockets))
     done = defer.Deferred.fromFuture(future)
     done.addErrback(lambda failure: logger.error("shutdown: drain failed: %s", failure.value))

@@ -139,6 +139,10 @@ class UserConsumer(AsyncWebsocketConsumer):
         # Watch first, then read the counts: news from now on reaches this socket.
         self.served = True
         await Hub.current().add_sidebar(self)
+        if shutdown.stopping():
+            # The drain began while this socket was on its way to the hub: its
+            # close_all may have missed it.
+            raise Refusal(CloseCode.GOING_AWAY, "the server is restarting")
         overlay = await read_positions().known(self.user_id, [room.pk for room in found])
         rooms = await database_sync_to_async(sidebar.sidebar)(who, overlay=overlay)
         await self.send(

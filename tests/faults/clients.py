@@ -55,6 +55,8 @@ class ChatClient:
         self.messages: dict[int, dict[str, Any]] = {}  # seq -> message frame
         self.acks: dict[str, dict[str, Any]] = {}  # client_id -> ack
         self.closes: list[int | None] = []  # close code of each ended connection
+        # How each connection ended, for failure messages: (time.monotonic(), url, detail).
+        self.endings: list[tuple[float, str, str]] = []
         self.events: list[dict[str, Any]] = []  # join / leave / typing frames
         self.readies: list[dict[str, Any]] = []
         self.violations: list[str] = []  # broken guarantees, with details
@@ -105,6 +107,7 @@ class ChatClient:
         backoff = 0.05
         while not self._stopping:
             code: int | None = None
+            detail = ""
             self._since = self.last_seq
             try:
                 async with connect(
@@ -123,8 +126,10 @@ class ChatClient:
                         if self.connected.is_set():
                             backoff = 0.05
                     code = ws.close_code
+                    detail = repr(ws.protocol.close_exc)
             except websockets.ConnectionClosed as exc:
                 code = exc.rcvd.code if exc.rcvd is not None else 1006
+                detail = f"{exc!r} cause={exc.__cause__!r}"
             except (OSError, TimeoutError, websockets.InvalidHandshake):
                 self.stats.connect_failures += 1
                 code = None
@@ -139,6 +144,7 @@ class ChatClient:
                         future.set_result(DROPPED)
             if code is not None:
                 self.closes.append(code)
+                self.endings.append((time.monotonic(), self.url(), detail))
             if code in TERMINAL_CLOSE_CODES:
                 self.violations.append(f"terminal close {code}")
                 return

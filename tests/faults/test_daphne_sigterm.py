@@ -7,8 +7,14 @@ publishes what it committed, then exits 0. Its clients reconnect elsewhere with
 """
 
 import asyncio
+import contextlib
+import json
+import os
 import signal
 import time
+
+import websockets
+from websockets.asyncio.client import connect
 
 from tests.faults.clients import ChatClient, assert_consistent, burst, note, start_all, stop_all
 from tests.faults.probes import (
@@ -19,7 +25,7 @@ from tests.faults.probes import (
     presence_in_redis,
 )
 from tests.helpers.processes import DaphneServer
-from tests.helpers.wait import async_wait_until
+from tests.helpers.wait import async_wait_until, wait_until
 
 
 def test_sigterm_during_a_burst(cluster, chatters, make_room, redis_server):
@@ -107,4 +113,47 @@ def test_sigterm_in_embedded_mode(live_env, chatters, make_room):
     assert [line for line in first_run if "shutdown: drained" in line]
     problems = [line for line in first_run if PROBLEM_RE.search(line)]
     assert not problems, problems[:10]
+    assert not log_problems(server), log_problems(server)[:10]
+
+
+# How long the busy client below does not read: past autobahn's default 1 s close
+# handshake timeout, inside the drain's own wait (shutdown.CLOSE_HANDSHAKE_WAIT, 3 s).
+BUSY_SECONDS = 1.8
+
+
+def test_a_client_too_busy_to_answer_the_close_at_once_still_gets_1001(
+    cluster, chatters, make_room, redis_server
+):
+    """Under load a client may read the server's close frame seconds late.
+
+    It must still find the 1001 there. autobahn alone resets the TCP connection
+    1 s after its close frame; a client whose next action is a write (asyncio's
+    transports) then loses the close frame it had received and sees 1006. Seen as
+    one of 300 clients of the reconnect storm beside a second test worker.
+    """
+    room = make_room()
+    (person,) = chatters(1)
+    (server,) = cluster.start(1)
+    url = f"{server.ws_url('')}/ws/rooms/{room.slug}/?since=0"
+
+    async def scenario():
+        async with connect(
+            url, additional_headers={"Authorization": f"Bearer {person.token}"}, ping_interval=None
+        ) as ws:
+            assert json.loads(await ws.recv())["type"] == "ready"
+            os.kill(server.pid, signal.SIGTERM)
+            # This client is busy (its loop blocked): the server's close frame waits
+            # in the socket's buffer, unread, from the moment it is sent...
+            wait_until(lambda: log_lines(server, "shutdown: closing connections=1 "), 10, "close")
+            time.sleep(BUSY_SECONDS)  # noqa: ASYNC251 - ...and for this long (the fault)
+            # ...and then it writes before it reads.
+            with contextlib.suppress(websockets.ConnectionClosed):
+                await ws.send(json.dumps({"type": "message", "body": "late", "client_id": "b-1"}))
+            with contextlib.suppress(websockets.ConnectionClosed):
+                async for _ in ws:
+                    pass
+            return ws.close_code
+
+    assert asyncio.run(scenario()) == 1001
+    assert server.process.wait(15) == 0
     assert not log_problems(server), log_problems(server)[:10]

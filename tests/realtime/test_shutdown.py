@@ -64,6 +64,53 @@ async def test_a_connection_still_joining_when_the_drain_starts_gets_1001(
         assert not [f for f in joining.seen if f["type"] == "ready"]
 
 
+def _pause_before(monkeypatch, method_name: str):
+    """Make ``Hub.<method_name>`` wait for ``release`` before it registers a connection."""
+    arrived, release = asyncio.Event(), asyncio.Event()
+    real = getattr(Hub, method_name)
+
+    async def paused(self, *args, **kwargs):
+        arrived.set()  # accepted, past the stopping() check, not in the hub yet
+        await release.wait()
+        return await real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Hub, method_name, paused)
+    return arrived, release
+
+
+async def test_a_connection_not_in_the_hub_yet_when_the_drain_starts_gets_1001(
+    embedded, room, token, monkeypatch
+):
+    # close_all closes what the hub holds; a connection still on its way there
+    # (sessions, presence) must close itself once it arrives, not wait for the kill.
+    arrived, release = _pause_before(monkeypatch, "join")
+    async with connect("/ws/rooms/lobby/", token=token, expect_ready=False) as joining:
+        await asyncio.wait_for(arrived.wait(), 5)
+        try:
+            await shutdown.drain()
+        finally:
+            release.set()
+        await joining.expect_close(1001)
+        assert not [f for f in joining.seen if f["type"] == "ready"]
+    assert not list(Hub.current().connections())
+    assert await presence.presence().online(room.pk) == []
+
+
+async def test_a_sidebar_socket_not_in_the_hub_yet_when_the_drain_starts_gets_1001(
+    embedded, user, token, monkeypatch
+):
+    arrived, release = _pause_before(monkeypatch, "add_sidebar")
+    async with connect("/ws/me/", token=token, expect_ready=False) as joining:
+        await asyncio.wait_for(arrived.wait(), 5)
+        try:
+            await shutdown.drain()
+        finally:
+            release.set()
+        await joining.expect_close(1001)
+        assert not [f for f in joining.seen if f["type"] == "sidebar_ready"]
+    assert not Hub.current().sidebar_connections()
+
+
 async def test_the_steps_run_in_order_and_an_inflight_commit_finishes(
     embedded, room, user, token, monkeypatch
 ):

@@ -273,6 +273,25 @@ def open_websockets() -> int:
     return len(_open)
 
 
+def wait_for_close_replies() -> None:
+    """From now on, a close frame this process sends waits for the client's reply.
+
+    autobahn aborts a connection (a TCP reset) whose client has not answered the
+    server's close frame within ``closeHandshakeTimeout``, 1 s by default. Under
+    load a client can take longer to read; once reset, a client that writes before
+    it reads (asyncio's transports do) loses the 1001 it had received and sees
+    1006. The graceful shutdown bounds the handshake itself (``CLOSE_HANDSHAKE_WAIT``),
+    then the reactor closes what is left in order, so autobahn's timer is turned
+    off (0) through its public ``setProtocolOptions``; a connection that copied the
+    setting (``FACTORY_SETTINGS`` off) gets it too.
+    """
+    for factory in {protocol.factory for protocol in _open}:
+        factory.setProtocolOptions(closeHandshakeTimeout=0)
+    for protocol in _open:
+        if "closeHandshakeTimeout" in vars(protocol):
+            protocol.closeHandshakeTimeout = 0
+
+
 class ChatWebSocketProtocol(WebSocketProtocol):
     """daphne's WebSocket protocol with the chat's per-connection hooks."""
 

@@ -135,6 +135,26 @@ async def test_without_the_close_frame_optimisation_1011_becomes_1000(tuned, mon
         close(server, transport)
 
 
+async def test_a_close_frame_sent_in_shutdown_waits_for_the_reply_without_autobahns_reset(tuned):
+    server = daphne_server(accepting_application)
+    _, before = upgrade(server)
+    _, during = upgrade(server)
+    try:
+        await asyncio.sleep(0.05)
+        # Before the shutdown: autobahn resets a client that has not answered in 1 s.
+        before.protocol.handle_reply({"type": "websocket.close", "code": 1001})
+        assert before.protocol.closeHandshakeTimeoutCall is not None
+        during.protocol.closeHandshakeTimeout = 1  # a copied setting (FACTORY_SETTINGS off)
+        chat_protocol.wait_for_close_replies()
+        during.protocol.handle_reply({"type": "websocket.close", "code": 1001})
+        assert during.value().endswith(b"\x88\x02\x03\xe9")
+        assert during.protocol.closeHandshakeTimeoutCall is None
+        assert server.ws_factory.closeHandshakeTimeout == 0
+    finally:
+        close(server, before)
+        close(server, during)
+
+
 # --- autobahn: settings read from the factory -----------------------------------------
 
 
