@@ -184,6 +184,27 @@ def token_users(
     return found
 
 
+def lock_rooms(room_ids: list[int]) -> dict[int, Room]:
+    """The rooms of a batch by pk, locked until commit, in pk order (two batches never
+    deadlock).
+
+    ``Room.objects.select_for_update().filter(pk__in=...).order_by("pk")`` reads the
+    same rows, but building and compiling it was half of a one-message batch's time
+    on the database thread (~0.4 ms of ~0.8). PostgreSQL locks the rows (``FOR
+    UPDATE``); SQLite has no row locks and needs none: the batch's ``IMMEDIATE``
+    transaction holds the write lock already.
+    """
+    connection = connections["default"]
+    quote = connection.ops.quote_name
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    pk = quote(Room._meta.pk.column)
+    sql = (
+        f"SELECT * FROM {quote(Room._meta.db_table)}"  # noqa: S608 - names from the model; values are parameters
+        f" WHERE {pk} IN ({', '.join(['%s'] * len(room_ids))}) ORDER BY {pk}{lock}"
+    )
+    return {room.pk: room for room in Room.objects.raw(sql, list(room_ids))}
+
+
 def insert_messages(messages: list[Message]) -> None:
     """INSERT a batch in one statement and set each message's id.
 

@@ -138,10 +138,7 @@ def _post_batch(requests: list[PostRequest]) -> list[PostResult | ChatError]:
     room_ids = sorted({request.room_id for request in requests})
     # Locks the rows until commit (PostgreSQL; in pk order, so two batches never
     # deadlock); SQLite's IMMEDIATE transaction already holds the write lock.
-    rooms = {
-        room.pk: room
-        for room in Room.objects.select_for_update().filter(pk__in=room_ids).order_by("pk")
-    }
+    rooms = hot_sql.lock_rooms(room_ids)
     author_ids = {request.author.pk for request in requests}
     access = _Access(requests, now)
     moderators, existing = access.moderators, access.existing()

@@ -50,6 +50,10 @@ logger = logging.getLogger(__name__)
 BATCH_WINDOW = 0.05
 BATCH_WINDOW_PER_MEMBER = 0.00025
 BATCH_WINDOW_MAX = 0.5
+# A fan-out lets the event loop run after every this many connections: written in one
+# go, a 1,000-member room's message kept the loop from everything else for ~15 ms,
+# the sender's next message included (scenario 1 of the benchmark).
+FANOUT_SLICE = 100
 # How long an out-of-order message waits for the ones before it before we fetch them.
 REORDER_WAIT = 0.2
 # Group memberships and this process's entries in the peer registry (chat.events.peers)
@@ -70,7 +74,9 @@ TROUBLE_WINDOW = 30.0
 TOKEN_CHECK_INTERVAL = 0.5
 TOKEN_SWEEP_INTERVAL = 10.0
 RECENTLY_ENDED = 60.0  # how far back the quick check looks: slow commits, clock skew
-TOKEN_CHECK_CHUNK = 500  # ids per query, under every database's parameter limit
+# Ids per query (and per trip to the database thread, which the messages' commits
+# share): 500 held it ~35 ms on a busy SQLite process, a step in scenario 3's p99.
+TOKEN_CHECK_CHUNK = 100
 
 
 class TokenConnections:
@@ -174,8 +180,6 @@ class RoomFanout:
         connection as one socket write: a process that falls behind catches up with
         fewer system calls instead of more.
         """
-        if self.batched:
-            await self._flush()
         if self.last_seq is None:
             self.last_seq = messages[0][0] - 1
         for seq, text, _ in messages:
@@ -190,15 +194,26 @@ class RoomFanout:
 
     async def _drain(self) -> None:
         # One drain at a time: deliveries await, and a second drain running meanwhile
-        # would hand later messages to some connections before earlier ones.
+        # would hand later messages to some connections before earlier ones. Every
+        # other write to the room's connections (``broadcast``, the batch window's
+        # flush) takes the same turn, so a frame never overtakes a message that a
+        # paused drain has not yet written to every connection.
         async with self.draining:
+            if self.batched:  # queued presence and typing frames go first
+                await self._flush()
             ready: list[tuple[int, Frame]] = []
             while self.last_seq + 1 in self.pending:
                 self.last_seq += 1
                 ready.append((self.last_seq, Frame(self.pending.pop(self.last_seq))))  # framed once
             if not ready:
                 return
-            for connection in list(self.connections):
+            connections = list(self.connections)
+            for count, connection in enumerate(connections, 1):
+                if count % FANOUT_SLICE == 0:
+                    # A big room's fan-out takes milliseconds: let the loop read what
+                    # came meanwhile (the next message goes to the database thread while
+                    # this one is still written; it waits for this turn to be delivered).
+                    await asyncio.sleep(0)
                 try:
                     if not connection.deliver_now(ready):
                         for seq, frame in ready:
@@ -270,12 +285,13 @@ class RoomFanout:
     async def broadcast(
         self, text: str, *, skip_user: int | None = None, only_user: int | None = None
     ) -> None:
-        if self.batched:
-            await self._flush()
-        frame = Frame(text)
-        for connection in list(self.connections):
-            if connection.user_id != skip_user and only_user in (None, connection.user_id):
-                await connection.deliver_frame(frame)
+        async with self.draining:  # behind a drain in progress (see ``_drain``)
+            if self.batched:
+                await self._flush()
+            frame = Frame(text)
+            for connection in list(self.connections):
+                if connection.user_id != skip_user and only_user in (None, connection.user_id):
+                    await connection.deliver_frame(frame)
 
     def batch(
         self, text: str, *, skip_user: int | None = None, change: tuple[str, str] | None = None
@@ -298,9 +314,14 @@ class RoomFanout:
 
     def _start_flush(self) -> None:
         self.flush_handle = None
-        asyncio.get_running_loop().create_task(self._flush())
+        asyncio.get_running_loop().create_task(self._flush_in_turn())
+
+    async def _flush_in_turn(self) -> None:
+        async with self.draining:  # behind a drain in progress (see ``_drain``)
+            await self._flush()
 
     async def _flush(self) -> None:
+        # Callers hold ``draining``.
         batched, self.batched = self.batched, []
         if not batched:
             return

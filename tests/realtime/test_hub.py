@@ -125,3 +125,48 @@ def test_token_connections_hold_one_connection_without_a_set():
     assert not tokens and tokens.get(7) == []
     tokens.discard(7, second)
     assert len(tokens) == 0
+
+
+class _Recorder:
+    """A connection of the fan-out that records what reaches it, in a shared log too."""
+
+    def __init__(self, name, log):
+        self.name, self.log, self.seen = name, log, []
+        self.user_id, self.token_id, self.session_id = 0, None, None
+        self.batch_floor, self.version = 0, 2
+
+    def deliver_now(self, messages):
+        self.seen.extend(frame.text for _, frame in messages)
+        self.log.append(self.name)
+        return True
+
+    def frames_now(self, frames):
+        self.seen.extend(frame.text for frame in frames)
+        return True
+
+    async def deliver_frame(self, frame):
+        self.seen.append(frame.text)
+
+
+async def test_a_big_fan_out_lets_the_loop_run_and_frames_wait_their_turn(monkeypatch):
+    from types import SimpleNamespace
+
+    from chat.realtime import hub as hub_module
+
+    monkeypatch.setattr(hub_module, "FANOUT_SLICE", 2)
+    fanout = hub_module.RoomFanout(None, SimpleNamespace(pk=1, last_seq=0))
+    log: list[str] = []
+    connections = [_Recorder(f"c{n}", log) for n in range(5)]
+    fanout.connections.update(connections)
+
+    async def meanwhile():
+        log.append("loop ran")
+        await fanout.broadcast("frame")  # sent to the room during the fan-out
+
+    delivery = asyncio.create_task(fanout.on_messages([(1, "m1", None)]))
+    await asyncio.sleep(0)  # the fan-out starts and pauses after its first slice
+    other = asyncio.create_task(meanwhile())
+    await asyncio.gather(delivery, other)
+    assert log.index("loop ran") < len(log) - 1  # it ran before the fan-out ended
+    for connection in connections:  # and the frame never overtook the message
+        assert connection.seen == ["m1", "frame"]

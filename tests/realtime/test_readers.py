@@ -92,3 +92,26 @@ async def test_marks_of_posts_do_not_wait_collapse_and_send_nothing(
     assert sent == []  # the room's activity tells the sidebars (watchers)
     await readers.flush_all()
     assert (await ReadPosition.objects.aget(user=user, room=room)).seq == 5
+
+
+async def test_a_big_flush_goes_in_chunks_and_a_failed_chunk_keeps_the_rest(
+    embedded, user, room, monkeypatch
+):
+    # Each chunk is one trip to the database thread, so message batches go between.
+    trips = []
+    original = unread.save_read_positions
+
+    def chunked(positions):
+        trips.append(len(positions))
+        if len(trips) == 2:
+            raise RuntimeError("database down")
+        return original(positions)
+
+    monkeypatch.setattr(unread, "save_read_positions", chunked)
+    monkeypatch.setattr(readers, "SAVE_CHUNK", 1)
+    # The first chunk is saved; the second fails: it and the third wait for the next round.
+    positions = [(user.pk, room.pk, 7), *[(user.pk, 10_000 + n, 1) for n in range(2)]]
+    await readers._save(positions)
+    assert trips == [1, 1]
+    assert (await ReadPosition.objects.aget(user=user, room=room)).seq == 7
+    assert read_positions().pending.seqs == {(user.pk, 10_000 + n): 1 for n in range(2)}

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from chat import hot_sql, services
@@ -216,3 +217,23 @@ def test_batch_access_answers_every_question_of_a_batch_in_one_query(
     assert [a.stored_id for a in found] == [None] * len(names) + [stored.pk, None]
     assert all(type(a.banned) is bool and type(a.member) is bool for a in found)
     assert hot_sql.batch_access([], now=now) == []
+
+
+def test_lock_rooms_reads_the_batch_rooms_as_the_orm_would(make_room, django_assert_num_queries):
+    rooms = [make_room(slug) for slug in ("c", "a", "b")]
+    rooms[1].last_seq, rooms[1].slow_mode_seconds = 7, 5
+    rooms[1].save()
+    wanted = [rooms[0].pk, rooms[1].pk, 999_999]  # an id of no room is left out
+    with django_assert_num_queries(1) as queries:
+        got = hot_sql.lock_rooms(wanted)
+    assert set(got) == {rooms[0].pk, rooms[1].pk}
+    orm = {room.pk: room for room in Room.objects.filter(pk__in=wanted)}
+    for pk, room in got.items():
+        assert isinstance(room, Room)
+        assert {f.attname: getattr(room, f.attname) for f in Room._meta.concrete_fields} == {
+            f.attname: getattr(orm[pk], f.attname) for f in Room._meta.concrete_fields
+        }
+    sql = queries.captured_queries[0]["sql"]
+    assert "ORDER BY" in sql
+    # PostgreSQL locks the rows until commit; SQLite's IMMEDIATE transaction locks all.
+    assert ("FOR UPDATE" in sql) == connection.features.has_select_for_update
