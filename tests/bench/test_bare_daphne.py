@@ -1,37 +1,25 @@
-"""``bench.baselines.bare_daphne``: raw's room semantics under stock daphne, driven by
-the load generator over real sockets (the frames the bench expects, nothing lost)."""
+"""``bench.baselines.bare_daphne``: raw's frames, built the same way (the load generator
+drives it over real sockets in ``test_smoke``)."""
 
 from __future__ import annotations
 
-import pytest
+import json
 
-from bench import servers
 from bench.baselines import bare_daphne
-from bench.loadgen import CLOSED_LOOP, LoadPlan, build_conns, run_load
-from bench.probe import Probe
-
-pytestmark = [pytest.mark.processes]
 
 
 def test_the_ready_frame_matches_raws():
-    assert bare_daphne.ready_text("r1").startswith('{"type": "ready", "room": {"slug": "r1"')
+    ready = json.loads(bare_daphne.ready_text("r1"))
+    assert ready["type"] == "ready"
+    assert ready["room"]["slug"] == "r1"
+    assert ready["messages"] == []
 
 
-@pytest.mark.timeout(30)
-def test_loadgen_drives_the_daphne_floor(tmp_path):
-    server = servers.daphne_server(tmp_path).start()
-    try:
-        conns = build_conns(
-            [server.url], ["floor-a", "floor-b"], 10, rate=CLOSED_LOOP, senders_per_room=1
-        )
-        plan = LoadPlan(conns=conns, duration=2.0, drain=3.0, workers=2, label="floor")
-        result = run_load(plan, Probe([server.pid]), quiet=True)
-    finally:
-        server.stop()
-
-    assert result.connected == 20, result.connect_failures
-    assert result.sent > 0
-    # Every member of each room got every message of its room, in order.
-    assert result.received == result.sent * 10
-    assert result.lost == 0
-    assert result.disorder == 0
+def test_messages_are_numbered_per_room_and_carry_the_client_id():
+    first = bare_daphne.message_payload("floor-x", {"body": "hi", "client_id": "c1"})
+    second = bare_daphne.message_payload("floor-x", {"body": "again"})
+    other = bare_daphne.message_payload("floor-y", {"body": "elsewhere"})
+    assert (first["seq"], second["seq"], other["seq"]) == (1, 2, 1)
+    assert first["client_id"] == "c1"
+    assert first["body"] == "hi"
+    assert second["id"] > first["id"]
