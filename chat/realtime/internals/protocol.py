@@ -27,6 +27,7 @@ from collections import deque
 
 from daphne.ws_protocol import WebSocketProtocol
 
+from chat.realtime.internals import slots
 from chat.realtime.internals.contract import Optimisation, require
 
 SCOPE_KEY = "chat_ws_protocol"
@@ -422,12 +423,7 @@ def slot_names(base: type) -> tuple[str, ...]:
     A slot would hide a class attribute of the same name (a default read before
     the instance sets its own); a setting stays a ``_FactorySetting`` of the class.
     """
-    settings = set(getattr(base, "CONFIG_ATTRS", ()))
-    return tuple(
-        name
-        for name in INSTANCE_ATTRIBUTES
-        if name not in settings and not any(name in vars(klass) for klass in base.__mro__)
-    )
+    return slots.slot_names(base, INSTANCE_ATTRIBUTES, getattr(base, "CONFIG_ATTRS", ()))
 
 
 class SlottedWebSocketProtocol(ChatWebSocketProtocol):
@@ -441,23 +437,8 @@ class SlottedWebSocketProtocol(ChatWebSocketProtocol):
 
 
 def _check_slots() -> None:
-    readers = {}
-    for klass in ChatWebSocketProtocol.__mro__[1:]:
-        for value in vars(klass).values():
-            code = getattr(value, "__code__", None)
-            if code is None or code.co_name in ("__getstate__", "__setstate__"):
-                continue
-            if {"__dict__", "vars"} & _names_used(code):
-                readers[code.co_name] = klass.__qualname__
+    readers = slots.dict_readers(ChatWebSocketProtocol.__mro__[1:])
     require(not readers, f"the protocol's own dict is read: {readers}")
-
-
-def _names_used(code) -> set[str]:
-    names = set(code.co_names)
-    for constant in code.co_consts:
-        if hasattr(constant, "co_code"):
-            names |= _names_used(constant)
-    return names
 
 
 PROTOCOL_SLOTS = Optimisation(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from twisted.internet import tcp
 
+from chat.realtime.internals import slots
 from chat.realtime.internals.contract import Optimisation, require
 
 # What tcp.Server's __init__ and its writes set on every instance.
@@ -22,23 +23,12 @@ INSTANCE_ATTRIBUTES = (
 )  # fmt: skip
 
 
-def slot_names(base: type) -> tuple[str, ...]:
-    """``INSTANCE_ATTRIBUTES`` that no class of ``base`` defines.
-
-    A slot would hide a class attribute of the same name: its default before the
-    instance sets one, and again after Twisted deletes the instance's (``fileno``).
-    """
-    return tuple(
-        name
-        for name in INSTANCE_ATTRIBUTES
-        if not any(name in vars(klass) for klass in base.__mro__)
-    )
-
-
 class ChatTransport(tcp.Server):
     """Twisted's ``tcp.Server``, unchanged but for where its attributes live."""
 
-    __slots__ = slot_names(tcp.Server)
+    # A slot would hide a class default: its value before the instance sets one, and
+    # again after Twisted deletes the instance's (``fileno``).
+    __slots__ = slots.slot_names(tcp.Server, INSTANCE_ATTRIBUTES)
 
 
 def _check() -> None:
@@ -47,13 +37,7 @@ def _check() -> None:
         "transport" in tcp.Port.doRead.__code__.co_names,
         "tcp.Port.doRead no longer builds connections with self.transport",
     )
-    read_whole = [
-        f"{klass.__name__}.{name}"
-        for klass in tcp.Server.__mro__
-        for name, value in vars(klass).items()
-        if name not in ("__getstate__", "__setstate__")
-        and "__dict__" in getattr(getattr(value, "__code__", None), "co_names", ())
-    ]
+    read_whole = slots.dict_readers(tcp.Server.__mro__)
     require(not read_whole, f"Twisted reads the transport's __dict__: {read_whole}")
 
 
