@@ -350,12 +350,12 @@ class RoomConsumer(AsyncWebsocketConsumer):
             )
             recovered = None if since is None else False
         texts = [text for _, text in entries]
-        envelope = protocol.ready_frame(
+        # Built twice: empty, to measure what the messages may take, then with them.
+        ready_frame = functools.partial(
+            protocol.ready_frame,
             room=self.info,
             user=self.username,
             online=online,
-            messages_json=[],
-            has_more=True,
             recovered=recovered,
             changes=last_change,
             read_seq=read_seq,
@@ -363,6 +363,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             muted=muted,
             mute_until=mute_until,
         )
+        envelope = ready_frame(messages_json=[], has_more=True)
         kept, rest = protocol.fit_json(
             texts,
             settings.max_frame_bytes - len(envelope.encode()) - FRAME_SLACK,
@@ -374,21 +375,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             else (entries[0][0] if entries else last_seq + 1)
         )
         has_more = first_seq > 1 if keep_newest else bool(entries) and entries[0][0] > 1
-        await self.send_frame(
-            protocol.ready_frame(
-                room=self.info,
-                user=self.username,
-                online=online,
-                messages_json=kept,
-                has_more=has_more,
-                recovered=recovered,
-                changes=last_change,
-                read_seq=read_seq,
-                protocol=self.version,
-                muted=muted,
-                mute_until=mute_until,
-            )
-        )
+        await self.send_frame(ready_frame(messages_json=kept, has_more=has_more))
         # A recovery too big for ready continues at once as message frames, in order.
         for text in rest:
             await self.send_frame(protocol.message_frame_from_json(text))
