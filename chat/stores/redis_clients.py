@@ -213,7 +213,38 @@ def shared(url: str) -> aioredis.Redis:
             client_name=client_name("chat"),
         )
         found = _clients[(loop, url)] = aioredis.Redis(connection_pool=pool)
+        if loop is not None:
+            _closers[found] = _close_with(loop, found)
     return found
+
+
+# The generators that close each loop's client (see ``_close_with``). The loop holds
+# its async generators weakly, so they are kept here until they have run.
+_closers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _close_with(loop: asyncio.AbstractEventLoop, client: aioredis.Redis):
+    """Close ``client``'s connections when ``loop`` shuts down.
+
+    A loop that ends, ends its clients too: ``asyncio.run``, asgiref's ``async_to_sync``
+    from plain sync code (a management command, a WSGI-served admin action: a new
+    loop per call) and pytest-asyncio all call ``loop.shutdown_asyncgens()`` before
+    closing the loop, which finalizes every async generator still suspended, this
+    one included. Left to the garbage collector instead, each such loop's sockets
+    to Redis stayed open until collected (and warned ``unclosed transport``).
+    """
+
+    async def open_until_the_loop_ends():
+        try:
+            yield
+        finally:
+            await client.aclose(close_connection_pool=True)
+
+    closer = open_until_the_loop_ends()
+    # Started at once, so that it is suspended in its ``try`` when the loop ends
+    # (finalizing a generator that never started runs nothing).
+    asyncio.ensure_future(closer.__anext__(), loop=loop)
+    return closer
 
 
 def sync_client(

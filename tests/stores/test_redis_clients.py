@@ -148,3 +148,16 @@ async def test_metrics_report_each_pool_by_state(redis_url):
 
     assert 'chat_redis_connections{pool="chat",state="idle"}' in text
     assert 'chat_redis_connections{pool="chat",state="in_use"} 0.0' in text
+
+
+def test_a_loop_that_ends_closes_its_connections(redis_url):
+    # A management command or a WSGI-served admin action publishes through
+    # async_to_sync: a new loop per call, ended by asyncio.run.
+    async def use():
+        client = redis_clients.shared(redis_url)
+        await client.ping()
+        return named(redis_url, "chat")
+
+    assert asyncio.run(use()) == 1
+    assert named(redis_url, "chat") == 0
+    assert counts() == (0, 0)
