@@ -122,13 +122,13 @@ return 0
 """
 
 
-class RedisHistoryCache:
+class RedisHistoryCache(redis_clients.OnRunningLoop):
     """The cache in Redis: one sorted set per room, scored by seq."""
 
     def __init__(self, url: str) -> None:
-        self._redis = redis_clients.shared(url)
-        self._add = self._redis.register_script(_ADD_SCRIPT)
-        self._replace = self._redis.register_script(_REPLACE_SCRIPT)
+        self.url = url
+        self._add = self.redis.register_script(_ADD_SCRIPT)
+        self._replace = self.redis.register_script(_REPLACE_SCRIPT)
 
     @staticmethod
     def key(room_id: int) -> str:
@@ -139,11 +139,11 @@ class RedisHistoryCache:
         return [(int(score), member.decode()) for member, score in rows]
 
     async def tail(self, room_id: int, count: int) -> list[Entry]:
-        rows = await self._redis.zrange(self.key(room_id), -count, -1, withscores=True)
+        rows = await self.redis.zrange(self.key(room_id), -count, -1, withscores=True)
         return self._entries(rows)
 
     async def after(self, room_id: int, seq: int, count: int) -> tuple[list[Entry], int | None]:
-        async with self._redis.pipeline(transaction=False) as pipe:
+        async with self.redis.pipeline(transaction=False) as pipe:
             pipe.zrangebyscore(
                 self.key(room_id), f"({seq}", "+inf", start=0, num=count, withscores=True
             )
@@ -152,7 +152,7 @@ class RedisHistoryCache:
         return self._entries(rows), (int(lowest[0][1]) if lowest else None)
 
     async def before(self, room_id: int, seq: int, count: int) -> tuple[list[Entry], int | None]:
-        async with self._redis.pipeline(transaction=False) as pipe:
+        async with self.redis.pipeline(transaction=False) as pipe:
             pipe.zrevrangebyscore(
                 self.key(room_id), f"({seq}", "-inf", start=0, num=count, withscores=True
             )
@@ -178,7 +178,7 @@ class RedisHistoryCache:
                 args += [seq, text]
             calls.append((self.key(room_id), args))
         for attempt in range(2):
-            async with self._redis.pipeline(transaction=False) as pipe:
+            async with self.redis.pipeline(transaction=False) as pipe:
                 for key, args in calls:
                     pipe.evalsha(self._add.sha, 1, key, *args)
                 answers = await pipe.execute(raise_on_error=False)
@@ -186,15 +186,15 @@ class RedisHistoryCache:
             if not failed:
                 return
             if attempt == 0 and all(isinstance(a, NoScriptError) for a in failed):
-                self._add.sha = await self._redis.script_load(_ADD_SCRIPT)
+                self._add.sha = await self.redis.script_load(_ADD_SCRIPT)
                 continue
             raise failed[0]
 
     async def replace(self, room_id: int, entry: Entry) -> None:
-        await self._replace(keys=[self.key(room_id)], args=[entry[0], entry[1]])
+        await self._replace(keys=[self.key(room_id)], args=[entry[0], entry[1]], client=self.redis)
 
     async def clear(self, room_id: int) -> None:
-        await self._redis.delete(self.key(room_id))
+        await self.redis.delete(self.key(room_id))
 
 
 def cache() -> HistoryCache:

@@ -242,12 +242,12 @@ def process_key(process_id: str) -> str:
     return f"{PREFIX}:process:{process_id}"
 
 
-class RedisPresence:
+class RedisPresence(redis_clients.OnRunningLoop):
     """Presence of every process in one Redis, with this process's lease and sweeper."""
 
     def __init__(self, url: str, *, lease_seconds: float | None = None) -> None:
         # Joins wait on presence: the shared pool gives up after one quick retry.
-        self.redis = redis_clients.shared(url)
+        self.url = url
         self.process_id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.lease = float(lease_seconds or chat_settings().presence_lease_seconds)
         self._arrive = self.redis.register_script(_ARRIVE)
@@ -326,7 +326,9 @@ class RedisPresence:
 
     async def _read_online(self, room_id: int) -> Names:
         try:
-            names = await self._online_script(keys=[room_key(room_id), NAMES_KEY])
+            names = await self._online_script(
+                keys=[room_key(room_id), NAMES_KEY], client=self.redis
+            )
         except (RedisError, OSError) as exc:
             raise Unavailable() from exc
         return Names(sorted(name.decode() for name in names if name is not None))
@@ -351,10 +353,10 @@ class RedisPresence:
         broke, so a retry marks the counts as unsure: the next heartbeat resyncs.
         """
         try:
-            return await script(keys=keys, args=args)
+            return await script(keys=keys, args=args, client=self.redis)
         except RedisConnectionError:
             self._dirty = True
-            return await script(keys=keys, args=args)
+            return await script(keys=keys, args=args, client=self.redis)
 
     @contextlib.asynccontextmanager
     async def _call(self, what: str):
@@ -411,7 +413,9 @@ class RedisPresence:
     async def heartbeat(self) -> None:
         """Renew this process's lease; write its counts back if Redis lost them."""
         held, redis_now = await self._heartbeat(
-            keys=[LEASES_KEY, process_key(self.process_id)], args=[self.process_id, self.lease]
+            keys=[LEASES_KEY, process_key(self.process_id)],
+            args=[self.process_id, self.lease],
+            client=self.redis,
         )
         now = time.monotonic()
         self._clock = (float(redis_now), now)
@@ -450,7 +454,9 @@ class RedisPresence:
                 args += [f"{room_id}:{user_id}", count, self._names.get(user_id, "")]
             try:
                 gone = await self._resync(
-                    keys=[LEASES_KEY, process_key(self.process_id), NAMES_KEY], args=args
+                    keys=[LEASES_KEY, process_key(self.process_id), NAMES_KEY],
+                    args=args,
+                    client=self.redis,
                 )
             except BaseException:
                 self._dirty = True
@@ -483,7 +489,9 @@ class RedisPresence:
             redis_then, then = self._clock or (0.0, time.monotonic())
             valid_until = redis_then + (time.monotonic() - then) + SWEEP_MAX_DELAY
             result = await self._sweep(
-                keys=[LEASES_KEY], args=[PREFIX, SWEEP_BATCH, "", repr(valid_until)]
+                keys=[LEASES_KEY],
+                args=[PREFIX, SWEEP_BATCH, "", repr(valid_until)],
+                client=self.redis,
             )
             count = int(result[0])
             if count < 0:
@@ -504,7 +512,9 @@ class RedisPresence:
         self.stop()
         self._mine.clear()
         try:
-            result = await self._sweep(keys=[LEASES_KEY], args=[PREFIX, 1, self.process_id, ""])
+            result = await self._sweep(
+                keys=[LEASES_KEY], args=[PREFIX, 1, self.process_id, ""], client=self.redis
+            )
         except (RedisError, OSError) as exc:
             logger.warning(
                 "presence retire failed process=%s: %r (the lease will expire)",

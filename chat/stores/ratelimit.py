@@ -45,10 +45,10 @@ class LocalLimiter:
         return True
 
 
-class RedisLimiter:
+class RedisLimiter(redis_clients.OnRunningLoop):
     def __init__(self, url: str) -> None:
-        self._redis = redis_clients.shared(url)
-        self._windows = AsyncRedisWindows(self._redis)
+        self.url = url
+        self._windows = AsyncRedisWindows(url)
 
     async def hit(self, key: str, rate: RateLimit) -> float | None:
         try:
@@ -62,7 +62,7 @@ class RedisLimiter:
     async def once_per(self, key: str, seconds: float) -> bool:
         try:
             return bool(
-                await self._redis.set(f"chat:v1:once:{key}", 1, nx=True, px=int(seconds * 1000))
+                await self.redis.set(f"chat:v1:once:{key}", 1, nx=True, px=int(seconds * 1000))
             )
         except (RedisError, OSError) as exc:
             logger.warning("typing throttle unavailable key=%s: %r", key, exc)

@@ -112,18 +112,13 @@ return 1
 """
 
 
-class RedisReadPositions:
+class RedisReadPositions(redis_clients.OnRunningLoop):
     """Redis mode: the highest position of every process, in one hash per user."""
 
     def __init__(self, url: str) -> None:
         self.pending = _Pending()
         self.url = url
-        self._advance = redis_clients.shared(url).register_script(_ADVANCE)
-
-    @property
-    def _redis(self):
-        # The running loop's shared client: the store outlives event loops in tests.
-        return redis_clients.shared(self.url)
+        self._advance = self.redis.register_script(_ADVANCE)
 
     @staticmethod
     def key(user_id: int) -> str:
@@ -142,7 +137,7 @@ class RedisReadPositions:
             return raised
         try:
             raised = await self._advance(
-                keys=[self.key(user_id)], args=[room_id, seq, REDIS_TTL], client=self._redis
+                keys=[self.key(user_id)], args=[room_id, seq, REDIS_TTL], client=self.redis
             )
         except (RedisError, OSError) as exc:
             logger.warning("read position store unavailable user=%s: %r", user_id, exc)
@@ -157,7 +152,7 @@ class RedisReadPositions:
         if not room_ids:
             return {}
         try:
-            values = await self._redis.hmget(self.key(user_id), room_ids)
+            values = await self.redis.hmget(self.key(user_id), room_ids)
         except (RedisError, OSError) as exc:
             logger.warning("read position store unavailable user=%s: %r", user_id, exc)
             return {}

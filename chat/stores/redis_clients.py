@@ -247,6 +247,25 @@ def _close_with(loop: asyncio.AbstractEventLoop, client: aioredis.Redis):
     return closer
 
 
+class OnRunningLoop:
+    """For a store that outlives event loops: ``redis`` is the running loop's shared client.
+
+    A store is made once per process (``backends.backend``), but redis.asyncio
+    connections belong to the loop that opened them. A server runs one loop; sync
+    code (a management command, a WSGI-served view or admin action) runs a new one
+    for each ``async_to_sync`` call. A store that kept the client of its first loop
+    failed every other such call with "Event loop is closed". Lua scripts are
+    registered once and run with ``client=self.redis``.
+    """
+
+    url: str
+
+    @property
+    def redis(self) -> aioredis.Redis:
+        """The shared client of the running event loop for ``url``."""
+        return shared(self.url)
+
+
 def sync_client(
     url: str, *, pool: str, timeout: float, retry: redis.retry.Retry | None = None
 ) -> redis.Redis:

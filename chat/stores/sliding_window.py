@@ -128,17 +128,22 @@ class RedisWindows:
         self._client.close()
 
 
-class AsyncRedisWindows:
-    """Sliding-window logs in Redis for ``redis.asyncio`` clients."""
+class AsyncRedisWindows(redis_clients.OnRunningLoop):
+    """Sliding-window logs in Redis for async callers (the running loop's shared client)."""
 
-    def __init__(self, client) -> None:
-        self._script = client.register_script(_HIT_SCRIPT)
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._script = self.redis.register_script(_HIT_SCRIPT)
 
     async def hit(
         self, key: str, *, limit: int, period: float, member: str | None = None
     ) -> float | None:
         """Reserve a hit: None when admitted, else the seconds until one would be."""
-        return _wait(await self._script(keys=[key], args=[period, limit, member or new_member()]))
+        return _wait(
+            await self._script(
+                keys=[key], args=[period, limit, member or new_member()], client=self.redis
+            )
+        )
 
 
 def shared_windows() -> LocalWindows | RedisWindows:

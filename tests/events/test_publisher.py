@@ -6,12 +6,17 @@ publish from the peers registry. Either way it must see every event, in order.
 """
 
 import asyncio
+import os
+import uuid
 
+import pytest
+import redis as sync_redis
 from channels.layers import get_channel_layer
 
 from chat.events import outbound
 from chat.events.outbound import room_group
-from chat.events.publisher import Publisher, publish_soon
+from chat.events.publisher import Publisher, publish_now_unsafe, publish_soon
+from chat.stores import history_cache, redis_clients
 from chat.wire import protocol
 
 ROOM = 5
@@ -117,3 +122,24 @@ async def test_one_publisher_per_loop(embedded):
     assert Publisher.current() is publisher
     await Publisher.stop_current()
     assert Publisher.start() is not publisher
+
+
+@pytest.mark.redis
+def test_sync_code_publishes_every_time_and_leaves_no_connection_open(
+    redis_mode, redis_url, monkeypatch
+):
+    # A management command or an admin action served by WSGI: no running loop, so
+    # each publish runs in a short loop of its own (async_to_sync), while the stores
+    # live on. Before, every other publish failed with "Event loop is closed", and
+    # each loop's connection stayed open until garbage-collected.
+    name = f"chat:{os.getpid()}-{uuid.uuid4().hex[:6]}:chat"
+    monkeypatch.setattr(redis_clients, "client_name", lambda pool: name)
+
+    for seq in (1, 2, 3):
+        payload = {"id": seq, "seq": seq, "room": "r", "user": "u", "body": f"b{seq}"}
+        publish_now_unsafe(outbound.message_event(ROOM, payload))
+
+    cached = asyncio.run(history_cache.cache().tail(ROOM, 10))
+    assert [seq for seq, _ in cached] == [1, 2, 3]
+    with sync_redis.Redis.from_url(redis_url) as client:
+        assert [c for c in client.client_list() if c["name"] == name] == []

@@ -53,7 +53,6 @@ async def processes(redis_url, announced):
     yield make
     for backend in made:
         backend.stop()
-        await backend.redis.aclose()
 
 
 def leaves(announced: list[tuple[int, str]]) -> set[tuple[int, str]]:

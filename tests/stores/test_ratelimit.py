@@ -20,13 +20,6 @@ def mode(request, settings):
     ratelimit.reset()
 
 
-@pytest.fixture(autouse=True)
-async def close_redis_client(mode):
-    yield
-    if mode == "redis":
-        await ratelimit._limiter()._redis.aclose()
-
-
 async def test_no_span_of_the_period_admits_more_than_the_limit(mode):
     # A client hammering across at least one window boundary (fixed 2 s windows
     # admitted 3 just before the edge and 3 just after it).

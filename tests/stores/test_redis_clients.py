@@ -161,3 +161,18 @@ def test_a_loop_that_ends_closes_its_connections(redis_url):
     assert asyncio.run(use()) == 1
     assert named(redis_url, "chat") == 0
     assert counts() == (0, 0)
+
+
+def test_a_store_made_in_one_loop_uses_the_client_of_the_loop_it_runs_in(redis_url):
+    class Store(redis_clients.OnRunningLoop):
+        def __init__(self, url: str) -> None:
+            self.url = url
+
+    store = Store(redis_url)
+
+    async def ping():
+        return await store.redis.ping(), store.redis
+
+    first, second = asyncio.run(ping()), asyncio.run(ping())
+    assert first[0] and second[0]
+    assert first[1] is not second[1]
