@@ -72,7 +72,8 @@ def online_counts(rooms: list[Room]) -> dict[int, int] | None:
     """Online users per room, or None when presence cannot be read (Redis down).
 
     Under daphne this sync view runs in a worker thread and ``async_to_sync`` hands
-    the call to the server's event loop, where the presence backend lives.
+    the call to the server's event loop, where the presence backend lives; under
+    WSGI each call runs in a short loop of its own (the store uses that loop's client).
     """
     try:
         return async_to_sync(presence.presence().online_counts)([room.pk for room in rooms])

@@ -62,6 +62,20 @@ def test_lobby_lists_public_rooms_with_online_count_and_last_activity(client, ro
     assert "active <time" in html and ">just now</time>" in html
 
 
+@pytest.mark.redis
+def test_a_lobby_served_by_wsgi_shows_online_counts_every_time_in_redis_mode(
+    client, room, user, redis_mode
+):
+    # Under WSGI (the test client too) each async_to_sync call runs in an event loop
+    # of its own; the presence store outlives them. Before, every other request
+    # lost its counts ("Event loop is closed", logged).
+    async_to_sync(presence.presence().arrive)(
+        room_id=room.pk, user_id=user.pk, username="alice", limit=5
+    )
+    for _ in range(3):
+        assert 'data-online="1"' in client.get("/").content.decode()
+
+
 def test_lobby_says_how_long_ago_in_one_unit():
     from datetime import timedelta
 
