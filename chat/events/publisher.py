@@ -7,8 +7,9 @@ messages carry their ``seq``, and the receiving hub fills any gap from history.
 Services call ``publish_on_commit``; after commit the events go to this loop's
 ``Publisher``, which, in commit order,
 
-1. writes the history cache (beside the sends, never behind them),
-2. hands the events to this process's own hub (attached by ``chat.realtime.hub``),
+1. hands the events to this process's own hub (attached by ``chat.realtime.hub``),
+2. writes the history cache (beside the sends: a queue of its own, its turn of the
+   loop right after this process's first writes),
 3. sends each other process that listens to the room its share of the batch in one
    layer message (``chat.events.peers``), or falls back to ``group_send``,
 4. and beside them (a queue of its own, so sidebars never hold up messages), only for
@@ -168,13 +169,21 @@ class Publisher:
             self.loop.call_soon_threadsafe(self.submit, *outbounds)
 
     def submit(self, *outbounds: Outbound) -> None:
-        """Queue ``outbounds`` from code running in this loop (never waits)."""
+        """Queue ``outbounds`` from code running in this loop (never waits).
+
+        The sends are queued first, so their task is the first to run: this process's
+        connections are written to before the cache write and the sidebar activity
+        take their turn of the loop. Cache first, a message to a small room waited
+        ~0.3 ms (redis-py building and sending the cache pipeline), about a seventh of
+        its whole way through an idle process.
+        """
+        for outbound in outbounds:
+            self.queue.put_nowait(outbound)
         for outbound in outbounds:
             if outbound.cache_add:
                 self.cache_queue.put_nowait(outbound)
                 if outbound.event.get("kind") == "message":
                     self.activity_queue.put_nowait(outbound)
-            self.queue.put_nowait(outbound)
 
     async def _publish(self, batch: list[Outbound]) -> None:
         await _publish_batch(batch, self)

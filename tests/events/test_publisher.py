@@ -143,3 +143,23 @@ def test_sync_code_publishes_every_time_and_leaves_no_connection_open(
     assert [seq for seq, _ in cached] == [1, 2, 3]
     with sync_redis.Redis.from_url(redis_url) as client:
         assert [c for c in client.client_list() if c["name"] == name] == []
+
+
+async def test_this_process_delivers_before_the_cache_write_takes_the_loop(embedded, monkeypatch):
+    publisher = Publisher.start()
+    happened: list[str] = []
+
+    async def hub(events):
+        happened.append("delivered")
+
+    async def remember_many(rooms):
+        happened.append("cached")
+
+    monkeypatch.setattr(history_cache, "remember_many", remember_many)
+    layer = get_channel_layer()
+    publisher.attach(hub, channel=await layer.new_channel("chat.hub."), origin="o")
+    await asyncio.sleep(0)  # the publisher's tasks wait for work, as in a running server
+    payload = {"id": 1, "seq": 1, "room": "r", "user": "u", "body": "hi"}
+    publisher.submit_threadsafe((outbound.message_event(ROOM, payload),))
+    await publisher.drain()
+    assert happened == ["delivered", "cached"]
