@@ -251,12 +251,15 @@ def run_load(
     ``"connected"``, ``"send"`` and ``"sent"`` as the phases start and end (e.g. to
     attach a profiler); ``quiet`` hides the progress bar.
     """
-    bar = ProgressBar(plan.label, stream=open(os.devnull, "w") if quiet else None)  # noqa: SIM115
+    hidden = open(os.devnull, "w") if quiet else None  # noqa: SIM115 - closed below
+    bar = ProgressBar(plan.label, stream=hidden)
     workers = _Workers(plan)
     try:
         return _drive(plan, workers, probe, bar, on_phase or (lambda phase: None))
     finally:
         workers.stop()
+        if hidden is not None:
+            hidden.close()
 
 
 def _drive(

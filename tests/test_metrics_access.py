@@ -63,9 +63,11 @@ def test_a_real_daphne_refuses_anonymous_scrapers(live_env):
     with DaphneServer(live_env | {"CHAT_METRICS_ADDRESSES": ""}) as server:
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(f"{server.url}/metrics", timeout=5)  # noqa: S310
+        refused.value.close()  # an HTTPError holds the response and its socket
         request = urllib.request.Request(
             f"{server.url}/metrics", headers={"Authorization": "Bearer nope"}
         )
-        with pytest.raises(urllib.error.HTTPError):
+        with pytest.raises(urllib.error.HTTPError) as bad_token:
             urllib.request.urlopen(request, timeout=5)  # noqa: S310
+        bad_token.value.close()
     assert refused.value.code == 403

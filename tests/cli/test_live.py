@@ -147,7 +147,7 @@ def test_follow_prints_messages_as_json_lines(server, general, user, other_user,
         second = follower.stdout.readline()
     finally:
         follower.kill()
-        follower.wait()
+        follower.communicate()  # reaps it and closes its pipes
 
     import json
 
@@ -191,7 +191,7 @@ def test_follow_prints_the_changes_made_while_it_reconnected(
         after = [json.loads(follower.stdout.readline()) for _ in range(2)]
     finally:
         follower.kill()
-        follower.wait()
+        follower.communicate()  # reaps it and closes its pipes
 
     # The first connection showed the current state (change 1 applied) ...
     assert [(m["seq"], m["body"], "edited" in m) for m in before] == [
@@ -311,6 +311,7 @@ def test_revoked_token_ends_the_client_with_a_clear_error(server, general, user,
         status = follower.wait(timeout=5)
     finally:
         follower.kill()
+        follower.wait()
 
     assert status == 3
     assert (

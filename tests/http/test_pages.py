@@ -239,6 +239,7 @@ def test_static_modules_are_served(client):
     ):
         response = client.get(path)
         assert response.status_code == 200, path
+        response.close()  # a FileResponse: its file stays open until closed
 
 
 # --- accounts ---------------------------------------------------------------------
