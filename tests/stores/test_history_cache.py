@@ -161,3 +161,32 @@ async def test_cached_tails_of_a_broken_cache_are_empty(room, settings, caplog):
     finally:
         history_cache.reset()
     assert "history cache unavailable" in caplog.text
+
+
+@pytest.mark.redis
+async def test_add_many_is_one_script_run_for_every_room_each_trimmed(
+    room, user, make_room, settings, redis_url
+):
+    settings.CHAT_REDIS_URL = redis_url
+    settings.CHAT_CACHE_MESSAGES = 2
+    history_cache.reset()
+    other = await sync_to_async(make_room)("second-room", created_by=user)
+    try:
+        cache = history_cache.cache()
+        for cleared in (room, other):
+            await cache.clear(cleared.pk)
+        await cache.add(room.pk, [(3, "tombstone")])  # got there first: stays
+        script, runs = cache._add, []
+
+        async def counted(**kwargs):
+            runs.append(kwargs["keys"])
+            return await script(**kwargs)
+
+        cache._add = counted
+        await cache.add_many({room.pk: [(1, "a"), (2, "b"), (3, "c")], other.pk: [(9, "i")]})
+
+        assert runs == [[cache.key(room.pk), cache.key(other.pk)]]
+        assert await cache.tail(room.pk, 10) == [(2, "b"), (3, "tombstone")]
+        assert await cache.tail(other.pk, 10) == [(9, "i")]
+    finally:
+        history_cache.reset()
