@@ -131,6 +131,27 @@ async def missing(*, room: Room, after_seq: int, before_seq: int) -> list[Entry]
 async def cached_after(*, room_id: int, seq: int, count: int = 100) -> list[Entry]:
     """Cached messages right after ``seq``, only as far as the cache proves them gapless."""
     entries, _ = await history_cache.read(cache().after(room_id, seq, count), ([], None))
+    return _gapless_after(entries, seq)
+
+
+async def cached_tails(
+    seqs: dict[int, int], *, count: int = 100
+) -> dict[int, tuple[list[Entry], Entry | None]]:
+    """For each room id in ``seqs``, in one cache read: the cached messages right after
+    ``seqs[room_id]`` as far as the cache proves them gapless (``cached_after``), and
+    the room's newest cached message (None: none, or the cache is unavailable)."""
+    if not seqs:
+        return {}
+    empty = ([], None)
+    found = await history_cache.read(cache().tails(seqs, count), {})
+    answers = {}
+    for room_id, seq in seqs.items():
+        entries, newest = found.get(room_id, empty)
+        answers[room_id] = (_gapless_after(entries, seq), newest)
+    return answers
+
+
+def _gapless_after(entries: list[Entry], seq: int) -> list[Entry]:
     if not entries or entries[0][0] != seq + 1:
         return []
     run = 1

@@ -36,7 +36,7 @@ from chat.realtime.room_batch import Batched, WindowFrames
 from chat.realtime.socket import Frame
 from chat.realtime.watchers import Watchers
 from chat.stores import presence
-from chat.stores.history_cache import Entry, cache
+from chat.stores.history_cache import Entry
 from chat.wire import protocol
 from chat.wire.errors import CloseCode, Refusal
 
@@ -251,17 +251,24 @@ class RoomFanout:
         finally:
             self.gap_task = None
 
-    async def check_tail(self, *, deep: bool = False) -> None:
+    async def check_tail(
+        self, cached: tuple[list[Entry], Entry | None], *, deep: bool = False
+    ) -> None:
         """Deliver messages the layer dropped at the end of a burst (nothing newer came).
 
-        The cache shows them: its run right after ``last_seq``, or a newest entry past
-        it (the gap before it is filled from history). With ``deep`` (the hub saw Redis
-        fail lately, so the cache may have lost them as well) the database is asked
-        too; polling it always would cost more than the rare lost tail it finds.
+        The cache shows them: ``cached`` is what ``history.cached_tails`` read for this
+        room after its ``last_seq`` (the hub reads every room's at once), the run
+        right after it and the newest entry; a newest entry past the run is delivered
+        too (the gap before it is filled from history). Entries this room delivered
+        since the read are dropped by their seq. With ``deep`` (the hub saw Redis fail
+        lately, so the cache may have lost them as well) the database is asked when
+        the cache has nothing; polling it always would cost more than the rare lost
+        tail it finds.
         """
         if self.last_seq is None or self.gap_task is not None:
             return
-        tail = await history.cached_after(room_id=self.room.pk, seq=self.last_seq)
+        tail, newest = cached
+        tail = [entry for entry in tail if entry[0] > self.last_seq]
         if tail:
             # Lost by the layer (or, rarely, still on its way: then it is a duplicate
             # the seq check drops). Counted like any other gap filled from history.
@@ -273,7 +280,6 @@ class RoomFanout:
             await self.on_message(seq, protocol.message_frame_from_json(entry))
         if self.pending:
             return
-        newest = await _cached_newest(self.room.pk)
         if newest is None and deep:
             newest = await _stored_newest(self.room)
         if newest is not None and newest[0] > self.last_seq:
@@ -338,14 +344,6 @@ class RoomFanout:
                         await connection.deliver_frames(frames)
                 except Exception:
                     logger.exception("batch delivery failed room=%s", self.room.pk)
-
-
-async def _cached_newest(room_id: int) -> Entry | None:
-    try:
-        entries = await cache().tail(room_id, 1)
-    except Exception:  # noqa: BLE001 - the cache is best effort
-        return None
-    return entries[-1] if entries else None
 
 
 async def _stored_newest(room: Room) -> Entry | None:
@@ -644,10 +642,23 @@ class Hub:
                 self.troubled()
             for group in sidebar_groups:
                 await self._add_group(group)
-            for room_id, fanout in list(self.rooms.items()):
+            rooms = list(self.rooms.items())
+            for room_id, _ in rooms:
                 await self._add_group(room_group(room_id))
+            # Every room's cached tail in one read (was two round trips per room).
+            try:
+                cached = await history.cached_tails(
+                    {room_id: f.last_seq for room_id, f in rooms if f.last_seq is not None}
+                )
+            except Exception as exc:  # noqa: BLE001 - the refresh must go on
+                logger.warning("tail check failed rooms=%d: %r", len(rooms), exc)
+                cached = {}
+            for room_id, fanout in rooms:
                 try:
-                    await fanout.check_tail(deep=time.monotonic() < self.troubled_until)
+                    await fanout.check_tail(
+                        cached.get(room_id, ([], None)),
+                        deep=time.monotonic() < self.troubled_until,
+                    )
                 except Exception as exc:  # noqa: BLE001
                     logger.warning("tail check failed room=%s: %r", room_id, exc)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import RedisError
 
 from chat.conf import chat_settings
 from chat.stores import backends, redis_clients
@@ -32,6 +32,12 @@ class HistoryCache(Protocol):
 
     async def before(self, room_id: int, seq: int, count: int) -> tuple[list[Entry], int | None]:
         """The newest ``count`` entries with seq < ``seq``, and the cache's lowest seq."""
+
+    async def tails(
+        self, seqs: dict[int, int], count: int
+    ) -> dict[int, tuple[list[Entry], Entry | None]]:
+        """For each room id in ``seqs``: its entries with seq > ``seqs[room_id]``
+        (ascending, at most ``count``) and its newest entry (None when empty)."""
 
     async def add(self, room_id: int, entries: list[Entry]) -> None:
         """Add entries, keeping the newest ``CHAT_CACHE_MESSAGES`` (holes allowed)."""
@@ -68,6 +74,16 @@ class LocalHistoryCache:
         older = [e for e in entries if e[0] < seq]
         return older[-count:], (entries[0][0] if entries else None)
 
+    async def tails(
+        self, seqs: dict[int, int], count: int
+    ) -> dict[int, tuple[list[Entry], Entry | None]]:
+        answers = {}
+        for room_id, seq in seqs.items():
+            entries = self._sorted(room_id)
+            after = [e for e in entries if e[0] > seq][:count]
+            answers[room_id] = (after, entries[-1] if entries else None)
+        return answers
+
     async def add(self, room_id: int, entries: list[Entry]) -> None:
         room = self._rooms.setdefault(room_id, {})
         for seq, text in entries:
@@ -90,24 +106,31 @@ class LocalHistoryCache:
         self._rooms.pop(room_id, None)
 
 
-# Adds entries not cached yet (a tombstone that got there first stays) and keeps
-# the newest ARGV[1]. Several processes add their own
+# Adds entries not cached yet (a tombstone that got there first stays) to each room
+# of a batch and keeps its newest ARGV[1]. After ARGV[1], each key of KEYS has its
+# number of entries, then that many (seq, json) pairs. Several processes add their own
 # messages, so seq 31 may arrive after 32: holes are allowed here (an earlier
 # version dropped everything below a hole, and two busy processes kept emptying
 # the cache); readers only answer from a gapless run they can see.
 _ADD_SCRIPT = """
-for i = 2, #ARGV, 2 do
-  if redis.call('ZCOUNT', KEYS[1], ARGV[i], ARGV[i]) == 0 then
-    redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1])
-  end
-end
-local n = redis.call('ZCARD', KEYS[1])
 local keep = tonumber(ARGV[1])
-if n > keep then
-  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - keep - 1)
+local a = 2
+for k = 1, #KEYS do
+  local key = KEYS[k]
+  local last = a + 2 * tonumber(ARGV[a])
+  for i = a + 1, last, 2 do
+    if redis.call('ZCOUNT', key, ARGV[i], ARGV[i]) == 0 then
+      redis.call('ZADD', key, ARGV[i], ARGV[i + 1])
+    end
+  end
+  a = last + 1
+  local n = redis.call('ZCARD', key)
+  if n > keep then
+    redis.call('ZREMRANGEBYRANK', key, 0, n - keep - 1)
+  end
+  redis.call('EXPIRE', key, 604800)
 end
-redis.call('EXPIRE', KEYS[1], 604800)
-return math.min(n, keep)
+return #KEYS
 """
 
 _REPLACE_SCRIPT = """
@@ -162,33 +185,41 @@ class RedisHistoryCache(redis_clients.OnRunningLoop):
         entries.reverse()
         return entries, (int(lowest[0][1]) if lowest else None)
 
+    async def tails(
+        self, seqs: dict[int, int], count: int
+    ) -> dict[int, tuple[list[Entry], Entry | None]]:
+        # Every room of a process in one pipeline: the hub's tail check of a hundred
+        # rooms was two round trips per room every few seconds (issue 17).
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for room_id, seq in seqs.items():
+                key = self.key(room_id)
+                pipe.zrangebyscore(key, f"({seq}", "+inf", start=0, num=count, withscores=True)
+                pipe.zrange(key, -1, -1, withscores=True)
+            found = await pipe.execute()
+        answers = {}
+        for index, room_id in enumerate(seqs):
+            after, newest = found[2 * index], self._entries(found[2 * index + 1])
+            answers[room_id] = (self._entries(after), newest[0] if newest else None)
+        return answers
+
     async def add(self, room_id: int, entries: list[Entry]) -> None:
         await self.add_many({room_id: entries})
 
     async def add_many(self, rooms: dict[int, list[Entry]]) -> None:
-        # One pipeline of EVALSHAs: a batch of a hundred busy rooms used to cost a
-        # hundred round trips and the event-loop work around each (a tenth of a
-        # busy process's CPU). The script is loaded on first use and again after a
-        # Redis restart (NOSCRIPT), then the whole pipeline is sent once more.
-        keep = chat_settings().cache_messages
-        calls = []
+        # One script run for every room of the batch: a pipeline of one EVALSHA per
+        # room (itself once a round trip per room) still cost the event loop a
+        # command to pack and a reply to parse per room, nearly one per message at a
+        # thousand messages a second over a hundred rooms (issue 17). redis-py's
+        # Script loads it again after a Redis restart (NOSCRIPT) and retries.
+        keys: list[str] = []
+        args: list = [chat_settings().cache_messages]
         for room_id, entries in rooms.items():
-            args: list = [keep]
+            keys.append(self.key(room_id))
+            args.append(len(entries))
             for seq, text in entries:
                 args += [seq, text]
-            calls.append((self.key(room_id), args))
-        for attempt in range(2):
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for key, args in calls:
-                    pipe.evalsha(self._add.sha, 1, key, *args)
-                answers = await pipe.execute(raise_on_error=False)
-            failed = [a for a in answers if isinstance(a, Exception)]
-            if not failed:
-                return
-            if attempt == 0 and all(isinstance(a, NoScriptError) for a in failed):
-                self._add.sha = await self.redis.script_load(_ADD_SCRIPT)
-                continue
-            raise failed[0]
+        if keys:
+            await self._add(keys=keys, args=args, client=self.redis)
 
     async def replace(self, room_id: int, entry: Entry) -> None:
         await self._replace(keys=[self.key(room_id)], args=[entry[0], entry[1]], client=self.redis)

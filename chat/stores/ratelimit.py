@@ -2,8 +2,9 @@
 
 Messages: sliding windows (``sliding_window``), so no span of the period ever
 admits more than the limit (fixed windows let a double burst through at a window
-edge) and ``retry_after`` is exact. Shared across processes in Redis mode; process
-memory in embedded mode. Errors in Redis fail open (log and allow): a rate limit
+edge) and ``retry_after`` is exact. Shared across processes in Redis mode (messages
+checked together share one round trip, ``check_messages``); process memory in
+embedded mode. Errors in Redis fail open (log and allow): a rate limit
 must not take the chat down with it.
 """
 
@@ -35,6 +36,9 @@ class LocalLimiter:
     async def hit(self, key: str, rate: RateLimit) -> float | None:
         return self._windows.hit(f"rl:{key}", limit=rate.count, period=rate.period)
 
+    async def hit_many(self, keys: list[str], rate: RateLimit) -> list[float | None]:
+        return [await self.hit(key, rate) for key in keys]
+
     async def once_per(self, key: str, seconds: float) -> bool:
         now = time.monotonic()
         if now - self._last.get(key, -seconds) < seconds:
@@ -59,6 +63,22 @@ class RedisLimiter(redis_clients.OnRunningLoop):
             logger.warning("rate limit unavailable key=%s: %r", key, exc)
             return None
 
+    async def hit_many(self, keys: list[str], rate: RateLimit) -> list[float | None]:
+        try:
+            answers = await self._windows.hit_many(
+                [(f"chat:v2:rl:{key}", rate.count, rate.period) for key in keys]
+            )
+        except (RedisError, OSError) as exc:
+            logger.warning("rate limit unavailable keys=%d: %r", len(keys), exc)
+            return [None] * len(keys)
+        waits: list[float | None] = []
+        for key, answer in zip(keys, answers, strict=True):
+            if isinstance(answer, Exception):
+                logger.warning("rate limit unavailable key=%s: %r", key, answer)
+                answer = None
+            waits.append(answer)
+        return waits
+
     async def once_per(self, key: str, seconds: float) -> bool:
         try:
             return bool(
@@ -75,10 +95,19 @@ def _limiter() -> LocalLimiter | RedisLimiter:
 
 async def check_message(*, room_id: int, user_id: int) -> float | None:
     """Count a message; return seconds to wait when over ``CHAT_RATE_LIMIT``, else None."""
+    return (await check_messages([(room_id, user_id)]))[0]
+
+
+async def check_messages(senders: list[tuple[int, int]]) -> list[float | None]:
+    """``check_message`` for each ``(room_id, user_id)``, in order: one Redis round trip.
+
+    The same sender twice counts twice, as two calls would. Answers are exact per
+    sender (each hit is its own script run); Redis failing fails open for each.
+    """
     rate = chat_settings().rate_limit
     if rate is None:
-        return None
-    return await _limiter().hit(f"{room_id}:{user_id}", rate)
+        return [None] * len(senders)
+    return await _limiter().hit_many([f"{room_id}:{user_id}" for room_id, user_id in senders], rate)
 
 
 async def check_reaction(*, room_id: int, user_id: int) -> float | None:

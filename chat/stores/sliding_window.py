@@ -18,6 +18,8 @@ import threading
 import time
 from collections import deque
 
+from redis.exceptions import NoScriptError
+
 from chat.stores import backends, redis_clients
 
 # KEYS[1] the log; ARGV: period (s), limit, member. Returns -1 when admitted, else
@@ -144,6 +146,37 @@ class AsyncRedisWindows(redis_clients.OnRunningLoop):
                 keys=[key], args=[period, limit, member or new_member()], client=self.redis
             )
         )
+
+    async def hit_many(self, hits: list[tuple[str, int, float]]) -> list[float | None | Exception]:
+        """``hit`` for each ``(key, limit, period)``, in order, in one round trip.
+
+        Each hit is still its own atomic script run, timed by the Redis clock, so the
+        answers are those of the same hits made one by one in this order. An answer is
+        an exception when Redis refused that hit (the caller decides; nothing is
+        raised for one); a connection failure raises for all.
+        """
+        calls = [(key, (period, limit, new_member())) for key, limit, period in hits]
+        answers: list[float | None | Exception] = [None] * len(calls)
+        todo = list(range(len(calls)))
+        for attempt in range(2):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for index in todo:
+                    key, args = calls[index]
+                    pipe.evalsha(self._script.sha, 1, key, *args)
+                replies = await pipe.execute(raise_on_error=False)
+            # A restarted Redis forgot the script: load it and send again only the
+            # hits it refused for that (the others are counted already).
+            forgotten = []
+            for index, reply in zip(todo, replies, strict=True):
+                if isinstance(reply, NoScriptError) and attempt == 0:
+                    forgotten.append(index)
+                else:
+                    answers[index] = reply if isinstance(reply, Exception) else _wait(reply)
+            if not forgotten:
+                break
+            self._script.sha = await self.redis.script_load(_HIT_SCRIPT)
+            todo = forgotten
+        return answers
 
 
 def shared_windows() -> LocalWindows | RedisWindows:

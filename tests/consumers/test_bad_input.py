@@ -1,10 +1,13 @@
 """Bad input gets a clear error, stores nothing, and never hurts the connection or its neighbours."""
 
+import asyncio
 import json
 
 import pytest
+from asgiref.sync import sync_to_async
 
 from chat.models import Message
+from tests.helpers.wait import async_wait_until
 from tests.helpers.ws import connect
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -112,3 +115,46 @@ async def test_rate_limit_can_be_disabled(embedded, room, token, settings):
             await alice.send("message", body=f"m{n}", client_id=f"m{n}")
         for n in range(15):
             await alice.expect("ack", client_id=f"m{n}")
+
+
+async def test_sends_arriving_together_share_one_rate_limit_check(
+    embedded, room, user, token, make_user, make_token, settings, monkeypatch
+):
+    """While one check is in flight the next senders' checks gather, then go as one
+    call; each is still counted on its own (the fourth of one user is refused)."""
+    from chat.realtime import consumer
+    from chat.realtime.batching import loop_batcher
+    from chat.stores import ratelimit
+
+    settings.CHAT_RATE_LIMIT = "3/10s"
+    calls: list[list[tuple[int, int]]] = []
+    first_in_flight, release = asyncio.Event(), asyncio.Event()
+    check_messages = ratelimit.check_messages
+
+    async def held(senders):
+        calls.append(list(senders))
+        if len(calls) == 1:
+            first_in_flight.set()
+            await release.wait()
+        return await check_messages(senders)
+
+    monkeypatch.setattr(ratelimit, "check_messages", held)
+    bob, carol = await sync_to_async(make_user)(), await sync_to_async(make_user)()
+    tokens = [await sync_to_async(make_token)(someone) for someone in (bob, carol)]
+    batcher = loop_batcher("rate_checks", consumer._check_rates, max_batch=500)
+    async with (
+        connect("/ws/rooms/lobby/", token=token) as alice,
+        connect("/ws/rooms/lobby/", token=tokens[0]) as bob_ws,
+        connect("/ws/rooms/lobby/", token=tokens[1]) as carol_ws,
+    ):
+        await alice.send("message", body="a1", client_id="a1")
+        await asyncio.wait_for(first_in_flight.wait(), 5)
+        await bob_ws.send("message", body="b1", client_id="b1")
+        await carol_ws.send("message", body="c1", client_id="c1")
+        await async_wait_until(lambda: len(batcher.pending) == 2, 5, "both checks queued")
+        release.set()
+        for client, client_id in ((alice, "a1"), (bob_ws, "b1"), (carol_ws, "c1")):
+            await client.expect("ack", client_id=client_id)
+
+    assert calls == [[(room.pk, user.pk)], [(room.pk, bob.pk), (room.pk, carol.pk)]]
+    assert await Message.objects.acount() == 3

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import pytest
 from channels.layers import channel_layers, get_channel_layer
@@ -170,3 +171,52 @@ async def test_the_expired_answers_of_a_batch_are_read_in_one_round_trip(redis_l
         GROUP: frozenset(),
         other: {"chat.hub.b"},
     }
+
+
+async def test_answers_about_to_expire_are_read_with_an_expired_one(monkeypatch):
+    """One trip renews every answer of the batch that would expire within half the TTL,
+    so their answers expire together: not a trip per batch for one or two groups."""
+    reads: list[list[str]] = []
+
+    async def members_of(groups, own):
+        reads.append(list(groups))
+        return {group: frozenset({"chat.hub.b"}) for group in groups}
+
+    monkeypatch.setattr(peers, "_members_of", members_of)
+    monkeypatch.setattr(peers, "PEERS_TTL", 60.0)
+    known = peers.peers = peers.Peers()
+    now = time.monotonic()
+    old = frozenset({"chat.hub.old"})
+    known._known = {
+        "chat.room.1": (now - 1, old),  # expired
+        "chat.room.2": (now + 10, old),  # expires within half the TTL
+        "chat.room.3": (now + 50, old),  # not yet due
+    }
+    rooms = ["chat.room.1", "chat.room.2", "chat.room.3"]
+
+    answers = await known.channels_of(rooms, "chat.hub.a")
+
+    assert reads == [["chat.room.1", "chat.room.2"]]
+    assert answers == {
+        "chat.room.1": {"chat.hub.b"},
+        "chat.room.2": {"chat.hub.b"},
+        "chat.room.3": old,
+    }
+    await known.channels_of(rooms, "chat.hub.a")
+    assert len(reads) == 1  # all cached again, and none due before the others
+
+
+async def test_answers_about_to_expire_cost_no_trip_of_their_own(monkeypatch):
+    reads: list[list[str]] = []
+
+    async def members_of(groups, own):
+        reads.append(list(groups))
+        return dict.fromkeys(groups, frozenset())
+
+    monkeypatch.setattr(peers, "_members_of", members_of)
+    monkeypatch.setattr(peers, "PEERS_TTL", 60.0)
+    known = peers.peers = peers.Peers()
+    known._known = {GROUP: (time.monotonic() + 10, frozenset())}
+
+    assert await known.channels_of([GROUP], "chat.hub.a") == {GROUP: frozenset()}
+    assert reads == []

@@ -12,10 +12,13 @@ from asgiref.sync import sync_to_async
 
 from chat import history, services
 from chat.events import outbound
+from chat.realtime import hub as hub_module
 from chat.realtime.consumer import MAX_QUEUED_FRAMES
 from chat.realtime.hub import Hub
+from chat.stores import history_cache
 from chat.wire import protocol
 from chat.wire.errors import CloseCode
+from tests.helpers.wait import async_wait_until
 from tests.helpers.ws import connect
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -170,3 +173,45 @@ async def test_a_big_fan_out_lets_the_loop_run_and_frames_wait_their_turn(monkey
     assert log.index("loop ran") < len(log) - 1  # it ran before the fan-out ended
     for connection in connections:  # and the frame never overtook the message
         assert connection.seen == ["m1", "frame"]
+
+
+async def test_a_tail_the_layer_lost_is_delivered_from_the_cache_read_beforehand(
+    embedded, room, user, token, held_back, caplog
+):
+    """The hub reads every room's cached tail at once, then checks each room; a
+    message delivered between the read and the check is not sent again."""
+    async with connect("/ws/rooms/lobby/", token=token) as alice:
+        await sync_to_async(_post)(room, user, 3)  # the layer lost all three...
+        entries = await history.after(room=room, seq=0, count=3, last_seq=3)
+        await history_cache.remember(room.pk, entries)  # ...but the cache has them
+        hub = Hub.current()
+        fanout = hub.rooms[room.pk]
+        cached = await history.cached_tails({room.pk: fanout.last_seq})
+        await hub.dispatch(held_back[0])  # the first arrives after the read after all
+
+        await fanout.check_tail(cached[room.pk])
+
+        assert await _messages_seen(alice) == [1, 2, 3]
+    assert f"lost tail found room={room.pk} seqs=2..3" in caplog.text
+
+
+async def test_the_refresh_reads_the_cached_tails_of_all_rooms_in_one_call(
+    embedded, room, user, token, make_room, monkeypatch
+):
+    other = await sync_to_async(make_room)("second-room", created_by=user)
+    reads: list[set[int]] = []
+    cached_tails = history.cached_tails
+
+    async def spy(seqs, **kwargs):
+        reads.append(set(seqs))
+        return await cached_tails(seqs, **kwargs)
+
+    monkeypatch.setattr(history, "cached_tails", spy)
+    monkeypatch.setattr(hub_module, "REFRESH_INTERVAL", 0.01)
+    async with (
+        connect("/ws/rooms/lobby/", token=token),
+        connect(f"/ws/rooms/{other.slug}/", token=token),
+    ):
+        await async_wait_until(
+            lambda: {room.pk, other.pk} in reads, 5, "one read of both rooms' tails"
+        )

@@ -123,3 +123,70 @@ async def test_add_many_loads_its_script_again_after_redis_forgot_it(room, setti
         assert await cache.tail(room.pk, 10) == [(1, "a")]
     finally:
         history_cache.reset()
+
+
+async def test_tails_reads_every_rooms_entries_after_a_seq_and_its_newest_at_once(
+    cache_mode, room, user, make_room
+):
+    other = await sync_to_async(make_room)("second-room", created_by=user)
+    empty = await sync_to_async(make_room)("empty-room", created_by=user)
+    for cleared in (room, other, empty):
+        await history_cache.cache().clear(cleared.pk)
+    await history_cache.remember_many(
+        {room.pk: [(1, "a"), (2, "b"), (3, "c")], other.pk: [(5, "e"), (7, "g")]}
+    )
+
+    found = await history_cache.cache().tails({room.pk: 1, other.pk: 7, empty.pk: 0}, 10)
+
+    assert found == {
+        room.pk: ([(2, "b"), (3, "c")], (3, "c")),
+        other.pk: ([], (7, "g")),
+        empty.pk: ([], None),
+    }
+
+
+async def test_cached_tails_answer_only_a_gapless_run_and_the_newest(cache_mode, room, user):
+    await history_cache.cache().clear(room.pk)
+    await history_cache.remember(room.pk, [(3, "c"), (4, "d"), (6, "f")])
+
+    assert await history.cached_tails({room.pk: 2}) == {room.pk: ([(3, "c"), (4, "d")], (6, "f"))}
+    assert await history.cached_tails({room.pk: 1}) == {room.pk: ([], (6, "f"))}  # 2 missing
+
+
+async def test_cached_tails_of_a_broken_cache_are_empty(room, settings, caplog):
+    settings.CHAT_REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    history_cache.reset()
+    try:
+        assert await history.cached_tails({room.pk: 0}) == {room.pk: ([], None)}
+    finally:
+        history_cache.reset()
+    assert "history cache unavailable" in caplog.text
+
+
+@pytest.mark.redis
+async def test_add_many_is_one_script_run_for_every_room_each_trimmed(
+    room, user, make_room, settings, redis_url
+):
+    settings.CHAT_REDIS_URL = redis_url
+    settings.CHAT_CACHE_MESSAGES = 2
+    history_cache.reset()
+    other = await sync_to_async(make_room)("second-room", created_by=user)
+    try:
+        cache = history_cache.cache()
+        for cleared in (room, other):
+            await cache.clear(cleared.pk)
+        await cache.add(room.pk, [(3, "tombstone")])  # got there first: stays
+        script, runs = cache._add, []
+
+        async def counted(**kwargs):
+            runs.append(kwargs["keys"])
+            return await script(**kwargs)
+
+        cache._add = counted
+        await cache.add_many({room.pk: [(1, "a"), (2, "b"), (3, "c")], other.pk: [(9, "i")]})
+
+        assert runs == [[cache.key(room.pk), cache.key(other.pk)]]
+        assert await cache.tail(room.pk, 10) == [(2, "b"), (3, "tombstone")]
+        assert await cache.tail(other.pk, 10) == [(9, "i")]
+    finally:
+        history_cache.reset()

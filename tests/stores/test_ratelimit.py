@@ -55,3 +55,41 @@ async def _yield_briefly() -> None:
     import asyncio
 
     await asyncio.sleep(0.01)
+
+
+async def test_messages_checked_together_are_counted_exactly_in_order(mode):
+    answers = await ratelimit.check_messages([(3, 1), (3, 2), (3, 1), (3, 1), (3, 1)])
+
+    assert answers[:4] == [None, None, None, None]  # user 1 three times, user 2 once
+    assert answers[4] is not None and 1.5 < answers[4] <= 2.0  # user 1's fourth
+    assert await ratelimit.check_message(room_id=3, user_id=2) is None
+
+
+async def test_no_limit_checks_nothing(mode, settings):
+    settings.CHAT_RATE_LIMIT = ""
+    assert await ratelimit.check_messages([(4, 1)] * 10) == [None] * 10
+
+
+async def test_a_hit_redis_refuses_fails_open_alone(mode, caplog):
+    if mode != "redis":
+        pytest.skip("Redis answers per hit")
+    redis = ratelimit._limiter().redis
+    await redis.set("chat:v2:rl:5:1", "not a sorted set")  # the script fails on this key
+    try:
+        answers = await ratelimit.check_messages([(5, 1)] + [(5, 2)] * 4)
+    finally:
+        await redis.delete("chat:v2:rl:5:1")
+
+    assert answers[:4] == [None, None, None, None]
+    assert answers[4] is not None  # user 2 was still counted
+    assert "rate limit unavailable key=5:1" in caplog.text
+
+
+async def test_redis_unavailable_lets_every_message_through(mode, settings, caplog):
+    if mode != "redis":
+        pytest.skip("embedded mode has no Redis to lose")
+    settings.CHAT_REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    ratelimit.reset()
+
+    assert await ratelimit.check_messages([(6, 1)] * 5) == [None] * 5
+    assert "rate limit unavailable keys=5" in caplog.text

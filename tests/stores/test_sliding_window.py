@@ -75,3 +75,25 @@ async def test_the_async_windows_share_the_script(redis_url):
     assert await windows.hit("a", limit=1, period=60) is None
     wait = await windows.hit("a", limit=1, period=60)
     assert wait is not None and 59 < wait <= 60
+
+
+@pytest.mark.redis
+async def test_hits_of_one_round_trip_are_counted_in_order_as_one_by_one(redis_url):
+    windows = AsyncRedisWindows(redis_url)
+    await windows.redis.delete("b1", "b2")
+    answers = await windows.hit_many([("b1", 2, 60), ("b2", 1, 60), ("b1", 2, 60), ("b1", 2, 60)])
+    assert answers[:3] == [None, None, None]
+    assert 59 < answers[3] <= 60  # the third of b1 in the batch: over its limit of 2
+    wait = await windows.hit("b2", limit=1, period=60)
+    assert wait is not None and 59 < wait <= 60
+
+
+@pytest.mark.redis
+async def test_hits_are_sent_again_once_after_redis_forgot_the_script(redis_url):
+    # A restarted Redis has no scripts (a wrong sha stands in: the shared Redis is
+    # never flushed); each hit is counted once all the same.
+    windows = AsyncRedisWindows(redis_url)
+    await windows.redis.delete("c1")
+    windows._script.sha = "0" * 40
+    assert await windows.hit_many([("c1", 5, 60), ("c1", 5, 60)]) == [None, None]
+    assert await windows.redis.zcard("c1") == 2
