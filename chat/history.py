@@ -128,17 +128,11 @@ async def missing(*, room: Room, after_seq: int, before_seq: int) -> list[Entry]
     return entries
 
 
-async def cached_after(*, room_id: int, seq: int, count: int = 100) -> list[Entry]:
-    """Cached messages right after ``seq``, only as far as the cache proves them gapless."""
-    entries, _ = await history_cache.read(cache().after(room_id, seq, count), ([], None))
-    return _gapless_after(entries, seq)
-
-
 async def cached_tails(
     seqs: dict[int, int], *, count: int = 100
 ) -> dict[int, tuple[list[Entry], Entry | None]]:
     """For each room id in ``seqs``, in one cache read: the cached messages right after
-    ``seqs[room_id]`` as far as the cache proves them gapless (``cached_after``), and
+    ``seqs[room_id]``, only as far as the cache proves them gapless, and
     the room's newest cached message (None: none, or the cache is unavailable)."""
     if not seqs:
         return {}

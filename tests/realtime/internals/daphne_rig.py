@@ -44,6 +44,13 @@ def upgrade(server):
     return wrapper._channel, transport
 
 
+async def accepted(*transports, timeout: float = 5.0) -> None:
+    """Wait until the application has accepted each upgraded connection (autobahn: open)."""
+    async with asyncio.timeout(timeout):
+        while any(t.protocol.state != t.protocol.STATE_OPEN for t in transports):
+            await asyncio.sleep(0.005)
+
+
 async def idle_application(scope, receive, send):
     await receive()  # websocket.connect
     await asyncio.Event().wait()

@@ -14,7 +14,13 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.testing import StringTransport
 
 from chat.realtime.internals import protocol as chat_protocol
-from tests.realtime.internals.daphne_rig import close, daphne_server, idle_application, upgrade
+from tests.realtime.internals.daphne_rig import (
+    accepted,
+    close,
+    daphne_server,
+    idle_application,
+    upgrade,
+)
 
 # --- daphne: the HTTP request behind an upgraded connection ---------------------------
 
@@ -114,7 +120,7 @@ async def test_the_protocol_closes_with_1001_and_1011(tuned, code):
     server = daphne_server(accepting_application)
     _, transport = upgrade(server)
     try:
-        await asyncio.sleep(0.05)
+        await accepted(transport)
         transport.clear()
         transport.protocol.handle_reply({"type": "websocket.close", "code": code})
         assert transport.value() == b"\x88\x02" + code.to_bytes(2, "big")
@@ -127,7 +133,7 @@ async def test_without_the_close_frame_optimisation_1011_becomes_1000(tuned, mon
     server = daphne_server(accepting_application)
     _, transport = upgrade(server)
     try:
-        await asyncio.sleep(0.05)
+        await accepted(transport)
         transport.clear()
         transport.protocol.handle_reply({"type": "websocket.close", "code": 1011})
         assert transport.value() == b"\x88\x02\x03\xe8"
@@ -140,7 +146,7 @@ async def test_a_close_frame_sent_in_shutdown_waits_for_the_reply_without_autoba
     _, before = upgrade(server)
     _, during = upgrade(server)
     try:
-        await asyncio.sleep(0.05)
+        await accepted(before, during)
         # Before the shutdown: autobahn resets a client that has not answered in 1 s.
         before.protocol.handle_reply({"type": "websocket.close", "code": 1001})
         assert before.protocol.closeHandshakeTimeoutCall is not None
@@ -230,7 +236,7 @@ async def test_an_open_connection_lets_go_of_its_handshake(tuned):
     server = daphne_server(accepting_application)
     _, transport = upgrade(server)
     try:
-        await asyncio.sleep(0.05)
+        await accepted(transport)
         protocol = transport.protocol
         assert protocol.state == protocol.STATE_OPEN
         for name in chat_protocol.HANDSHAKE_ATTRIBUTES:
@@ -247,7 +253,7 @@ async def test_without_the_optimisation_the_handshake_stays(tuned, monkeypatch):
     server = daphne_server(accepting_application)
     _, transport = upgrade(server)
     try:
-        await asyncio.sleep(0.05)
+        await accepted(transport)
         assert transport.protocol.http_headers["host"] == "127.0.0.1"
         assert transport.protocol.clean_headers
     finally:
@@ -262,7 +268,7 @@ async def test_a_release_that_raises_turns_the_optimisation_off(tuned, monkeypat
     server = daphne_server(accepting_application)
     _, transport = upgrade(server)
     try:
-        await asyncio.sleep(0.05)
+        await accepted(transport)
         assert transport.protocol.state == transport.protocol.STATE_OPEN
         assert chat_protocol.RELEASE_HANDSHAKE.state is False
         assert "autobahn.release_handshake" in caplog.text
@@ -299,7 +305,7 @@ async def test_an_open_connection_keeps_its_attributes_in_slots(tuned):
     server = daphne_server(accepting_application)
     _, transport = upgrade(server)
     try:
-        await asyncio.sleep(0.05)
+        await accepted(transport)
         protocol = transport.protocol
         assert type(protocol) is chat_protocol.SlottedWebSocketProtocol
         assert protocol.state == protocol.STATE_OPEN
